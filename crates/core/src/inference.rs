@@ -1,0 +1,339 @@
+//! Writing poems: sampling (greedy, temperature, top-k, top-p), acrostics, and
+//! form-constrained decoding for 绝句 and 律诗 by masking logits.
+//!
+//! Sampling happens on the host from logits read back asynchronously, so it works on every
+//! device (burn's `topk` is not available on WebGPU) and is reproducible from a seed.
+
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde::{Deserialize, Serialize};
+
+use crate::model::PoemModel;
+use crate::tokenizer::{BOS, EOS, PAD, UNK, Vocab};
+use crate::training::TrainError;
+
+/// Classical forms, with line length and line count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoemForm {
+    #[default]
+    Free,
+    /// 五言绝句
+    Wujue,
+    /// 七言绝句
+    Qijue,
+    /// 五言律诗
+    Wulv,
+    /// 七言律诗
+    Qilv,
+}
+
+impl PoemForm {
+    /// `(characters per line, lines)`, or `None` for free verse.
+    pub fn shape(self) -> Option<(usize, usize)> {
+        match self {
+            PoemForm::Free => None,
+            PoemForm::Wujue => Some((5, 4)),
+            PoemForm::Qijue => Some((7, 4)),
+            PoemForm::Wulv => Some((5, 8)),
+            PoemForm::Qilv => Some((7, 8)),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name.trim() {
+            "free" | "" | "自由" => PoemForm::Free,
+            "wujue" | "五绝" | "五言绝句" => PoemForm::Wujue,
+            "qijue" | "七绝" | "七言绝句" => PoemForm::Qijue,
+            "wulv" | "wulu" | "五律" | "五言律诗" => PoemForm::Wulv,
+            "qilv" | "qilu" | "七律" | "七言律诗" => PoemForm::Qilv,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GenerateOptions {
+    /// The poem starts with these characters (one character, or a longer prefix).
+    pub start: String,
+    /// 0 means greedy.
+    pub temperature: f32,
+    /// Keep only the k most likely tokens; 0 keeps all.
+    pub top_k: usize,
+    /// Keep the smallest set of tokens whose probability reaches p; 1 keeps all.
+    pub top_p: f32,
+    pub seed: u64,
+    pub form: PoemForm,
+    /// 藏头诗: line i starts with the i-th character.
+    pub acrostic: String,
+    /// Most characters in a free poem.
+    pub max_chars: usize,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        Self {
+            start: String::new(),
+            temperature: 0.8,
+            top_k: 0,
+            top_p: 0.95,
+            seed: 0,
+            form: PoemForm::Free,
+            acrostic: String::new(),
+            max_chars: 80,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GenerateError {
+    #[error("the character '{0}' is not in the model's vocabulary; choose another start character")]
+    UnknownChar(char),
+    #[error("'{0}' is not a Chinese character a poem line can start with")]
+    NotHanzi(char),
+    #[error("the model's vocabulary has no '{0}', which this form needs at line ends")]
+    MissingPunctuation(char),
+    #[error("the acrostic has {given} characters but a {form:?} poem has {lines} lines")]
+    AcrosticTooLong { given: usize, lines: usize, form: PoemForm },
+    #[error("the start \"{0}\" does not fit the chosen form")]
+    PrefixBreaksForm(String),
+    #[error("the temperature must be finite and not negative")]
+    BadTemperature,
+    #[error(transparent)]
+    Device(#[from] TrainError),
+}
+
+/// Characters a poem line is made of (CJK ideographs); punctuation is placed by the form.
+pub fn is_hanzi(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3134F)
+}
+
+/// What the decoder may emit next.
+enum Allowed {
+    Any,
+    /// Any character, not the end: an acrostic still has lines to write.
+    Text,
+    Hanzi,
+    Only(usize),
+}
+
+/// Tracks the position in the poem and says which tokens may come next.
+struct Plan<'a> {
+    vocab: &'a Vocab,
+    shape: Option<(usize, usize)>,
+    acrostic: Vec<usize>,
+    comma: usize,
+    period: usize,
+    /// Characters of the current line and finished lines so far.
+    col: usize,
+    line: usize,
+    /// Free verse: an acrostic's line ends at either mark.
+    line_end_marks: Vec<usize>,
+}
+
+impl<'a> Plan<'a> {
+    fn next(&self) -> Allowed {
+        match self.shape {
+            Some((len, lines)) => {
+                if self.line == lines {
+                    Allowed::Only(EOS)
+                } else if self.col == len {
+                    Allowed::Only(if self.line % 2 == 0 { self.comma } else { self.period })
+                } else if self.col == 0 && self.line < self.acrostic.len() {
+                    Allowed::Only(self.acrostic[self.line])
+                } else {
+                    Allowed::Hanzi
+                }
+            }
+            None if !self.acrostic.is_empty() => {
+                if self.line == self.acrostic.len() {
+                    Allowed::Only(EOS)
+                } else if self.col == 0 {
+                    Allowed::Only(self.acrostic[self.line])
+                } else {
+                    Allowed::Text
+                }
+            }
+            None => Allowed::Any,
+        }
+    }
+
+    fn accepts(&self, token: usize) -> bool {
+        match self.next() {
+            Allowed::Any => !matches!(token, PAD | UNK | BOS),
+            Allowed::Text => self.vocab.char_of(token).is_some(),
+            Allowed::Hanzi => self.vocab.char_of(token).is_some_and(is_hanzi),
+            Allowed::Only(t) => t == token,
+        }
+    }
+
+    fn push(&mut self, token: usize) {
+        let ends_line = match self.shape {
+            Some((len, _)) => self.col == len,
+            None => self.line_end_marks.contains(&token),
+        };
+        if ends_line {
+            self.line += 1;
+            self.col = 0;
+        } else {
+            self.col += 1;
+        }
+    }
+}
+
+/// Writes one poem. The text returned starts with `options.start` (or the first acrostic
+/// character) and ends at EOS, at the form's last line, or at `max_chars`.
+pub async fn generate(
+    model: &PoemModel,
+    vocab: &Vocab,
+    options: &GenerateOptions,
+) -> Result<String, GenerateError> {
+    if !options.temperature.is_finite() || options.temperature < 0.0 {
+        return Err(GenerateError::BadTemperature);
+    }
+    let id = |c: char| vocab.id(c).ok_or(GenerateError::UnknownChar(c));
+    let shape = options.form.shape();
+    let acrostic: Vec<char> = options.acrostic.chars().filter(|c| !c.is_whitespace()).collect();
+    if let Some(c) = acrostic.iter().find(|c| !is_hanzi(**c)) {
+        return Err(GenerateError::NotHanzi(*c));
+    }
+    if let Some((_, lines)) = shape
+        && acrostic.len() > lines
+    {
+        return Err(GenerateError::AcrosticTooLong { given: acrostic.len(), lines, form: options.form });
+    }
+    let marks = ['，', '。', '？', '！', '；'];
+    let need = |c: char| vocab.id(c).ok_or(GenerateError::MissingPunctuation(c));
+    let (comma, period) = match shape {
+        Some(_) => (need('，')?, need('。')?),
+        None => (vocab.id('，').unwrap_or(PAD), vocab.id('。').unwrap_or(PAD)),
+    };
+    let mut plan = Plan {
+        vocab,
+        shape,
+        acrostic: acrostic.iter().map(|&c| id(c)).collect::<Result<_, _>>()?,
+        comma,
+        period,
+        col: 0,
+        line: 0,
+        line_end_marks: marks.iter().filter_map(|&c| vocab.id(c)).collect(),
+    };
+    let prefix: Vec<usize> = options.start.chars().filter(|c| !c.is_whitespace()).map(id).collect::<Result<_, _>>()?;
+
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    let device = model.embedding.device();
+    let max_tokens = match shape {
+        Some((len, lines)) => (len + 1) * lines + 1,
+        None => options.max_chars.max(prefix.len()) + 1,
+    };
+    let mut out = Vec::new();
+    let mut state = None;
+    let mut token = BOS;
+    for step in 0..max_tokens {
+        let input = Tensor::<2, Int>::from_data(TensorData::new(vec![token as i32], [1, 1]), &device);
+        let (logits, next_state) = model.forward(input, state);
+        state = Some(next_state);
+        let next = if let Some(&forced) = prefix.get(step) {
+            if !plan.accepts(forced) {
+                return Err(GenerateError::PrefixBreaksForm(options.start.clone()));
+            }
+            forced
+        } else {
+            if let Allowed::Only(t) = plan.next() {
+                t
+            } else {
+                let data = logits.into_data_async().await.map_err(|e| TrainError::Read(format!("{e:?}")))?;
+                let logits = data.as_slice::<f32>().map_err(|e| TrainError::Read(format!("{e:?}")))?;
+                let mut scores: Vec<f32> = logits.to_vec();
+                for (t, s) in scores.iter_mut().enumerate() {
+                    if !plan.accepts(t) {
+                        *s = f32::NEG_INFINITY;
+                    }
+                }
+                sample(&scores, options, &mut rng)
+            }
+        };
+        if next == EOS {
+            break;
+        }
+        out.push(vocab.char_of(next).expect("specials other than EOS are masked"));
+        plan.push(next);
+        token = next;
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Picks a token from masked logits (masked entries are -inf; at least one is finite).
+fn sample(logits: &[f32], options: &GenerateOptions, rng: &mut StdRng) -> usize {
+    let argmax = || {
+        logits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+            .expect("non-empty vocabulary")
+    };
+    if options.temperature == 0.0 {
+        return argmax();
+    }
+    let mut ranked: Vec<(usize, f32)> =
+        logits.iter().copied().enumerate().filter(|(_, l)| l.is_finite()).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    if options.top_k > 0 {
+        ranked.truncate(options.top_k);
+    }
+    let top = ranked[0].1;
+    let mut probs: Vec<f64> =
+        ranked.iter().map(|(_, l)| (((l - top) / options.temperature) as f64).exp()).collect();
+    let total: f64 = probs.iter().sum();
+    probs.iter_mut().for_each(|p| *p /= total);
+    if options.top_p > 0.0 && options.top_p < 1.0 {
+        let mut mass = 0.0;
+        let keep = probs.iter().take_while(|&&p| {
+            let before = mass;
+            mass += p;
+            before < options.top_p as f64
+        });
+        let keep = keep.count().max(1);
+        probs.truncate(keep);
+    }
+    let total: f64 = probs.iter().sum();
+    let mut draw = rng.random::<f64>() * total;
+    for (i, p) in probs.iter().enumerate() {
+        draw -= p;
+        if draw <= 0.0 {
+            return ranked[i].0;
+        }
+    }
+    ranked[probs.len() - 1].0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_respects_masks_top_k_and_greedy() {
+        let logits = [f32::NEG_INFINITY, 1.0, 3.0, 2.0, f32::NEG_INFINITY];
+        let mut rng = StdRng::seed_from_u64(1);
+        let greedy = GenerateOptions { temperature: 0.0, ..Default::default() };
+        assert_eq!(sample(&logits, &greedy, &mut rng), 2);
+        let top2 = GenerateOptions { temperature: 5.0, top_k: 2, top_p: 1.0, ..Default::default() };
+        for _ in 0..200 {
+            let t = sample(&logits, &top2, &mut rng);
+            assert!(t == 2 || t == 3, "{t}");
+        }
+        let nucleus = GenerateOptions { temperature: 1.0, top_p: 0.5, ..Default::default() };
+        for _ in 0..200 {
+            assert_eq!(sample(&logits, &nucleus, &mut rng), 2);
+        }
+    }
+
+    #[test]
+    fn forms_parse_by_name() {
+        assert_eq!(PoemForm::parse("五绝"), Some(PoemForm::Wujue));
+        assert_eq!(PoemForm::parse("qilv"), Some(PoemForm::Qilv));
+        assert_eq!(PoemForm::parse("sonnet"), None);
+    }
+}

@@ -1,0 +1,322 @@
+//! The training loop's pieces: masked loss, Adam with global-norm clipping, one `train_step`
+//! shared by the CLI and the browser, and held-out evaluation.
+//!
+//! Parameters and optimizer moments live as plain tensors; each step wraps the parameters
+//! for autodiff, so the optimizer state can be read back asynchronously (the browser cannot
+//! read tensors synchronously) and saved by parameter name.
+
+use burn::config::Config;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor};
+
+use crate::corpus::Corpus;
+use crate::data::{Batch, encode_poems, epoch_plan, eval_plan};
+use crate::model::{PoemModel, PoemModelConfig};
+use crate::tokenizer::Vocab;
+
+#[derive(Config, Debug, PartialEq)]
+pub struct TrainConfig {
+    #[config(default = 32)]
+    pub batch_size: usize,
+    /// Longest training sequence (BOS + characters); longer poems are truncated.
+    #[config(default = 96)]
+    pub max_seq_len: usize,
+    #[config(default = 2e-3)]
+    pub learning_rate: f64,
+    /// Largest global L2 norm of the gradients; 0 turns clipping off.
+    #[config(default = 1.0)]
+    pub grad_clip: f64,
+    #[config(default = 0.9)]
+    pub beta1: f64,
+    #[config(default = 0.999)]
+    pub beta2: f64,
+    #[config(default = 1e-8)]
+    pub epsilon: f64,
+    /// Seeds weight initialisation and the batch order.
+    #[config(default = 42)]
+    pub seed: u64,
+    /// Characters rarer than this in the training split become UNK.
+    #[config(default = 2)]
+    pub min_char_freq: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    #[error(
+        "the loss became {loss} at step {step}; the model was restored to step {restored_step}. \
+         Lower the learning rate or the gradient clip and continue"
+    )]
+    NonFiniteLoss { step: u64, loss: f32, restored_step: u64 },
+    #[error("reading a result back from the device failed: {0}")]
+    Read(String),
+    #[error("the model does not fit the vocabulary: {0}")]
+    Mismatch(String),
+}
+
+/// Mean cross-entropy over real target tokens; PAD positions (mask 0) never count.
+///
+/// - `logits`: `[B, T, V]`, `targets`: `[B, T]`, `mask`: `[B, T]` -> `[1]`
+pub fn masked_cross_entropy(
+    logits: Tensor<3>,
+    targets: Tensor<2, Int>,
+    mask: Tensor<2>,
+    tokens: usize,
+) -> Tensor<1> {
+    summed_nll(logits, targets, mask).div_scalar(tokens.max(1) as f32)
+}
+
+/// Sum of negative log-likelihoods over unmasked targets: `[1]`.
+fn summed_nll(logits: Tensor<3>, targets: Tensor<2, Int>, mask: Tensor<2>) -> Tensor<1> {
+    let [batch, t_len, vocab] = logits.dims();
+    let n = batch * t_len;
+    let log_probs = log_softmax(logits.reshape([n, vocab]), 1); // [B*T, V]
+    let picked = log_probs.gather(1, targets.reshape([n, 1])).reshape([n]); // [B*T]
+    (picked * mask.reshape([n])).sum().neg()
+}
+
+/// Adam's moments, one pair per parameter, and its step count.
+#[derive(Debug, Clone)]
+pub struct AdamState {
+    pub m: Vec<Tensor<2>>,
+    pub v: Vec<Tensor<2>>,
+    pub t: u64,
+}
+
+/// Everything that changes while training. Tensors are immutable handles, so a clone is a
+/// cheap snapshot (used to roll back a step whose loss was not finite).
+#[derive(Debug, Clone)]
+pub struct TrainState {
+    pub params: Vec<Tensor<2>>,
+    pub adam: AdamState,
+    pub step: u64,
+    pub epoch: usize,
+    /// Batches of the current epoch already trained on.
+    pub batch_in_epoch: usize,
+}
+
+/// Held-out loss in nats per character (EOS included) and its perplexity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    pub loss: f64,
+    pub perplexity: f64,
+    pub tokens: usize,
+}
+
+pub struct Trainer {
+    pub model_config: PoemModelConfig,
+    pub config: TrainConfig,
+    pub vocab: Vocab,
+    pub state: TrainState,
+    device: Device,
+    train: Vec<Vec<u32>>,
+    validation: Vec<Vec<u32>>,
+    plan: Vec<Vec<usize>>,
+}
+
+impl Trainer {
+    /// A fresh model for `corpus`, its vocabulary built from the training split.
+    pub fn new(
+        corpus: &Corpus,
+        model: ModelShape,
+        config: TrainConfig,
+        device: &Device,
+    ) -> Self {
+        let vocab = Vocab::build(&corpus.train, config.min_char_freq);
+        let model_config = model.with_vocab(vocab.len());
+        let params = model_config.init(device, config.seed).params();
+        let zeros: Vec<Tensor<2>> = params.iter().map(|p| p.zeros_like()).collect();
+        let state = TrainState {
+            params,
+            adam: AdamState { m: zeros.clone(), v: zeros, t: 0 },
+            step: 0,
+            epoch: 0,
+            batch_in_epoch: 0,
+        };
+        Self::with_state(corpus, vocab, model_config, config, state, device)
+    }
+
+    /// Continues from a saved state (see `checkpoint`).
+    pub fn with_state(
+        corpus: &Corpus,
+        vocab: Vocab,
+        model_config: PoemModelConfig,
+        config: TrainConfig,
+        state: TrainState,
+        device: &Device,
+    ) -> Self {
+        let train = encode_poems(&corpus.train, &vocab);
+        let validation = encode_poems(&corpus.validation, &vocab);
+        let mut trainer = Trainer {
+            model_config,
+            config,
+            vocab,
+            state,
+            device: device.clone(),
+            train,
+            validation,
+            plan: Vec::new(),
+        };
+        trainer.plan = trainer.make_plan();
+        trainer
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn make_plan(&self) -> Vec<Vec<usize>> {
+        let lengths: Vec<usize> = self.train.iter().map(Vec::len).collect();
+        epoch_plan(&lengths, self.config.batch_size, self.config.seed, self.state.epoch)
+    }
+
+    /// Batches per epoch.
+    pub fn batches_per_epoch(&self) -> usize {
+        self.plan.len()
+    }
+
+    /// Fractional epochs trained so far.
+    pub fn epochs_done(&self) -> f64 {
+        self.state.epoch as f64 + self.state.batch_in_epoch as f64 / self.plan.len().max(1) as f64
+    }
+
+    /// The model with the current weights, without autodiff: for sampling and evaluation.
+    pub fn model(&self) -> PoemModel {
+        self.model_config.from_params(self.state.params.clone())
+    }
+
+    fn next_batch(&mut self) -> Batch {
+        if self.state.batch_in_epoch >= self.plan.len() {
+            self.state.epoch += 1;
+            self.state.batch_in_epoch = 0;
+            self.plan = self.make_plan();
+        }
+        let indices = &self.plan[self.state.batch_in_epoch];
+        self.state.batch_in_epoch += 1;
+        let poems: Vec<&[u32]> = indices.iter().map(|&i| self.train[i].as_slice()).collect();
+        Batch::new(&poems, self.config.max_seq_len)
+    }
+
+    /// One optimisation step on the next batch. Returns the batch's mean loss, still on the
+    /// device (reading it is the caller's choice), and the number of target tokens.
+    pub fn train_step(&mut self) -> (Tensor<1>, usize) {
+        let batch = self.next_batch();
+        let (inputs, targets, mask) = batch.to_tensors(&self.device);
+        let tracked = self.state.params.iter().map(|p| p.clone().autodiff().require_grad()).collect();
+        let model = self.model_config.from_params(tracked);
+        let (logits, _) = model.forward(inputs, None);
+        let loss = masked_cross_entropy(logits, targets, mask, batch.tokens);
+        let grads = loss.backward();
+        let grads = model
+            .params()
+            .iter()
+            .zip(&self.state.params)
+            .map(|(p, plain)| p.grad(&grads).unwrap_or_else(|| plain.zeros_like()))
+            .collect();
+        self.apply_adam(grads);
+        self.state.step += 1;
+        (loss.inner(), batch.tokens)
+    }
+
+    /// Adam (bias-corrected) after scaling all gradients so their global norm is at most
+    /// `grad_clip`; everything stays on the device.
+    fn apply_adam(&mut self, grads: Vec<Tensor<2>>) {
+        let c = &self.config;
+        let scale = (c.grad_clip > 0.0).then(|| {
+            let squared = grads.iter().map(|g| g.clone().square().sum()).reduce(|a, b| a + b);
+            let norm = squared.expect("the model has parameters").sqrt();
+            norm.clamp_min(c.grad_clip).recip().mul_scalar(c.grad_clip).reshape([1, 1])
+        });
+        let adam = &mut self.state.adam;
+        adam.t += 1;
+        let bias1 = 1.0 - c.beta1.powi(adam.t as i32);
+        let bias2 = 1.0 - c.beta2.powi(adam.t as i32);
+        for (i, grad) in grads.into_iter().enumerate() {
+            let grad = match &scale {
+                Some(s) => grad * s.clone(),
+                None => grad,
+            };
+            let m = adam.m[i].clone().mul_scalar(c.beta1) + grad.clone().mul_scalar(1.0 - c.beta1);
+            let v = adam.v[i].clone().mul_scalar(c.beta2) + grad.square().mul_scalar(1.0 - c.beta2);
+            let denom = v.clone().div_scalar(bias2).sqrt().add_scalar(c.epsilon);
+            let update = m.clone().mul_scalar(c.learning_rate / bias1) / denom;
+            self.state.params[i] = self.state.params[i].clone() - update;
+            adam.m[i] = m;
+            adam.v[i] = v;
+        }
+    }
+
+    /// Runs `n` steps and reads their losses back. If a loss is not finite, the state before
+    /// these steps is restored and an error says so: a bad step never costs the trained model.
+    pub async fn train_steps(&mut self, n: usize) -> Result<Vec<f32>, TrainError> {
+        let snapshot = self.state.clone();
+        let mut pending = Vec::with_capacity(n);
+        for _ in 0..n {
+            pending.push(self.train_step().0);
+        }
+        let mut losses = Vec::with_capacity(n);
+        for (i, loss) in pending.into_iter().enumerate() {
+            let value = read_scalar(loss).await?;
+            if !value.is_finite() {
+                let step = snapshot.step + i as u64 + 1;
+                let restored_step = snapshot.step;
+                self.restore(snapshot);
+                return Err(TrainError::NonFiniteLoss { step, loss: value, restored_step });
+            }
+            losses.push(value);
+        }
+        Ok(losses)
+    }
+
+    fn restore(&mut self, state: TrainState) {
+        let epoch_changed = state.epoch != self.state.epoch;
+        self.state = state;
+        if epoch_changed {
+            self.plan = self.make_plan();
+        }
+    }
+
+    /// Loss and perplexity on the validation split.
+    pub async fn evaluate(&self) -> Result<Evaluation, TrainError> {
+        let model = self.model();
+        let lengths: Vec<usize> = self.validation.iter().map(Vec::len).collect();
+        let (mut total, mut tokens) = (0.0f64, 0usize);
+        for indices in eval_plan(&lengths, self.config.batch_size) {
+            let poems: Vec<&[u32]> = indices.iter().map(|&i| self.validation[i].as_slice()).collect();
+            let batch = Batch::new(&poems, self.config.max_seq_len);
+            let (inputs, targets, mask) = batch.to_tensors(&self.device);
+            let (logits, _) = model.forward(inputs, None);
+            total += read_scalar(summed_nll(logits, targets, mask)).await? as f64;
+            tokens += batch.tokens;
+        }
+        let loss = total / tokens.max(1) as f64;
+        Ok(Evaluation { loss, perplexity: loss.exp(), tokens })
+    }
+}
+
+/// Embedding, hidden size, layers and dropout: the model's shape before the vocabulary is known.
+#[derive(Config, Debug, PartialEq)]
+pub struct ModelShape {
+    #[config(default = 128)]
+    pub embedding: usize,
+    #[config(default = 256)]
+    pub hidden: usize,
+    #[config(default = 1)]
+    pub layers: usize,
+    #[config(default = 0.0)]
+    pub dropout: f64,
+}
+
+impl ModelShape {
+    pub fn with_vocab(&self, vocab_size: usize) -> PoemModelConfig {
+        PoemModelConfig::new(vocab_size)
+            .with_embedding(self.embedding)
+            .with_hidden(self.hidden)
+            .with_layers(self.layers.max(1))
+            .with_dropout(self.dropout)
+    }
+}
+
+/// Reads a one-element tensor without blocking (required in the browser).
+pub async fn read_scalar(t: Tensor<1>) -> Result<f32, TrainError> {
+    t.into_scalar_async::<f32>().await.map_err(|e| TrainError::Read(format!("{e:?}")))
+}
