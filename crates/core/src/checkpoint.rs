@@ -123,8 +123,13 @@ impl Checkpoint {
 
     /// Parses and validates a checkpoint file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
-        let (_, header) = SafeTensors::read_metadata(bytes)
-            .map_err(|e| CheckpointError::NotACheckpoint(format!("{e}")))?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| match e {
+            safetensors::SafeTensorError::MetadataIncompleteBuffer
+            | safetensors::SafeTensorError::InvalidHeaderLength => {
+                CheckpointError::Damaged("the file is truncated".into())
+            }
+            e => CheckpointError::NotACheckpoint(format!("{e}")),
+        })?;
         let meta = header.metadata().clone().unwrap_or_default();
         let field = |key: &str| {
             meta.get(key).ok_or_else(|| CheckpointError::Damaged(format!("metadata has no `{key}`")))
@@ -155,7 +160,7 @@ impl Checkpoint {
         }
         let file = SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Damaged(format!("{e}")))?;
         let shapes = model.param_shapes();
-        let mut take = |prefix: &str| -> Result<Vec<Vec<f32>>, CheckpointError> {
+        let take = |prefix: &str| -> Result<Vec<Vec<f32>>, CheckpointError> {
             shapes
                 .iter()
                 .map(|(name, shape)| {

@@ -1,0 +1,183 @@
+//! Training, checkpoints and generation on the homework's small corpus.
+mod common;
+
+use common::{block_on, cpu, tangshi, tiny_trainer};
+use shige_core::inference::is_hanzi;
+use shige_core::{Checkpoint, CheckpointError, GenerateError, GenerateOptions, PoemForm, TrainError, generate, resume};
+
+fn mean(xs: &[f32]) -> f32 {
+    xs.iter().sum::<f32>() / xs.len() as f32
+}
+
+#[test]
+fn loss_falls_over_50_steps_on_tangshi() {
+    let corpus = tangshi();
+    let mut trainer = tiny_trainer(&corpus, 1);
+    let before = block_on(trainer.evaluate()).unwrap();
+    let losses = block_on(trainer.train_steps(50)).unwrap();
+    let after = block_on(trainer.evaluate()).unwrap();
+    assert!(mean(&losses[40..]) < mean(&losses[..10]) - 0.5, "{losses:?}");
+    assert!(after.loss < before.loss, "validation {} -> {}", before.loss, after.loss);
+    assert!((after.perplexity - after.loss.exp()).abs() < 1e-9);
+}
+
+#[test]
+fn checkpoint_round_trip_gives_identical_logits_and_resumes_the_same_curve() {
+    let corpus = tangshi();
+    let mut straight = tiny_trainer(&corpus, 2);
+    let all = block_on(straight.train_steps(8)).unwrap();
+
+    let mut first = tiny_trainer(&corpus, 2);
+    let head = block_on(first.train_steps(4)).unwrap();
+    assert_eq!(head, all[..4]);
+    let bytes = block_on(Checkpoint::capture(&first)).unwrap().to_bytes();
+    let loaded = Checkpoint::from_bytes(&bytes).unwrap();
+    assert_eq!(loaded.progress.step, 4);
+    let mut resumed = resume(&loaded, &corpus, &cpu());
+
+    // Same weights: same logits for the same input.
+    let options = GenerateOptions { start: "月".into(), temperature: 0.0, ..Default::default() };
+    let a = block_on(generate(&first.model(), &first.vocab, &options)).unwrap();
+    let b = block_on(generate(&resumed.model(), &resumed.vocab, &options)).unwrap();
+    assert_eq!(a, b);
+    let eval_a = block_on(first.evaluate()).unwrap();
+    let eval_b = block_on(resumed.evaluate()).unwrap();
+    assert_eq!(eval_a, eval_b);
+
+    // Same optimizer state and batch order: the same loss curve continues.
+    let tail = block_on(resumed.train_steps(4)).unwrap();
+    for (x, y) in tail.iter().zip(&all[4..]) {
+        assert!((x - y).abs() < 1e-5, "resumed {tail:?} vs straight {:?}", &all[4..]);
+    }
+}
+
+#[test]
+fn pytorch_export_has_torch_names_and_shapes() {
+    let corpus = tangshi();
+    let trainer = tiny_trainer(&corpus, 3);
+    let ckpt = block_on(Checkpoint::capture(&trainer)).unwrap();
+    let bytes = ckpt.to_pytorch_safetensors();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let v = trainer.vocab.len();
+    let mut names: Vec<(String, Vec<usize>)> =
+        file.tensors().into_iter().map(|(n, t)| (n, t.shape().to_vec())).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            ("embedding.weight".into(), vec![v, 24]),
+            ("fc.bias".into(), vec![v]),
+            ("fc.weight".into(), vec![v, 48]),
+            ("gru.bias_hh_l0".into(), vec![144]),
+            ("gru.bias_ih_l0".into(), vec![144]),
+            ("gru.weight_hh_l0".into(), vec![144, 48]),
+            ("gru.weight_ih_l0".into(), vec![144, 24]),
+        ]
+    );
+    // fc.weight is the transpose of our [H, V] layout.
+    let fc = file.tensor("fc.weight").unwrap();
+    let at = |row: usize, col: usize| {
+        let i = (row * 48 + col) * 4;
+        f32::from_le_bytes(fc.data()[i..i + 4].try_into().unwrap())
+    };
+    let ours = &ckpt.params[ckpt.params.len() - 2];
+    assert_eq!(at(7, 3), ours[3 * v + 7]);
+}
+
+#[test]
+fn mismatched_and_damaged_checkpoints_say_what_differs() {
+    let corpus = tangshi();
+    let trainer = tiny_trainer(&corpus, 4);
+    let ckpt = block_on(Checkpoint::capture(&trainer)).unwrap();
+    let other = ckpt.model.clone().with_hidden(64);
+    let err = ckpt.check_compatible(&other, &ckpt.vocab).unwrap_err();
+    assert!(err.to_string().contains("hidden is 48 in the checkpoint but 64 here"), "{err}");
+
+    let bytes = ckpt.to_bytes();
+    assert!(matches!(Checkpoint::from_bytes(b"hello"), Err(CheckpointError::NotACheckpoint(_))));
+    assert!(matches!(Checkpoint::from_bytes(&bytes[..bytes.len() / 2]), Err(CheckpointError::Damaged(_))));
+    let torch = ckpt.to_pytorch_safetensors();
+    assert!(matches!(Checkpoint::from_bytes(&torch), Err(CheckpointError::NotACheckpoint(_))));
+    let mut future = bytes.clone();
+    let key = b"\"format_version\":\"1\"";
+    let at = future.windows(key.len()).position(|w| w == key).expect("version in header");
+    future[at + key.len() - 2] = b'9';
+    let err = Checkpoint::from_bytes(&future).unwrap_err();
+    assert!(matches!(err, CheckpointError::Version { .. }), "{err}");
+}
+
+#[test]
+fn non_finite_loss_restores_the_model() {
+    let corpus = tangshi();
+    let mut trainer = tiny_trainer(&corpus, 5);
+    block_on(trainer.train_steps(3)).unwrap();
+    let good = block_on(trainer.evaluate()).unwrap();
+    trainer.config.learning_rate = f64::NAN;
+    let err = block_on(trainer.train_steps(3)).unwrap_err();
+    assert!(matches!(err, TrainError::NonFiniteLoss { restored_step: 3, .. }), "{err}");
+    assert!(err.to_string().contains("restored to step 3"));
+    assert_eq!(trainer.state.step, 3);
+    assert_eq!(block_on(trainer.evaluate()).unwrap(), good);
+}
+
+fn trained() -> shige_core::Trainer {
+    let corpus = tangshi();
+    let mut trainer = tiny_trainer(&corpus, 6);
+    block_on(trainer.train_steps(30)).unwrap();
+    trainer
+}
+
+#[test]
+fn forms_are_well_formed_for_100_seeds_and_acrostics_hold() {
+    let trainer = trained();
+    let model = trainer.model();
+    for (form, len, lines) in [(PoemForm::Wujue, 5, 4), (PoemForm::Qilv, 7, 8)] {
+        for seed in 0..100 {
+            let options = GenerateOptions { start: "月".into(), seed, form, temperature: 1.0, ..Default::default() };
+            let poem = block_on(generate(&model, &trainer.vocab, &options)).unwrap();
+            let chars: Vec<char> = poem.chars().collect();
+            assert_eq!(chars.len(), (len + 1) * lines, "{poem}");
+            assert_eq!(chars[0], '月');
+            for (i, line) in chars.chunks(len + 1).enumerate() {
+                assert!(line[..len].iter().all(|&c| is_hanzi(c)), "{poem}");
+                assert_eq!(line[len], if i % 2 == 0 { '，' } else { '。' }, "{poem}");
+            }
+        }
+    }
+    for form in [PoemForm::Wujue, PoemForm::Free] {
+        let options = GenerateOptions { acrostic: "春夏秋冬".into(), form, seed: 9, ..Default::default() };
+        let poem = block_on(generate(&model, &trainer.vocab, &options)).unwrap();
+        let lines: Vec<&str> = poem.split(['，', '。', '？', '！', '；']).filter(|l| !l.is_empty()).collect();
+        let heads: String = lines.iter().filter_map(|l| l.chars().next()).collect();
+        assert!(heads.starts_with("春夏秋冬"), "{form:?}: {poem}");
+    }
+}
+
+#[test]
+fn free_generation_is_seeded_and_never_emits_specials() {
+    let trainer = trained();
+    let model = trainer.model();
+    let options = GenerateOptions { start: "山".into(), seed: 11, temperature: 1.0, top_k: 50, ..Default::default() };
+    let a = block_on(generate(&model, &trainer.vocab, &options)).unwrap();
+    let b = block_on(generate(&model, &trainer.vocab, &options)).unwrap();
+    assert_eq!(a, b);
+    assert!(a.starts_with('山'));
+    assert!(a.chars().all(|c| trainer.vocab.id(c).is_some()), "{a}");
+    assert!(a.chars().count() <= 80);
+}
+
+#[test]
+fn generation_errors_are_clear() {
+    let trainer = trained();
+    let model = trainer.model();
+    let gen_err = |options: GenerateOptions| block_on(generate(&model, &trainer.vocab, &options)).unwrap_err();
+    let err = gen_err(GenerateOptions { start: "Ω".into(), ..Default::default() });
+    assert_eq!(err, GenerateError::UnknownChar('Ω'));
+    assert!(err.to_string().contains("'Ω' is not in the model's vocabulary"));
+    let err = gen_err(GenerateOptions { acrostic: "春夏秋冬雪".into(), form: PoemForm::Wujue, ..Default::default() });
+    assert!(matches!(err, GenerateError::AcrosticTooLong { given: 5, lines: 4, .. }));
+    let err = gen_err(GenerateOptions { start: "月，".into(), form: PoemForm::Wujue, ..Default::default() });
+    assert!(matches!(err, GenerateError::PrefixBreaksForm(_)), "{err}");
+    let err = gen_err(GenerateOptions { temperature: f32::NAN, ..Default::default() });
+    assert_eq!(err, GenerateError::BadTemperature);
+}
