@@ -10,6 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors, View};
 use serde::{Deserialize, Serialize};
 
+use crate::corpus::CleaningConfig;
 use crate::model::PoemModelConfig;
 use crate::tokenizer::Vocab;
 use crate::training::{AdamState, TrainConfig, TrainError, TrainState, Trainer};
@@ -38,12 +39,14 @@ pub struct Progress {
     pub epoch: usize,
     pub batch_in_epoch: usize,
     pub adam_t: u64,
+    pub tokens: u64,
 }
 
 /// A checkpoint in host memory: weights and moments as `(shape, values)` in
 /// `PoemModelConfig::param_shapes` order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
+    pub cleaning: CleaningConfig,
     pub model: PoemModelConfig,
     pub train: TrainConfig,
     pub vocab: Vocab,
@@ -68,6 +71,7 @@ impl Checkpoint {
     pub async fn capture(trainer: &Trainer) -> Result<Self, CheckpointError> {
         let s = &trainer.state;
         Ok(Checkpoint {
+            cleaning: trainer.cleaning.clone(),
             model: trainer.model_config.clone(),
             train: trainer.config.clone(),
             vocab: trainer.vocab.clone(),
@@ -76,6 +80,7 @@ impl Checkpoint {
                 epoch: s.epoch,
                 batch_in_epoch: s.batch_in_epoch,
                 adam_t: s.adam.t,
+                tokens: s.tokens,
             },
             params: read_all(&s.params).await?,
             adam_m: read_all(&s.adam.m).await?,
@@ -98,6 +103,7 @@ impl Checkpoint {
             step: self.progress.step,
             epoch: self.progress.epoch,
             batch_in_epoch: self.progress.batch_in_epoch,
+            tokens: self.progress.tokens,
         }
     }
 
@@ -113,6 +119,7 @@ impl Checkpoint {
         let metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("format_version".to_string(), FORMAT_VERSION.to_string()),
+            ("cleaning_config".to_string(), json(&self.cleaning)),
             ("model_config".to_string(), json(&self.model)),
             ("train_config".to_string(), json(&self.train)),
             ("vocab".to_string(), json(&self.vocab)),
@@ -144,6 +151,7 @@ impl Checkpoint {
         fn parse<T: for<'de> Deserialize<'de>>(key: &str, text: &str) -> Result<T, CheckpointError> {
             serde_json::from_str(text).map_err(|e| CheckpointError::Damaged(format!("`{key}`: {e}")))
         }
+        let cleaning: CleaningConfig = parse("cleaning_config", field("cleaning_config")?)?;
         let model: PoemModelConfig = parse("model_config", field("model_config")?)?;
         let train: TrainConfig = parse("train_config", field("train_config")?)?;
         let vocab: Vocab = parse("vocab", field("vocab")?)?;
@@ -155,7 +163,12 @@ impl Checkpoint {
                 vocab.len()
             )));
         }
-        if model.layers == 0 || model.layers > 16 || model.hidden == 0 || model.embedding == 0 {
+        let plausible = |n: usize| (1..=1 << 16).contains(&n);
+        if !(plausible(model.hidden)
+            && plausible(model.embedding)
+            && (1..=16).contains(&model.layers)
+            && (0.0..1.0).contains(&model.dropout))
+        {
             return Err(CheckpointError::Damaged(format!("implausible model config {model:?}")));
         }
         let file = SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Damaged(format!("{e}")))?;
@@ -183,6 +196,7 @@ impl Checkpoint {
             params: take("model")?,
             adam_m: take("adam_m")?,
             adam_v: take("adam_v")?,
+            cleaning,
             model,
             train,
             vocab,

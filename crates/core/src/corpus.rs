@@ -96,6 +96,7 @@ pub enum CorpusError {
 /// A cleaned corpus split into training and validation poems.
 #[derive(Debug, Clone)]
 pub struct Corpus {
+    pub config: CleaningConfig,
     pub train: Vec<Poem>,
     pub validation: Vec<Poem>,
     pub report: CleaningReport,
@@ -121,7 +122,7 @@ pub fn load_corpus(bytes: &[u8], config: &CleaningConfig) -> Result<Corpus, Corp
         return Err(CorpusError::NothingKept { report, first_line });
     }
     let (train, validation) = split(poems, config.validation_share, config.split_seed);
-    Ok(Corpus { train, validation, report })
+    Ok(Corpus { config: config.clone(), train, validation, report })
 }
 
 /// Checks the bytes are UTF-8 text, naming the line of the first problem.

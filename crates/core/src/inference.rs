@@ -109,6 +109,29 @@ pub fn is_hanzi(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3134F)
 }
 
+/// Whether a poem is regular 五言 or 七言 verse: two or more lines (an even number), each of
+/// 5 or 7 characters (all the same), each ending in punctuation, the last in `。`.
+pub fn is_well_formed(poem: &str) -> bool {
+    let mut lines = Vec::new();
+    let mut line = 0usize;
+    for c in poem.chars() {
+        if is_hanzi(c) {
+            line += 1;
+        } else if ['，', '。', '？', '！', '；'].contains(&c) && line > 0 {
+            lines.push(line);
+            line = 0;
+        } else {
+            return false;
+        }
+    }
+    line == 0
+        && poem.ends_with('。')
+        && lines.len() >= 2
+        && lines.len() % 2 == 0
+        && (lines[0] == 5 || lines[0] == 7)
+        && lines.iter().all(|&l| l == lines[0])
+}
+
 /// What the decoder may emit next.
 enum Allowed {
     Any,
@@ -328,6 +351,16 @@ mod tests {
         for _ in 0..200 {
             assert_eq!(sample(&logits, &nucleus, &mut rng), 2);
         }
+    }
+
+    #[test]
+    fn well_formed_verse() {
+        assert!(is_well_formed("床前明月光，疑是地上霜。举头望明月，低头思故乡。"));
+        assert!(is_well_formed("朝辞白帝彩云间，千里江陵一日还。"));
+        assert!(!is_well_formed("床前明月光，疑是地上霜"));
+        assert!(!is_well_formed("床前明月光，疑是地上。"));
+        assert!(!is_well_formed("床前明月光。"));
+        assert!(!is_well_formed("床前明月，疑是地上。"));
     }
 
     #[test]

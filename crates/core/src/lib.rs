@@ -13,7 +13,7 @@ pub mod training;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use corpus::{CleaningConfig, CleaningReport, Corpus, CorpusError, load_corpus};
-pub use inference::{GenerateError, GenerateOptions, PoemForm, generate};
+pub use inference::{GenerateError, GenerateOptions, PoemForm, generate, is_well_formed};
 pub use model::{PoemModel, PoemModelConfig};
 pub use tokenizer::Vocab;
 pub use training::{Evaluation, ModelShape, TrainConfig, TrainError, Trainer};

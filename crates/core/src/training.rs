@@ -9,7 +9,7 @@ use burn::config::Config;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor};
 
-use crate::corpus::Corpus;
+use crate::corpus::{CleaningConfig, Corpus};
 use crate::data::{Batch, encode_poems, epoch_plan, eval_plan};
 use crate::model::{PoemModel, PoemModelConfig};
 use crate::tokenizer::Vocab;
@@ -92,6 +92,8 @@ pub struct TrainState {
     pub epoch: usize,
     /// Batches of the current epoch already trained on.
     pub batch_in_epoch: usize,
+    /// Target characters trained on so far.
+    pub tokens: u64,
 }
 
 /// Held-out loss in nats per character (EOS included) and its perplexity.
@@ -103,6 +105,8 @@ pub struct Evaluation {
 }
 
 pub struct Trainer {
+    /// How the corpus was cleaned and split (saved so a resume sees the same split).
+    pub cleaning: CleaningConfig,
     pub model_config: PoemModelConfig,
     pub config: TrainConfig,
     pub vocab: Vocab,
@@ -131,6 +135,7 @@ impl Trainer {
             step: 0,
             epoch: 0,
             batch_in_epoch: 0,
+            tokens: 0,
         };
         Self::with_state(corpus, vocab, model_config, config, state, device)
     }
@@ -147,6 +152,7 @@ impl Trainer {
         let train = encode_poems(&corpus.train, &vocab);
         let validation = encode_poems(&corpus.validation, &vocab);
         let mut trainer = Trainer {
+            cleaning: corpus.config.clone(),
             model_config,
             config,
             vocab,
@@ -214,6 +220,7 @@ impl Trainer {
             .collect();
         self.apply_adam(grads);
         self.state.step += 1;
+        self.state.tokens += batch.tokens as u64;
         (loss.inner(), batch.tokens)
     }
 

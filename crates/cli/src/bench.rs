@@ -1,0 +1,88 @@
+//! `shige bench`: training throughput for a model shape on full-length batches.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args;
+use shige_core::corpus::Poem;
+use shige_core::{CleaningConfig, Corpus, ModelShape, TrainConfig, Trainer};
+
+use crate::{DeviceChoice, open_device, read_corpus};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Corpus whose text and vocabulary the benchmark batches are cut from
+    #[arg(long)]
+    corpus: std::path::PathBuf,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceChoice,
+    #[arg(long, default_value_t = 128)]
+    embedding: usize,
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    #[arg(long, default_value_t = 1)]
+    layers: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Sequence length of every batch (BOS + characters)
+    #[arg(long, default_value_t = 64)]
+    seq: usize,
+    /// Timed steps
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Untimed steps first
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    #[arg(long, default_value_t = 2)]
+    min_char_freq: usize,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let device = open_device(args.device)?;
+    let corpus = read_corpus(&args.corpus, &CleaningConfig::new().with_validation_share(0.0))?;
+    // Cut the corpus text into pieces of exactly `seq - 1` characters so every batch is
+    // [batch_size, seq] with no padding, like the peers' fixed-shape benchmarks.
+    let text: Vec<char> = corpus.train.iter().flat_map(|p| p.content.iter().copied()).collect();
+    let pieces: Vec<Poem> = text
+        .chunks_exact(args.seq.max(2) - 1)
+        .take(args.batch_size * (args.steps + args.warmup) * 4)
+        .map(|c| Poem { title: String::new(), content: c.to_vec() })
+        .collect();
+    let bench_corpus = Corpus { train: pieces, validation: Vec::new(), ..corpus.clone() };
+    let config = TrainConfig::new()
+        .with_batch_size(args.batch_size)
+        .with_max_seq_len(args.seq)
+        .with_min_char_freq(args.min_char_freq);
+    let shape = ModelShape::new().with_embedding(args.embedding).with_hidden(args.hidden).with_layers(args.layers);
+    // The vocabulary comes from the whole corpus, as in real training.
+    let mut trainer = Trainer::new(&corpus, shape, config, &device);
+    let vocab = trainer.vocab.clone();
+    trainer = Trainer::with_state(&bench_corpus, vocab, trainer.model_config.clone(), trainer.config.clone(), trainer.state.clone(), &device);
+
+    pollster::block_on(trainer.train_steps(args.warmup))?;
+    let mut times = Vec::new();
+    for _ in 0..args.steps {
+        let t = Instant::now();
+        pollster::block_on(trainer.train_steps(1))?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let chars = (args.batch_size * args.seq) as f64;
+    println!(
+        "device {:?} | embedding {} hidden {} layers {} | vocab {} | batch {} x seq {} | median {:.1} ms/step | {:.0} chars/s (min {:.1} ms, max {:.1} ms over {} steps)",
+        args.device,
+        args.embedding,
+        args.hidden,
+        args.layers,
+        trainer.vocab.len(),
+        args.batch_size,
+        args.seq,
+        median * 1e3,
+        chars / median,
+        times[0] * 1e3,
+        times[times.len() - 1] * 1e3,
+        times.len()
+    );
+    Ok(())
+}

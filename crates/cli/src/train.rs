@@ -1,0 +1,216 @@
+//! `shige train`: the training loop with progress, periodic validation and checkpoints.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use shige_core::{Checkpoint, ModelShape, TrainConfig, Trainer};
+
+use crate::{CorpusArgs, DeviceChoice, open_device, read_checkpoint, read_corpus, write_atomically};
+
+/// Steps run between loss read-backs (and Ctrl-C checks).
+const CHUNK: usize = 5;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    corpus: CorpusArgs,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceChoice,
+    /// Train this many epochs (fractions allowed)
+    #[arg(long)]
+    epochs: Option<f64>,
+    /// Train for this many minutes instead
+    #[arg(long, conflicts_with = "epochs")]
+    minutes: Option<f64>,
+    /// Continue from this checkpoint (its model, vocabulary and settings are kept)
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Where checkpoints are written
+    #[arg(long, default_value = "shige.ckpt")]
+    out: PathBuf,
+    /// Also export PyTorch-named weights and the vocabulary into this folder at the end
+    #[arg(long)]
+    export: Option<PathBuf>,
+    /// Append `step,seconds,train_loss,val_loss` lines to this CSV file
+    #[arg(long)]
+    log: Option<PathBuf>,
+    /// Validate every this many steps
+    #[arg(long, default_value_t = 500)]
+    eval_every: u64,
+    /// Save a checkpoint every this many steps
+    #[arg(long, default_value_t = 500)]
+    save_every: u64,
+    #[arg(long, default_value_t = 128)]
+    embedding: usize,
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    #[arg(long, default_value_t = 1)]
+    layers: usize,
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f64,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Longest sequence (BOS + characters); longer poems are truncated
+    #[arg(long, default_value_t = 96)]
+    max_seq_len: usize,
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f64,
+    /// Largest global gradient norm (0: no clipping)
+    #[arg(long, default_value_t = 1.0)]
+    grad_clip: f64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Characters seen fewer times become UNK
+    #[arg(long, default_value_t = 2)]
+    min_char_freq: usize,
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let device = open_device(args.device)?;
+    let mut trainer = match &args.resume {
+        Some(path) => {
+            let ckpt = read_checkpoint(path)?;
+            let corpus = read_corpus(&args.corpus.corpus, &ckpt.cleaning)?;
+            eprintln!("resuming {} at step {}: {}", path.display(), ckpt.progress.step, corpus.report);
+            shige_core::resume(&ckpt, &corpus, &device)
+        }
+        None => {
+            let corpus = read_corpus(&args.corpus.corpus, &args.corpus.cleaning())?;
+            eprintln!("{}", corpus.report);
+            let shape = ModelShape::new()
+                .with_embedding(args.embedding)
+                .with_hidden(args.hidden)
+                .with_layers(args.layers)
+                .with_dropout(args.dropout);
+            let config = TrainConfig::new()
+                .with_batch_size(args.batch_size)
+                .with_max_seq_len(args.max_seq_len)
+                .with_learning_rate(args.lr)
+                .with_grad_clip(args.grad_clip)
+                .with_seed(args.seed)
+                .with_min_char_freq(args.min_char_freq);
+            Trainer::new(&corpus, shape, config, &device)
+        }
+    };
+    eprintln!(
+        "vocabulary {} tokens, {} parameters, {} batches per epoch",
+        trainer.vocab.len(),
+        trainer.model_config.num_params(),
+        trainer.batches_per_epoch()
+    );
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot handle Ctrl-C")?;
+
+    let start_step = trainer.state.step;
+    let budget = args.minutes.map(|m| Duration::from_secs_f64(m * 60.0));
+    let total_steps = match (args.epochs, budget) {
+        (Some(e), _) => Some((e * trainer.batches_per_epoch() as f64).ceil() as u64),
+        (None, None) => Some(trainer.batches_per_epoch() as u64),
+        (None, Some(_)) => None,
+    };
+    let bar = match (total_steps, budget) {
+        (Some(n), _) => ProgressBar::new(n),
+        (None, Some(b)) => ProgressBar::new(b.as_secs()),
+        (None, None) => unreachable!("one of them is set above"),
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} ETA {eta_precise} {msg}")
+            .expect("valid template"),
+    );
+    let mut log = match &args.log {
+        Some(p) => Some(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
+        None => None,
+    };
+
+    let started = Instant::now();
+    let start_tokens = trainer.state.tokens;
+    let mut smoothed: Option<f32> = None;
+    let mut last_val = f64::NAN;
+    loop {
+        let done = trainer.state.step - start_step;
+        let finished = match (total_steps, budget) {
+            (Some(n), _) => done >= n,
+            (None, Some(b)) => started.elapsed() >= b,
+            _ => true,
+        };
+        if finished || interrupted.load(Ordering::SeqCst) {
+            break;
+        }
+        let n = total_steps.map_or(CHUNK, |t| CHUNK.min((t - done) as usize));
+        let losses = match pollster::block_on(trainer.train_steps(n)) {
+            Ok(l) => l,
+            Err(e) => {
+                save(&trainer, &args.out)?;
+                bail!("{e}; checkpoint saved to {}", args.out.display());
+            }
+        };
+        for l in &losses {
+            smoothed = Some(smoothed.map_or(*l, |s| 0.98 * s + 0.02 * l));
+        }
+        let step = trainer.state.step;
+        if step % args.eval_every < n as u64 {
+            last_val = pollster::block_on(trainer.evaluate())?.loss;
+            bar.println(format!(
+                "step {step}: train loss {:.3}, validation loss {last_val:.3} (perplexity {:.1})",
+                smoothed.unwrap_or(f32::NAN),
+                last_val.exp()
+            ));
+        }
+        if let Some(f) = log.as_mut() {
+            writeln!(f, "{step},{:.1},{:.4},{last_val:.4}", started.elapsed().as_secs_f64(), losses[losses.len() - 1])?;
+        }
+        if step % args.save_every < n as u64 {
+            save(&trainer, &args.out)?;
+        }
+        let rate = (trainer.state.tokens - start_tokens) as f64 / started.elapsed().as_secs_f64();
+        bar.set_message(format!(
+            "loss {:.3} | {rate:.0} chars/s | epoch {:.2}",
+            smoothed.unwrap_or(f32::NAN),
+            trainer.epochs_done()
+        ));
+        match budget {
+            Some(b) if total_steps.is_none() => bar.set_position(started.elapsed().min(b).as_secs()),
+            _ => bar.set_position(trainer.state.step - start_step),
+        }
+    }
+    bar.finish();
+    let eval = pollster::block_on(trainer.evaluate())?;
+    save(&trainer, &args.out)?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "step {}: validation loss {:.4} nats/char (perplexity {:.2}); {} steps in {secs:.0} s, {:.0} chars/s{}; saved {}",
+        trainer.state.step,
+        eval.loss,
+        eval.perplexity,
+        trainer.state.step - start_step,
+        (trainer.state.tokens - start_tokens) as f64 / secs,
+        if interrupted.load(Ordering::SeqCst) { " (interrupted)" } else { "" },
+        args.out.display()
+    );
+    if let Some(dir) = &args.export {
+        export(&trainer, dir)?;
+        println!("exported PyTorch weights to {}", dir.display());
+    }
+    Ok(())
+}
+
+fn save(trainer: &Trainer, path: &std::path::Path) -> Result<()> {
+    let ckpt = pollster::block_on(Checkpoint::capture(trainer))?;
+    write_atomically(path, &ckpt.to_bytes())
+}
+
+fn export(trainer: &Trainer, dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let ckpt = pollster::block_on(Checkpoint::capture(trainer))?;
+    write_atomically(&dir.join("model.safetensors"), &ckpt.to_pytorch_safetensors())?;
+    write_atomically(&dir.join("vocab.json"), serde_json::to_string(&trainer.vocab)?.as_bytes())?;
+    write_atomically(&dir.join("config.json"), serde_json::to_string_pretty(&trainer.model_config)?.as_bytes())
+}

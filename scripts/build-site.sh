@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Assembles the static site in dist/site: www/, the wasm package, uPlot and the built-in corpus.
+# Usage: scripts/build-site.sh [--optimize]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+bash scripts/build-wasm.sh "$@"
+site=$ROOT/dist/site
+rm -rf "$site"
+mkdir -p "$site/vendor"
+cp -r www/. "$site/"
+cp -r "$(wasm_setting bindgen out_dir)" "$site/pkg"
+cp assets/node_modules/uplot/dist/uPlot.iife.min.js assets/node_modules/uplot/dist/uPlot.min.css "$site/vendor/"
+cp assets/generated/default-corpus.txt "$site/default-corpus.txt"
+say "site ready in $site ($(du -sh "$site" | cut -f1))"

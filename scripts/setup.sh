@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs everything Shige needs on Debian 12 with rustup's stable Rust; skips what is there.
+# Usage: scripts/setup.sh [--fuzz]   (--fuzz also installs cargo-fuzz)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+need_apt=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have node || need_apt+=(nodejs)
+have npm || need_apt+=(npm)
+have chromium || need_apt+=(chromium)
+have cc || need_apt+=(build-essential)
+have python3 || need_apt+=(python3)
+
+# wasm32 toolchain: rustup's target where it can be downloaded, else Debian's Rust with
+# std built from source (rustc-web, cargo-web, rust-web-src) and lld as the linker.
+route_file=$SHIGE_CACHE/wasm-route
+if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  echo rustup >"$route_file"
+elif [ "$(cat "$route_file" 2>/dev/null)" != debian ] && timeout 90 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+  echo rustup >"$route_file"
+else
+  echo debian >"$route_file"
+  [ -x /usr/bin/cargo ] && [ -d /usr/lib/rustlib/src/rust ] || need_apt+=(rustc-web cargo-web rust-web-src)
+  have "$(wasm_setting build debian_linker)" || need_apt+=(lld-19)
+fi
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q "${need_apt[@]}" >/dev/null
+fi
+
+bindgen_version=$(locked_version wasm-bindgen)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
+  say "cargo install wasm-bindgen-cli $bindgen_version"
+  # Not --locked: one of its locked dependencies is missing from the registry.
+  cargo install -q wasm-bindgen-cli --version "$bindgen_version"
+fi
+
+# npm packages (test driver, wasm-opt) pinned by tests/package-lock.json.
+if [ ! -d "$ROOT/tests/node_modules" ] || [ "$ROOT/tests/package-lock.json" -nt "$ROOT/tests/node_modules/.package-lock.json" ]; then
+  say "npm ci (tests/)"
+  npm ci --prefix "$ROOT/tests" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+# App assets: uPlot and the built-in corpus (全唐诗 converted to simplified characters).
+if [ ! -d "$ROOT/assets/node_modules/uplot" ] || [ ! -d "$ROOT/assets/node_modules/chinese-poetry" ]; then
+  say "npm install (assets/)"
+  npm install --prefix "$ROOT/assets" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
+fi
+corpus_cache=$SHIGE_CACHE/default-corpus-$(node -p "require('$ROOT/assets/node_modules/chinese-poetry/package.json').version").txt
+if [ ! -s "$corpus_cache" ]; then
+  say "building the built-in corpus (chinese-poetry -> simplified)"
+  cargo run --release -q -p shige-cli -- prepare \
+    --from "$ROOT/assets/node_modules/chinese-poetry/dist/quantangshi" --out "$corpus_cache"
+fi
+mkdir -p "$ROOT/assets/generated"
+cp "$corpus_cache" "$ROOT/assets/generated/default-corpus.txt"
+
+if [ "${1:-}" = "--fuzz" ] && ! cargo fuzz --version >/dev/null 2>&1; then
+  say "cargo install cargo-fuzz"
+  cargo install -q cargo-fuzz
+fi
+say "setup complete (wasm toolchain: $(cat "$route_file"))"

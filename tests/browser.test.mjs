@@ -1,0 +1,144 @@
+// The app in Debian's headless Chromium: WebGPU (SwiftShader) and CPU fallback, training,
+// generation, persistence, bad input and responsiveness.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { serve, launch, openApp, uploadCorpus, mean, dataDir, outputDir } from './harness.mjs';
+
+const TANGSHI = join(dataDir, 'tangshi.txt');
+let server;
+before(async () => { server = await serve(); });
+after(() => server.close());
+
+const losses = (page) => page.evaluate(() => window.shige.series.loss.slice());
+const points = async (page) => Number(await page.getAttribute('#chart', 'data-points'));
+const poems = (page) => page.$$eval('#poems li', (lis) => lis.map((li) => li.dataset.poem));
+
+async function trainUntil(page, n) {
+  await page.click('#start');
+  await page.waitForFunction((n) => Number(document.getElementById('chart').dataset.points) >= n, n, { timeout: 900_000, polling: 500 });
+  await page.click('#pause');
+  await page.waitForSelector('#start:not([disabled])', { timeout: 300_000 });
+}
+
+async function writePoem(page, chip) {
+  const before = (await poems(page)).length;
+  await page.click(`.chip:text("${chip}")`);
+  await page.waitForFunction((n) => document.querySelectorAll('#poems li').length > n, before, { timeout: 120_000 });
+  return (await poems(page))[0];
+}
+
+async function uploadAndWait(page, file) {
+  await uploadCorpus(page, file);
+  await page.waitForFunction(() => document.getElementById('corpus-name').textContent.includes('tangshi'), null, { timeout: 120_000 });
+}
+
+test('WebGPU: trains on tangshi.txt, loss falls, writes poems from 月 in free form and 五绝', { timeout: 1_200_000 }, async () => {
+  const context = await launch({ webgpu: true });
+  try {
+    const page = await openApp(context, server.url);
+    assert.match(await page.textContent('#backend'), /^webgpu/);
+    await uploadAndWait(page, TANGSHI);
+    assert.equal(await page.textContent('#poems-kept'), '118');
+    await trainUntil(page, 30);
+    const l = await losses(page);
+    assert.ok(l.length >= 30, `${l.length} points`);
+    assert.ok(mean(l.slice(-10)) < mean(l.slice(0, 10)), `first ${mean(l.slice(0, 10))} last ${mean(l.slice(-10))}`);
+
+    const vocabulary = new Set(await page.evaluate(() => window.shige.call('vocabulary')));
+    const free = await writePoem(page, '月');
+    assert.ok(free.startsWith('月'), free);
+    for (const c of free) assert.ok(vocabulary.has(c), `${c} not in the vocabulary: ${free}`);
+
+    await page.selectOption('#form', 'wujue');
+    const jue = await writePoem(page, '月');
+    assert.match(jue, /^月[^，。]{4}，[^，。]{5}。[^，。]{5}，[^，。]{5}。$/u);
+    await page.screenshot({ path: join(outputDir, 'webgpu-trained.png'), fullPage: true });
+  } finally {
+    await context.close();
+  }
+});
+
+test('CPU fallback: without WebGPU the backend is cpu and training works', { timeout: 600_000 }, async () => {
+  const context = await launch({ webgpu: false });
+  try {
+    const page = await openApp(context, server.url);
+    assert.equal(await page.textContent('#backend'), 'cpu (WebGPU unavailable)');
+    await uploadAndWait(page, TANGSHI);
+    await trainUntil(page, 30);
+    const l = await losses(page);
+    assert.ok(mean(l.slice(-10)) < mean(l.slice(0, 10)));
+    await page.screenshot({ path: join(outputDir, 'cpu-trained.png'), fullPage: true });
+  } finally {
+    await context.close();
+  }
+});
+
+test('persistence, bad input and responsiveness (CPU)', { timeout: 900_000 }, async () => {
+  const context = await launch({ webgpu: false });
+  try {
+    let page = await openApp(context, server.url);
+    await uploadAndWait(page, TANGSHI);
+
+    // The UI answers a click within 500 ms while training runs.
+    await page.click('#start');
+    await page.waitForFunction(() => Number(document.getElementById('chart').dataset.points) >= 3, null, { timeout: 300_000 });
+    await page.evaluate(() => {
+      window.clickedAt = null;
+      document.getElementById('seed').addEventListener('click', () => { window.clickedAt = performance.now(); }, { once: true });
+    });
+    const sentAt = await page.evaluate(() => performance.now());
+    await page.click('#seed');
+    const clickedAt = await page.evaluate(() => window.clickedAt);
+    assert.ok(clickedAt !== null && clickedAt - sentAt < 500, `click handled after ${clickedAt - sentAt} ms`);
+    await page.waitForFunction(() => Number(document.getElementById('chart').dataset.points) >= 20, null, { timeout: 600_000 });
+    await page.click('#pause');
+    await page.waitForSelector('#start:not([disabled])');
+    const step = await page.textContent('#step');
+
+    // Reload: the model and its step come back from IndexedDB.
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
+    assert.equal(await page.textContent('#step'), step);
+    assert.match(await page.textContent('#corpus-name'), /tangshi/);
+
+    // Save to a file, load it back: same poem for the same seed.
+    await page.fill('#seed', '7');
+    const before = await writePoem(page, '山');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
+    const saved = join(outputDir, 'saved.ckpt');
+    await download.saveAs(saved);
+    await page.setInputFiles('#load-file', saved);
+    await page.waitForFunction(() => document.querySelectorAll('#chart').length && window.shige.info().step !== undefined);
+    await page.fill('#seed', '7');
+    const after = await writePoem(page, '山');
+    assert.equal(after, before);
+
+    // Bad files: a readable error each, and the model still writes.
+    const binary = join(outputDir, 'binary.bin');
+    await writeFile(binary, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
+    await uploadCorpus(page, binary);
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error-text'), /binary/);
+    await page.click('#error-close');
+    const empty = join(outputDir, 'empty.txt');
+    await writeFile(empty, '');
+    await uploadCorpus(page, empty);
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error-text'), /empty/);
+    await page.click('#error-close');
+    const poem = await writePoem(page, '月');
+    assert.ok(poem.startsWith('月'));
+    assert.equal(await page.textContent('#step'), step);
+
+    // An unknown start character is a clear message, not a crash.
+    await page.fill('#start-char', 'Ω');
+    await page.click('#generate');
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error-text'), /not in the model's vocabulary/);
+    await page.screenshot({ path: join(outputDir, 'errors.png'), fullPage: true });
+  } finally {
+    await context.close();
+  }
+});

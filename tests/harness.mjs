@@ -1,0 +1,62 @@
+// Shared by the browser tests: a static server for dist/site and a Chromium launcher.
+import { createServer } from 'node:http';
+import { readFile, mkdtemp, mkdir } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import { tmpdir } from 'node:os';
+import { chromium } from 'playwright-core';
+
+export const root = new URL('..', import.meta.url).pathname;
+export const site = join(root, 'dist/site');
+export const dataDir = process.env.SHIGE_DATA ?? join(root, '../shared/data');
+export const outputDir = join(root, 'tests/output');
+await mkdir(outputDir, { recursive: true });
+
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
+  '.wasm': 'application/wasm', '.txt': 'text/plain; charset=utf-8', '.json': 'application/json' };
+
+/** Serves dist/site on 127.0.0.1 at a free port. */
+export async function serve() {
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const file = join(site, path.endsWith('/') ? `${path}index.html` : path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
+}
+
+const FLAGS = ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-quic'];
+
+/** Debian's Chromium in a fresh profile; `webgpu: false` leaves WebGPU off (the CPU fallback). */
+export async function launch({ webgpu = true } = {}) {
+  const profile = await mkdtemp(join(tmpdir(), 'shige-chromium-'));
+  const args = webgpu ? [...FLAGS, '--enable-unsafe-webgpu'] : FLAGS;
+  return chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args, acceptDownloads: true,
+    viewport: { width: 1200, height: 1400 },
+  });
+}
+
+/** A tiny model so ~30 steps finish quickly even on SwiftShader's software WebGPU. */
+export const TINY = '?embedding=16&hidden=32&batchSize=8&maxSeqLen=24&learningRate=0.01';
+
+export async function openApp(context, url, query = TINY) {
+  const page = context.pages()[0] ?? await context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(url + query);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
+  return page;
+}
+
+export async function uploadCorpus(page, file) {
+  await page.setInputFiles('#corpus-file', file);
+}
+
+export const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
