@@ -17,9 +17,13 @@ if [ ! -f fuzz/corpus/checkpoint_loader/tiny.ckpt ]; then
     --hidden 2 --min-char-freq 1 --epochs 1 --out fuzz/corpus/checkpoint_loader/tiny.ckpt >/dev/null 2>&1
 fi
 
-# cargo fuzz passes nightly flags (sanitizers); RUSTC_BOOTSTRAP lets stable accept them.
-export RUSTC_BOOTSTRAP=1
+# cargo fuzz passes nightly flags (sanitizers): use a nightly toolchain if rustup has one,
+# else let stable accept them with RUSTC_BOOTSTRAP.
+toolchain=()
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then toolchain=(+nightly); else export RUSTC_BOOTSTRAP=1; fi
+
+export CARGO_TARGET_DIR=$SHIGE_CACHE/fuzz-target
 for t in "${targets[@]}"; do
   say "fuzzing $t for $seconds s"
-  cargo fuzz run "$t" -- -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096
+  cargo "${toolchain[@]}" fuzz run "$t" -- -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096
 done

@@ -10,6 +10,8 @@ have npm || need_apt+=(npm)
 have chromium || need_apt+=(chromium)
 have cc || need_apt+=(build-essential)
 have python3 || need_apt+=(python3)
+# A software Vulkan adapter (lavapipe), so the wgpu backend is tested natively without a GPU.
+[ -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || need_apt+=(mesa-vulkan-drivers)
 
 # wasm32 toolchain: rustup's target where it can be downloaded, else Debian's Rust with
 # std built from source (rustc-web, cargo-web, rust-web-src) and lld as the linker.

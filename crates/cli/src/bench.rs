@@ -5,9 +5,9 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Args;
 use shige_core::corpus::Poem;
-use shige_core::{CleaningConfig, Corpus, ModelShape, TrainConfig, Trainer};
+use shige_core::{CleaningConfig, Corpus, TrainConfig, Trainer};
 
-use crate::{DeviceChoice, open_device, read_corpus};
+use crate::{DeviceChoice, ModelArgs, open_device, read_corpus};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -16,12 +16,8 @@ pub struct BenchArgs {
     corpus: std::path::PathBuf,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
-    #[arg(long, default_value_t = 128)]
-    embedding: usize,
-    #[arg(long, default_value_t = 256)]
-    hidden: usize,
-    #[arg(long, default_value_t = 1)]
-    layers: usize,
+    #[command(flatten)]
+    model: ModelArgs,
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// Sequence length of every batch (BOS + characters)
@@ -53,7 +49,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .with_batch_size(args.batch_size)
         .with_max_seq_len(args.seq)
         .with_min_char_freq(args.min_char_freq);
-    let shape = ModelShape::new().with_embedding(args.embedding).with_hidden(args.hidden).with_layers(args.layers);
+    let shape = args.model.shape();
     // The vocabulary comes from the whole corpus, as in real training.
     let mut trainer = Trainer::new(&corpus, shape, config, &device);
     let vocab = trainer.vocab.clone();
@@ -72,9 +68,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     println!(
         "device {:?} | embedding {} hidden {} layers {} | vocab {} | batch {} x seq {} | median {:.1} ms/step | {:.0} chars/s (min {:.1} ms, max {:.1} ms over {} steps)",
         args.device,
-        args.embedding,
-        args.hidden,
-        args.layers,
+        args.model.embedding,
+        args.model.hidden,
+        args.model.layers,
         trainer.vocab.len(),
         args.batch_size,
         args.seq,

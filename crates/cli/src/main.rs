@@ -107,6 +107,30 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// The model's shape (vocabulary size comes from the corpus).
+#[derive(Args, Clone)]
+pub struct ModelArgs {
+    #[arg(long, default_value_t = 128)]
+    pub embedding: usize,
+    #[arg(long, default_value_t = 256)]
+    pub hidden: usize,
+    #[arg(long, default_value_t = 1)]
+    pub layers: usize,
+    /// Dropout between GRU layers
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
+}
+
+impl ModelArgs {
+    pub fn shape(&self) -> shige_core::ModelShape {
+        shige_core::ModelShape::new()
+            .with_embedding(self.embedding)
+            .with_hidden(self.hidden)
+            .with_layers(self.layers)
+            .with_dropout(self.dropout)
+    }
+}
+
 #[derive(Args, Clone)]
 pub struct SamplingArgs {
     /// 0 picks the most likely character every time

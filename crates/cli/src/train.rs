@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use shige_core::{Checkpoint, ModelShape, TrainConfig, Trainer};
+use shige_core::{Checkpoint, TrainConfig, Trainer};
 
-use crate::{CorpusArgs, DeviceChoice, open_device, read_checkpoint, read_corpus, write_atomically};
+use crate::{CorpusArgs, DeviceChoice, ModelArgs, open_device, read_checkpoint, read_corpus, write_atomically};
 
 /// Steps run between loss read-backs (and Ctrl-C checks).
 const CHUNK: usize = 5;
@@ -46,14 +46,8 @@ pub struct TrainArgs {
     /// Save a checkpoint every this many steps
     #[arg(long, default_value_t = 500)]
     save_every: u64,
-    #[arg(long, default_value_t = 128)]
-    embedding: usize,
-    #[arg(long, default_value_t = 256)]
-    hidden: usize,
-    #[arg(long, default_value_t = 1)]
-    layers: usize,
-    #[arg(long, default_value_t = 0.0)]
-    dropout: f64,
+    #[command(flatten)]
+    model: ModelArgs,
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// Longest sequence (BOS + characters); longer poems are truncated
@@ -83,11 +77,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         None => {
             let corpus = read_corpus(&args.corpus.corpus, &args.corpus.cleaning())?;
             eprintln!("{}", corpus.report);
-            let shape = ModelShape::new()
-                .with_embedding(args.embedding)
-                .with_hidden(args.hidden)
-                .with_layers(args.layers)
-                .with_dropout(args.dropout);
+            let shape = args.model.shape();
             let config = TrainConfig::new()
                 .with_batch_size(args.batch_size)
                 .with_max_seq_len(args.max_seq_len)

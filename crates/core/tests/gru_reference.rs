@@ -38,7 +38,18 @@ fn reference_layer(xs: &[Vec<f32>], w_ih: &[f32], w_hh: &[f32], b_ih: &[f32], b_
 
 #[test]
 fn gru_matches_scalar_reference_on_random_weights() {
-    let device = common::cpu();
+    check_against_reference(&common::cpu());
+}
+
+#[test]
+fn gru_matches_scalar_reference_on_wgpu() {
+    if let Some(device) = common::wgpu() {
+        check_against_reference(&device);
+    }
+}
+
+fn check_against_reference(device: &burn::tensor::Device) {
+    let device = device.clone();
     let config = PoemModelConfig::new(11).with_embedding(6).with_hidden(5).with_layers(2);
     let mut rng = StdRng::seed_from_u64(3);
     let params: Vec<Vec<f32>> = config

@@ -22,6 +22,18 @@ fn loss_falls_over_50_steps_on_tangshi() {
 }
 
 #[test]
+fn wgpu_trains_like_the_cpu() {
+    let Some(gpu) = common::wgpu() else { return };
+    let corpus = tangshi();
+    let on_cpu = block_on(tiny_trainer(&corpus, 7).train_steps(10)).unwrap();
+    let on_gpu = block_on(common::tiny_trainer_on(&corpus, 7, &gpu).train_steps(10)).unwrap();
+    for (c, g) in on_cpu.iter().zip(&on_gpu) {
+        assert!((c - g).abs() < 1e-2, "cpu {on_cpu:?}\ngpu {on_gpu:?}");
+    }
+    assert!(on_gpu[9] < on_gpu[0]);
+}
+
+#[test]
 fn checkpoint_round_trip_gives_identical_logits_and_resumes_the_same_curve() {
     let corpus = tangshi();
     let mut straight = tiny_trainer(&corpus, 2);

@@ -25,12 +25,31 @@ pub fn cpu() -> burn::tensor::Device {
 
 /// A small model that trains in seconds on the CPU.
 pub fn tiny_trainer(corpus: &Corpus, seed: u64) -> Trainer {
+    tiny_trainer_on(corpus, seed, &cpu())
+}
+
+pub fn tiny_trainer_on(corpus: &Corpus, seed: u64, device: &burn::tensor::Device) -> Trainer {
     Trainer::new(
         corpus,
         ModelShape::new().with_embedding(24).with_hidden(48),
         TrainConfig::new().with_batch_size(16).with_seed(seed).with_min_char_freq(1).with_learning_rate(5e-3),
-        &cpu(),
+        device,
     )
+}
+
+/// The wgpu device, if an adapter exists. `SHIGE_REQUIRE_WGPU=1` (set by scripts/test.sh,
+/// whose setup installs a software Vulkan adapter) turns a missing adapter into a failure.
+pub fn wgpu() -> Option<burn::tensor::Device> {
+    use std::sync::OnceLock;
+    static DEVICE: OnceLock<Result<burn::tensor::Device, String>> = OnceLock::new();
+    match DEVICE.get_or_init(|| burn::tensor::Device::wgpu_options().init().map_err(|e| e.to_string())) {
+        Ok(device) => Some(device.clone()),
+        Err(e) if std::env::var_os("SHIGE_REQUIRE_WGPU").is_none() => {
+            eprintln!("skipped: no wgpu adapter ({e})");
+            None
+        }
+        Err(e) => panic!("SHIGE_REQUIRE_WGPU is set but no wgpu adapter was found: {e}"),
+    }
 }
 
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
