@@ -8,6 +8,8 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have node || need_apt+=(nodejs)
 have npm || need_apt+=(npm)
 have chromium || need_apt+=(chromium)
+# CJK glyphs for the browser tests' screenshots.
+[ -d /usr/share/fonts/opentype/noto ] || need_apt+=(fonts-noto-cjk)
 have cc || need_apt+=(build-essential)
 have python3 || need_apt+=(python3)
 # A software Vulkan adapter (lavapipe), so the wgpu backend is tested natively without a GPU.

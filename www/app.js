@@ -173,15 +173,20 @@ $('load-file').onchange = (e) => attempt(async () => {
   resetChart(info.history); showInfo(info);
 });
 
+function setBusy() {
+  for (const id of ['start', 'pause', 'reset', 'save', 'generate']) $(id).disabled = true;
+  for (const chip of document.querySelectorAll('.chip')) chip.disabled = true;
+}
 async function useCorpus(bytes, name) {
   $('corpus-name').textContent = `${name} (reading…)`;
+  setBusy();
   try {
     const info = await call('setCorpus', { bytes, name, options: readSettings() });
     resetChart(info.history); showInfo(info);
     $('poems').innerHTML = '';
   } catch (e) {
     showError(`${name}: ${e.message}. The current model and corpus are unchanged.`);
-    if (current) $('corpus-name').textContent = current.corpusName;
+    if (current) showInfo({ ...current, running: false });
   }
 }
 const MAX_FILE = 256 * 1024 * 1024;

@@ -29,7 +29,11 @@ function info() {
   return { ...trainer.info(), corpusName, running, history };
 }
 
-async function autosave() {
+function autosave() {
+  return serial(saveNow);
+}
+
+async function saveNow() {
   const bytes = await trainer.save();
   await store.put('model', { bytes, corpusName, history, settings, savedAt: Date.now() });
   lastAutosave = trainer.info().step;
@@ -74,7 +78,7 @@ const ops = {
   async reset({ options }) {
     const next = await makeTrainer(corpus, options);
     await pauseTraining();
-    const previous = { bytes: await trainer.save(), history, settings };
+    const previous = { bytes: await serial(() => trainer.save()), history, settings };
     await store.put('undo', previous);
     trainer = next; settings = options; history = { losses: [], evals: [] };
     await autosave();
@@ -101,7 +105,7 @@ const ops = {
 
   async pause() {
     await pauseTraining();
-    await serial(autosave);
+    await autosave();
     return info();
   },
 
@@ -162,7 +166,7 @@ function trainLoop() {
         } catch (e) { post({ event: 'error', message: message(e) }); }
       }
       if (i.step - lastAutosave >= AUTOSAVE_EVERY) {
-        await serial(autosave).catch((e) => post({ event: 'warning', message: `autosave failed: ${message(e)}` }));
+        await autosave().catch((e) => post({ event: 'warning', message: `autosave failed: ${message(e)}` }));
       }
     }
     post({ event: 'stopped', info: info() });
@@ -173,7 +177,7 @@ function trainLoop() {
 // one if it can still be saved, else fall back to the last autosave on the CPU.
 async function recover() {
   try {
-    await serial(autosave);
+    await autosave();
   } catch {
     const saved = await store.get('model').catch(() => null);
     if (saved) {
@@ -184,11 +188,18 @@ async function recover() {
   }
 }
 
-self.onmessage = async ({ data: { id, op, args } }) => {
-  try {
-    const result = await ops[op](args ?? {});
-    post({ id, ok: true, result });
-  } catch (e) {
-    post({ id, ok: false, error: message(e) });
-  }
+// Operations run one after another, in the order they arrive; only `pause` acts at once
+// (it stops the training loop, which runs beside the queue one step at a time).
+let ops_queue = Promise.resolve();
+self.onmessage = ({ data: { id, op, args } }) => {
+  const run = async () => {
+    try {
+      post({ id, ok: true, result: await ops[op](args ?? {}) });
+    } catch (e) {
+      console.error(`shige worker: ${op} failed:`, e);
+      post({ id, ok: false, error: message(e) });
+    }
+  };
+  if (op === 'pause') running = false;
+  ops_queue = ops_queue.then(run);
 };

@@ -38,7 +38,7 @@ async fn webgpu() -> Result<(Device, String), String> {
     }
     let result = if has_navigator_gpu() {
         match Device::wgpu_options().init_with_setup_async().await {
-            Ok((device, setup)) => Ok((device, format!("webgpu: {}", setup.adapter.get_info().name))),
+            Ok((device, setup)) => Ok((device, format!("webgpu: {}", describe(&setup.adapter.get_info())))),
             Err(e) => Err(format!("WebGPU is present but no adapter could be used ({e})")),
         }
     } else {
@@ -46,4 +46,13 @@ async fn webgpu() -> Result<(Device, String), String> {
     };
     WEBGPU.with(|w| *w.borrow_mut() = Some(result.clone()));
     result
+}
+
+/// Browsers may hide the adapter's name; fall back to its driver or kind.
+fn describe(info: &burn::tensor::wgpu::wgpu::AdapterInfo) -> String {
+    [&info.name, &info.driver, &info.driver_info]
+        .into_iter()
+        .find(|s| !s.trim().is_empty())
+        .cloned()
+        .unwrap_or_else(|| format!("{:?} adapter", info.device_type))
 }
