@@ -13,4 +13,5 @@ bash scripts/build-site.sh
 
 say "Node and headless-Chromium tests of the wasm build and the page"
 # Browser tests write screenshots to tests/output/.
+export SHIGE_BIN=$CARGO_TARGET_DIR/release/shige
 (cd tests && node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs)

@@ -4,7 +4,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serve, launch, openApp, uploadCorpus, mean, dataDir, outputDir } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { serve, launch, openApp, uploadCorpus, mean, dataDir, outputDir, shigeBin } from './harness.mjs';
 
 const TANGSHI = join(dataDir, 'tangshi.txt');
 let server;
@@ -115,6 +116,26 @@ test('persistence, bad input and responsiveness (CPU)', { timeout: 900_000 }, as
     const after = await writePoem(page, '山');
     assert.equal(after, before);
 
+    // The page's checkpoint works in the CLI, and the CLI's in the page.
+    const fromCli = execFileSync(shigeBin, ['generate', '--model', saved, '--start', '月', '--form', 'wujue'], { encoding: 'utf8' });
+    assert.match(fromCli.trim(), /^月[^，。]{4}，[^，。]{5}。[^，。]{5}，[^，。]{5}。$/u);
+    const cliCkpt = join(outputDir, 'cli.ckpt');
+    execFileSync(shigeBin, ['train', '--corpus', TANGSHI, '--embedding', '8', '--hidden', '16', '--epochs', '1',
+      '--min-char-freq', '1', '--out', cliCkpt], { stdio: 'ignore' });
+    await page.setInputFiles('#load-file', cliCkpt);
+    await page.waitForFunction(() => document.getElementById('param-count').textContent.includes('hidden 16'), null, { timeout: 60_000 });
+    assert.ok((await writePoem(page, '月')).startsWith('月'));
+
+    // A file that is not a checkpoint: an error, and the loaded model stays.
+    const junk = join(outputDir, 'junk.ckpt');
+    await writeFile(junk, 'not a checkpoint');
+    await page.setInputFiles('#load-file', junk);
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error-text'), /not a Shige checkpoint/);
+    await page.click('#error-close');
+    assert.match(await page.textContent('#param-count'), /hidden 16/);
+    const step16 = await page.textContent('#step');
+
     // Bad files: a readable error each, and the model still writes.
     const binary = join(outputDir, 'binary.bin');
     await writeFile(binary, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
@@ -130,7 +151,7 @@ test('persistence, bad input and responsiveness (CPU)', { timeout: 900_000 }, as
     await page.click('#error-close');
     const poem = await writePoem(page, '月');
     assert.ok(poem.startsWith('月'));
-    assert.equal(await page.textContent('#step'), step);
+    assert.equal(await page.textContent('#step'), step16);
 
     // An unknown start character is a clear message, not a crash.
     await page.fill('#start-char', 'Ω');

@@ -9,6 +9,8 @@ export const root = new URL('..', import.meta.url).pathname;
 export const site = join(root, 'dist/site');
 export const dataDir = process.env.SHIGE_DATA ?? join(root, '../shared/data');
 export const outputDir = join(root, 'tests/output');
+/** The native CLI (scripts/test.sh builds it and sets SHIGE_BIN). */
+export const shigeBin = process.env.SHIGE_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'release/shige');
 await mkdir(outputDir, { recursive: true });
 
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',

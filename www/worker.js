@@ -157,7 +157,7 @@ function trainLoop() {
       for (let k = 0; k < losses.length; k++) history.losses.push([i.step - losses.length + k + 1, losses[k]]);
       post({ event: 'progress', losses: Array.from(losses), seconds, info: i });
       const evalEvery = Math.max(10, Math.min(200, Math.round(i.batchesPerEpoch / 10)));
-      if (i.step - evalAt >= evalEvery) {
+      if (i.poemsValidation > 0 && i.step - evalAt >= evalEvery) {
         evalAt = i.step;
         try {
           const ev = await serial(() => trainer.evaluate());

@@ -6,7 +6,7 @@ mod train;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use shige_core::{Checkpoint, CleaningConfig, Corpus, GenerateOptions, PoemForm, generate, load_corpus};
@@ -57,7 +57,7 @@ fn open_wgpu() -> Result<Device> {
 
 #[cfg(not(feature = "wgpu"))]
 fn open_wgpu() -> Result<Device> {
-    bail!("this build has no wgpu support; use --device cpu")
+    anyhow::bail!("this build has no wgpu support; use --device cpu")
 }
 
 /// How to read the corpus: the cleaning and split settings.

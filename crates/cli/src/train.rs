@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use shige_core::{Checkpoint, TrainConfig, Trainer};
+use shige_core::{Checkpoint, Evaluation, TrainConfig, TrainError, Trainer};
 
 use crate::{CorpusArgs, DeviceChoice, ModelArgs, open_device, read_checkpoint, read_corpus, write_atomically};
 
@@ -146,8 +146,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
             smoothed = Some(smoothed.map_or(*l, |s| 0.98 * s + 0.02 * l));
         }
         let step = trainer.state.step;
-        if step % args.eval_every < n as u64 {
-            last_val = pollster::block_on(trainer.evaluate())?.loss;
+        if step % args.eval_every < n as u64
+            && let Some(eval) = validate(&trainer)?
+        {
+            last_val = eval.loss;
             bar.println(format!(
                 "step {step}: train loss {:.3}, validation loss {last_val:.3} (perplexity {:.1})",
                 smoothed.unwrap_or(f32::NAN),
@@ -172,14 +174,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
     }
     bar.finish();
-    let eval = pollster::block_on(trainer.evaluate())?;
+    let eval = match validate(&trainer)? {
+        Some(e) => format!("validation loss {:.4} nats/char (perplexity {:.2})", e.loss, e.perplexity),
+        None => "no held-out poems".to_string(),
+    };
     save(&trainer, &args.out)?;
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "step {}: validation loss {:.4} nats/char (perplexity {:.2}); {} steps in {secs:.0} s, {:.0} chars/s{}; saved {}",
+        "step {}: {eval}; {} steps in {secs:.0} s, {:.0} chars/s{}; saved {}",
         trainer.state.step,
-        eval.loss,
-        eval.perplexity,
         trainer.state.step - start_step,
         (trainer.state.tokens - start_tokens) as f64 / secs,
         if interrupted.load(Ordering::SeqCst) { " (interrupted)" } else { "" },
@@ -190,6 +193,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
         println!("exported PyTorch weights to {}", dir.display());
     }
     Ok(())
+}
+
+/// Held-out evaluation; `None` when the corpus has no validation poems.
+fn validate(trainer: &Trainer) -> Result<Option<Evaluation>> {
+    match pollster::block_on(trainer.evaluate()) {
+        Ok(e) => Ok(Some(e)),
+        Err(TrainError::NoValidation) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn save(trainer: &Trainer, path: &std::path::Path) -> Result<()> {

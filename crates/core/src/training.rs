@@ -49,8 +49,10 @@ pub enum TrainError {
     NonFiniteLoss { step: u64, loss: f32, restored_step: u64 },
     #[error("reading a result back from the device failed: {0}")]
     Read(String),
-    #[error("the model does not fit the vocabulary: {0}")]
-    Mismatch(String),
+    #[error("there are no training poems: load a corpus to train on")]
+    NoData,
+    #[error("there are no held-out poems to measure the model on")]
+    NoValidation,
 }
 
 /// Mean cross-entropy over real target tokens; PAD positions (mask 0) never count.
@@ -204,6 +206,7 @@ impl Trainer {
 
     /// One optimisation step on the next batch. Returns the batch's mean loss, still on the
     /// device (reading it is the caller's choice), and the number of target tokens.
+    /// The training split must not be empty (`train_steps` checks).
     pub fn train_step(&mut self) -> (Tensor<1>, usize) {
         let batch = self.next_batch();
         let (inputs, targets, mask) = batch.to_tensors(&self.device);
@@ -255,6 +258,9 @@ impl Trainer {
     /// Runs `n` steps and reads their losses back. If a loss is not finite, the state before
     /// these steps is restored and an error says so: a bad step never costs the trained model.
     pub async fn train_steps(&mut self, n: usize) -> Result<Vec<f32>, TrainError> {
+        if self.train.is_empty() {
+            return Err(TrainError::NoData);
+        }
         let snapshot = self.state.clone();
         let mut pending = Vec::with_capacity(n);
         for _ in 0..n {
@@ -284,6 +290,9 @@ impl Trainer {
 
     /// Loss and perplexity on the validation split.
     pub async fn evaluate(&self) -> Result<Evaluation, TrainError> {
+        if self.validation.is_empty() {
+            return Err(TrainError::NoValidation);
+        }
         let model = self.model();
         let lengths: Vec<usize> = self.validation.iter().map(Vec::len).collect();
         let (mut total, mut tokens) = (0.0f64, 0usize);

@@ -69,8 +69,8 @@ fn check_against_reference(device: &burn::tensor::Device) {
     let tokens: Vec<i32> = (0..batch * t_len).map(|_| rng.random_range(0..11)).collect();
     let input = Tensor::<2, Int>::from_data(TensorData::new(tokens.clone(), [batch, t_len]), &device);
     let (logits, last) = model.forward(input, None);
-    let logits = logits.into_data().to_vec::<f32>().unwrap();
-    let last = last.into_data().to_vec::<f32>().unwrap();
+    let logits = logits.into_data().try_to_vec::<f32>().unwrap();
+    let last = last.into_data().try_to_vec::<f32>().unwrap();
 
     let (e, h, v) = (6, 5, 11);
     let mut max_diff = 0.0f32;

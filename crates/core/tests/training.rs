@@ -193,3 +193,19 @@ fn generation_errors_are_clear() {
     let err = gen_err(GenerateOptions { temperature: f32::NAN, ..Default::default() });
     assert_eq!(err, GenerateError::BadTemperature);
 }
+
+#[test]
+fn empty_splits_are_errors_not_panics() {
+    let mut corpus = tangshi();
+    let validation = std::mem::take(&mut corpus.validation);
+    let trainer = tiny_trainer(&corpus, 8);
+    assert_eq!(block_on(trainer.evaluate()).unwrap_err(), TrainError::NoValidation);
+
+    corpus.train.clear();
+    corpus.validation = validation;
+    let ckpt = block_on(Checkpoint::capture(&trainer)).unwrap();
+    let mut generate_only = resume(&ckpt, &corpus, &cpu());
+    assert_eq!(block_on(generate_only.train_steps(1)).unwrap_err(), TrainError::NoData);
+    let options = GenerateOptions { start: "月".into(), form: PoemForm::Wujue, ..Default::default() };
+    assert!(block_on(generate(&generate_only.model(), &generate_only.vocab, &options)).is_ok());
+}

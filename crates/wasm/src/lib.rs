@@ -22,6 +22,13 @@ fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
+/// A rejected promise's value: a JS `Error` with the message.
+fn reject(e: impl std::fmt::Display) -> JsValue {
+    js_err(e).into()
+}
+
+const BUSY: &str = "the trainer is busy with another call";
+
 /// Settings accepted by `Trainer.create` (all optional; camelCase in JS).
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -111,11 +118,6 @@ fn parse_corpus(bytes: &[u8], cleaning: &CleaningConfig) -> Result<Corpus, JsErr
 }
 
 impl Trainer {
-    fn with_inner<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> Result<T, JsError> {
-        let mut inner = self.inner.try_borrow_mut().map_err(|_| js_err("the trainer is busy with another call"))?;
-        Ok(f(&mut inner))
-    }
-
     fn info_value(&self, inner: &Inner) -> Info {
         let t = &inner.trainer;
         let report = &inner.corpus.report;
@@ -171,11 +173,14 @@ impl Trainer {
         })
     }
 
-    /// `Trainer.load(checkpointBytes, corpusBytes, backend)`: resumes a saved model (from the
-    /// page or the CLI) on the given corpus.
-    pub async fn load(checkpoint: Vec<u8>, corpus: Vec<u8>, backend: Option<String>) -> Result<Trainer, JsError> {
+    /// `Trainer.load(checkpointBytes, corpusBytes?, backend?)`: a saved model (from the page or
+    /// the CLI). With a corpus it can continue training on it; without, it can only write.
+    pub async fn load(checkpoint: Vec<u8>, corpus: Option<Vec<u8>>, backend: Option<String>) -> Result<Trainer, JsError> {
         let ckpt = Checkpoint::from_bytes(&checkpoint).map_err(js_err)?;
-        let corpus = parse_corpus(&corpus, &ckpt.cleaning)?;
+        let corpus = match corpus {
+            Some(bytes) => parse_corpus(&bytes, &ckpt.cleaning)?,
+            None => Corpus { config: ckpt.cleaning.clone(), train: Vec::new(), validation: Vec::new(), report: Default::default() },
+        };
         let (device, backend, fallback_reason) = device::open(backend.as_deref().unwrap_or("auto")).await;
         let trainer = shige_core::resume(&ckpt, &corpus, &device);
         Ok(Trainer {
@@ -192,13 +197,13 @@ impl Trainer {
 
     /// Corpus and model facts: step, epochs, vocabulary size, parameter count, cleaning report.
     pub fn info(&self) -> Result<JsValue, JsError> {
-        let inner = self.inner.try_borrow().map_err(|_| js_err("the trainer is busy with another call"))?;
+        let inner = self.inner.try_borrow().map_err(|_| js_err(BUSY))?;
         Ok(serde_wasm_bindgen::to_value(&self.info_value(&inner))?)
     }
 
     /// Every character the model can write, most frequent first.
     pub fn vocabulary(&self) -> Result<String, JsError> {
-        let inner = self.inner.try_borrow().map_err(|_| js_err("the trainer is busy with another call"))?;
+        let inner = self.inner.try_borrow().map_err(|_| js_err(BUSY))?;
         Ok(inner.trainer.vocab.chars().iter().collect())
     }
 
@@ -206,7 +211,7 @@ impl Trainer {
     #[wasm_bindgen(js_name = hasChar)]
     pub fn has_char(&self, c: &str) -> Result<bool, JsError> {
         let mut chars = c.chars();
-        let inner = self.inner.try_borrow().map_err(|_| js_err("the trainer is busy with another call"))?;
+        let inner = self.inner.try_borrow().map_err(|_| js_err(BUSY))?;
         Ok(match (chars.next(), chars.next()) {
             (Some(c), None) => inner.trainer.vocab.id(c).is_some(),
             _ => false,
@@ -219,8 +224,8 @@ impl Trainer {
     pub fn train_steps(&self, n: usize) -> js_sys::Promise {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let mut inner = inner.try_borrow_mut().map_err(|_| JsValue::from(js_err("the trainer is busy with another call")))?;
-            let losses = inner.trainer.train_steps(n).await.map_err(|e| JsValue::from(js_err(e)))?;
+            let mut inner = inner.try_borrow_mut().map_err(|_| reject(BUSY))?;
+            let losses = inner.trainer.train_steps(n).await.map_err(reject)?;
             Ok(js_sys::Float32Array::from(losses.as_slice()).into())
         })
     }
@@ -229,8 +234,8 @@ impl Trainer {
     pub fn evaluate(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let inner = inner.try_borrow().map_err(|_| JsValue::from(js_err("the trainer is busy with another call")))?;
-            let e = inner.trainer.evaluate().await.map_err(|e| JsValue::from(js_err(e)))?;
+            let inner = inner.try_borrow().map_err(|_| reject(BUSY))?;
+            let e = inner.trainer.evaluate().await.map_err(reject)?;
             Ok(serde_wasm_bindgen::to_value(&EvalResult { loss: e.loss, perplexity: e.perplexity })?)
         })
     }
@@ -241,20 +246,20 @@ impl Trainer {
         let cpu_backend = self.backend == "cpu";
         wasm_bindgen_futures::future_to_promise(async move {
             let options: GenerateOptions = serde_wasm_bindgen::from_value(options)
-                .map_err(|e| JsValue::from(js_err(format!("bad generate options: {e}"))))?;
-            let mut inner = inner.try_borrow_mut().map_err(|_| JsValue::from(js_err("the trainer is busy with another call")))?;
+                .map_err(|e| reject(format!("bad generate options: {e}")))?;
+            let mut inner = inner.try_borrow_mut().map_err(|_| reject(BUSY))?;
             let step = inner.trainer.state.step;
             let fresh = matches!(&inner.sampler, Some((s, _)) if *s == step);
             if !fresh {
                 let model = if cpu_backend {
                     inner.trainer.model()
                 } else {
-                    cpu_copy(&inner.trainer).await.map_err(|e| JsValue::from(js_err(e)))?
+                    cpu_copy(&inner.trainer).await.map_err(reject)?
                 };
                 inner.sampler = Some((step, model));
             }
             let (_, model) = inner.sampler.as_ref().expect("set above");
-            let poem = generate(model, &inner.trainer.vocab, &options).await.map_err(|e| JsValue::from(js_err(e)))?;
+            let poem = generate(model, &inner.trainer.vocab, &options).await.map_err(reject)?;
             Ok(JsValue::from_str(&poem))
         })
     }
@@ -263,8 +268,8 @@ impl Trainer {
     pub fn save(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let inner = inner.try_borrow().map_err(|_| JsValue::from(js_err("the trainer is busy with another call")))?;
-            let ckpt = Checkpoint::capture(&inner.trainer).await.map_err(|e| JsValue::from(js_err(e)))?;
+            let inner = inner.try_borrow().map_err(|_| reject(BUSY))?;
+            let ckpt = Checkpoint::capture(&inner.trainer).await.map_err(reject)?;
             Ok(js_sys::Uint8Array::from(ckpt.to_bytes().as_slice()).into())
         })
     }
@@ -277,7 +282,7 @@ async fn cpu_copy(trainer: &shige_core::Trainer) -> Result<PoemModel, shige_core
     let mut params = Vec::with_capacity(shapes.len());
     for (tensor, (_, shape)) in trainer.state.params.iter().zip(&shapes) {
         let data = tensor.clone().into_data_async().await.map_err(|e| shige_core::TrainError::Read(format!("{e:?}")))?;
-        let values = data.to_vec::<f32>().map_err(|e| shige_core::TrainError::Read(format!("{e:?}")))?;
+        let values = data.try_to_vec::<f32>().map_err(|e| shige_core::TrainError::Read(format!("{e:?}")))?;
         params.push(burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(values, *shape), &cpu));
     }
     Ok(trainer.model_config.from_params(params))
