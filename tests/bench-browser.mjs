@@ -15,7 +15,7 @@ const SHAPE = { embedding: 128, hidden: 256, layers: 1, batchSize: 32, maxSeqLen
 const text = (await readFile(join(dataDir, 'poems.txt'), 'utf8')).split('\n').map((l) => l.slice(l.indexOf(':') + 1)).join('');
 const chars = [...text];
 const pieces = [];
-for (let i = 0; i + 63 <= chars.length && pieces.length < 32 * 200; i += 63) pieces.push(`p:${chars.slice(i, i + 63).join('')}`);
+for (let i = 0; i + 63 <= chars.length; i += 63) pieces.push(`p:${chars.slice(i, i + 63).join('')}`);
 const corpus = pieces.join('\n');
 
 const server = await serve();
