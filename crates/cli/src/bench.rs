@@ -49,7 +49,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .with_batch_size(args.batch_size)
         .with_max_seq_len(args.seq)
         .with_min_char_freq(args.min_char_freq);
-    let shape = args.model.shape();
+    let shape = args.model.shape()?;
     // The vocabulary comes from the whole corpus, as in real training.
     let mut trainer = Trainer::new(&corpus, shape, config, &device);
     let vocab = trainer.vocab.clone();

@@ -122,12 +122,15 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    pub fn shape(&self) -> shige_core::ModelShape {
-        shige_core::ModelShape::new()
+    pub fn shape(&self) -> Result<shige_core::ModelShape> {
+        if self.embedding == 0 || self.hidden == 0 || self.layers == 0 || !(0.0..1.0).contains(&self.dropout) {
+            anyhow::bail!("embedding, hidden and layers must be at least 1, and dropout in [0, 1)");
+        }
+        Ok(shige_core::ModelShape::new()
             .with_embedding(self.embedding)
             .with_hidden(self.hidden)
             .with_layers(self.layers)
-            .with_dropout(self.dropout)
+            .with_dropout(self.dropout))
     }
 }
 

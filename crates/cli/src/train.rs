@@ -77,7 +77,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         None => {
             let corpus = read_corpus(&args.corpus.corpus, &args.corpus.cleaning())?;
             eprintln!("{}", corpus.report);
-            let shape = args.model.shape();
+            let shape = args.model.shape()?;
             let config = TrainConfig::new()
                 .with_batch_size(args.batch_size)
                 .with_max_seq_len(args.max_seq_len)

@@ -79,6 +79,11 @@ fn bad_inputs_give_clear_messages() {
     let out = shige(&["train", "--corpus", empty.to_str().unwrap(), "--out", scratch("y.ckpt").to_str().unwrap()]);
     assert!(text(&out).contains("the corpus is empty"), "{}", text(&out));
 
+    let corpus = tangshi();
+    let out = shige(&["train", "--corpus", corpus.to_str().unwrap(), "--layers", "0", "--out", scratch("z.ckpt").to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("layers must be at least 1"), "{}", text(&out));
+
     let out = shige(&["train", "--corpus", scratch("missing.txt").to_str().unwrap()]);
     assert!(text(&out).contains("cannot read"), "{}", text(&out));
 

@@ -164,10 +164,11 @@ impl Checkpoint {
             )));
         }
         let plausible = |n: usize| (1..=1 << 16).contains(&n);
-        if !(plausible(model.hidden)
-            && plausible(model.embedding)
-            && (1..=16).contains(&model.layers)
-            && (0.0..1.0).contains(&model.dropout))
+        let shape = &model.shape;
+        if !(plausible(shape.hidden)
+            && plausible(shape.embedding)
+            && (1..=16).contains(&shape.layers)
+            && (0.0..1.0).contains(&shape.dropout))
         {
             return Err(CheckpointError::Damaged(format!("implausible model config {model:?}")));
         }
@@ -210,9 +211,9 @@ impl Checkpoint {
         let m = &self.model;
         for (what, ours, theirs) in [
             ("vocabulary size", m.vocab_size, model.vocab_size),
-            ("embedding", m.embedding, model.embedding),
-            ("hidden", m.hidden, model.hidden),
-            ("layers", m.layers, model.layers),
+            ("embedding", m.shape.embedding, model.shape.embedding),
+            ("hidden", m.shape.hidden, model.shape.hidden),
+            ("layers", m.shape.layers, model.shape.layers),
         ] {
             if ours != theirs {
                 diffs.push(format!("{what} is {ours} in the checkpoint but {theirs} here"));

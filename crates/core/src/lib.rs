@@ -14,9 +14,9 @@ pub mod training;
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use corpus::{CleaningConfig, CleaningReport, Corpus, CorpusError, load_corpus};
 pub use inference::{GenerateError, GenerateOptions, PoemForm, generate, is_well_formed};
-pub use model::{PoemModel, PoemModelConfig};
+pub use model::{ModelShape, PoemModel, PoemModelConfig};
 pub use tokenizer::Vocab;
-pub use training::{Evaluation, ModelShape, TrainConfig, TrainError, Trainer};
+pub use training::{Evaluation, TrainConfig, TrainError, Trainer};
 
 /// Resumes a trainer from a checkpoint on `device`, re-deriving batches from `corpus`.
 pub fn resume(checkpoint: &Checkpoint, corpus: &Corpus, device: &burn::tensor::Device) -> Trainer {

@@ -13,10 +13,9 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rand_distr::StandardNormal;
 
+/// The model's size, chosen before the vocabulary is known.
 #[derive(Config, Debug, PartialEq)]
-pub struct PoemModelConfig {
-    /// Tokens in the vocabulary, specials included.
-    pub vocab_size: usize,
+pub struct ModelShape {
     #[config(default = 128)]
     pub embedding: usize,
     #[config(default = 256)]
@@ -26,6 +25,13 @@ pub struct PoemModelConfig {
     /// Dropout between GRU layers (as `nn.GRU`'s `dropout`), active only while training.
     #[config(default = 0.0)]
     pub dropout: f64,
+}
+
+#[derive(Config, Debug, PartialEq)]
+pub struct PoemModelConfig {
+    /// Tokens in the vocabulary, specials included.
+    pub vocab_size: usize,
+    pub shape: ModelShape,
 }
 
 /// One GRU layer. Weights are stored `[input, 3 * hidden]` (gate order r, z, n) so the
@@ -94,7 +100,7 @@ impl PoemModelConfig {
                     (0..shape[0] * shape[1]).map(|_| rng.sample(StandardNormal)).collect()
                 } else {
                     // GRU and fc both have fan-in `hidden` in PyTorch's init.
-                    let k = 1.0 / (self.hidden as f32).sqrt();
+                    let k = 1.0 / (self.shape.hidden as f32).sqrt();
                     (0..shape[0] * shape[1]).map(|_| rng.random_range(-k..k)).collect()
                 };
                 Tensor::from_data(TensorData::new(values, shape), device)
@@ -105,9 +111,9 @@ impl PoemModelConfig {
 
     /// Parameter names (PyTorch's, see `checkpoint`) and their shapes here, in a fixed order.
     pub fn param_shapes(&self) -> Vec<(String, [usize; 2])> {
-        let (e, h, v) = (self.embedding, self.hidden, self.vocab_size);
+        let (e, h, v) = (self.shape.embedding, self.shape.hidden, self.vocab_size);
         let mut shapes = vec![("embedding.weight".to_string(), [v, e])];
-        for l in 0..self.layers {
+        for l in 0..self.shape.layers {
             let d_in = if l == 0 { e } else { h };
             shapes.push((format!("gru.weight_ih_l{l}"), [d_in, 3 * h]));
             shapes.push((format!("gru.weight_hh_l{l}"), [h, 3 * h]));
@@ -121,11 +127,11 @@ impl PoemModelConfig {
 
     /// Builds a model from tensors in `param_shapes` order.
     pub fn from_params(&self, params: Vec<Tensor<2>>) -> PoemModel {
-        assert_eq!(params.len(), 3 + 4 * self.layers, "parameter count");
+        assert_eq!(params.len(), 3 + 4 * self.shape.layers, "parameter count");
         let mut it = params.into_iter().map(Param::from_tensor);
         let mut next = || it.next().expect("counted above");
         let embedding = next();
-        let gru = (0..self.layers)
+        let gru = (0..self.shape.layers)
             .map(|_| GruLayer { weight_ih: next(), weight_hh: next(), bias_ih: next(), bias_hh: next() })
             .collect();
         PoemModel {
@@ -133,7 +139,7 @@ impl PoemModelConfig {
             gru,
             fc_weight: next(),
             fc_bias: next(),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: DropoutConfig::new(self.shape.dropout).init(),
         }
     }
 

@@ -11,7 +11,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::corpus::{CleaningConfig, Corpus};
 use crate::data::{Batch, encode_poems, epoch_plan, eval_plan};
-use crate::model::{PoemModel, PoemModelConfig};
+use crate::model::{ModelShape, PoemModel, PoemModelConfig};
 use crate::tokenizer::Vocab;
 
 #[derive(Config, Debug, PartialEq)]
@@ -123,12 +123,12 @@ impl Trainer {
     /// A fresh model for `corpus`, its vocabulary built from the training split.
     pub fn new(
         corpus: &Corpus,
-        model: ModelShape,
+        shape: ModelShape,
         config: TrainConfig,
         device: &Device,
     ) -> Self {
         let vocab = Vocab::build(&corpus.train, config.min_char_freq);
-        let model_config = model.with_vocab(vocab.len());
+        let model_config = PoemModelConfig::new(vocab.len(), shape);
         let params = model_config.init(device, config.seed).params();
         let zeros: Vec<Tensor<2>> = params.iter().map(|p| p.zeros_like()).collect();
         let state = TrainState {
@@ -306,29 +306,6 @@ impl Trainer {
         }
         let loss = total / tokens.max(1) as f64;
         Ok(Evaluation { loss, perplexity: loss.exp(), tokens })
-    }
-}
-
-/// Embedding, hidden size, layers and dropout: the model's shape before the vocabulary is known.
-#[derive(Config, Debug, PartialEq)]
-pub struct ModelShape {
-    #[config(default = 128)]
-    pub embedding: usize,
-    #[config(default = 256)]
-    pub hidden: usize,
-    #[config(default = 1)]
-    pub layers: usize,
-    #[config(default = 0.0)]
-    pub dropout: f64,
-}
-
-impl ModelShape {
-    pub fn with_vocab(&self, vocab_size: usize) -> PoemModelConfig {
-        PoemModelConfig::new(vocab_size)
-            .with_embedding(self.embedding)
-            .with_hidden(self.hidden)
-            .with_layers(self.layers.max(1))
-            .with_dropout(self.dropout)
     }
 }
 

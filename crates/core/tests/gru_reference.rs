@@ -7,7 +7,7 @@ mod common;
 
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use shige_core::PoemModelConfig;
+use shige_core::{ModelShape, PoemModelConfig};
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
@@ -50,7 +50,7 @@ fn gru_matches_scalar_reference_on_wgpu() {
 
 fn check_against_reference(device: &burn::tensor::Device) {
     let device = device.clone();
-    let config = PoemModelConfig::new(11).with_embedding(6).with_hidden(5).with_layers(2);
+    let config = PoemModelConfig::new(11, ModelShape::new().with_embedding(6).with_hidden(5).with_layers(2));
     let mut rng = StdRng::seed_from_u64(3);
     let params: Vec<Vec<f32>> = config
         .param_shapes()

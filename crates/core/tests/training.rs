@@ -101,7 +101,8 @@ fn mismatched_and_damaged_checkpoints_say_what_differs() {
     let corpus = tangshi();
     let trainer = tiny_trainer(&corpus, 4);
     let ckpt = block_on(Checkpoint::capture(&trainer)).unwrap();
-    let other = ckpt.model.clone().with_hidden(64);
+    let mut other = ckpt.model.clone();
+    other.shape.hidden = 64;
     let err = ckpt.check_compatible(&other, &ckpt.vocab).unwrap_err();
     assert!(err.to_string().contains("hidden is 48 in the checkpoint but 64 here"), "{err}");
 

@@ -136,9 +136,9 @@ impl Trainer {
             dropped: report.dropped.iter().map(|(r, n)| (r.describe().to_string(), *n)).collect(),
             chars_per_epoch: inner.corpus.train_chars(),
             tokens_seen: t.state.tokens,
-            embedding: t.model_config.embedding,
-            hidden: t.model_config.hidden,
-            layers: t.model_config.layers,
+            embedding: t.model_config.shape.embedding,
+            hidden: t.model_config.shape.hidden,
+            layers: t.model_config.shape.layers,
         }
     }
 }
