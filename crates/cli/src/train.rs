@@ -55,6 +55,10 @@ pub struct TrainArgs {
     max_seq_len: usize,
     #[arg(long, default_value_t = 2e-3)]
     lr: f64,
+    /// Decay the learning rate linearly over this run (epochs or minutes) down to this fraction
+    /// of its start (1: constant)
+    #[arg(long, default_value_t = 1.0)]
+    lr_final_ratio: f64,
     /// Largest global gradient norm (0: no clipping)
     #[arg(long, default_value_t = 1.0)]
     grad_clip: f64,
@@ -100,6 +104,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot handle Ctrl-C")?;
 
     let start_step = trainer.state.step;
+    let base_lr = trainer.config.learning_rate;
     let budget = args.minutes.map(|m| Duration::from_secs_f64(m * 60.0));
     let total_steps = match (args.epochs, budget) {
         (Some(e), _) => Some((e * trainer.batches_per_epoch() as f64).ceil() as u64),
@@ -135,6 +140,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
             break;
         }
         let n = total_steps.map_or(CHUNK, |t| CHUNK.min((t - done) as usize));
+        // Share of this run done: by steps when counted, else by time.
+        let progress = match (total_steps, budget) {
+            (Some(t), _) => done as f64 / t.max(1) as f64,
+            (None, Some(b)) => started.elapsed().as_secs_f64() / b.as_secs_f64(),
+            _ => 0.0,
+        };
+        trainer.config.learning_rate = base_lr * (1.0 - progress.min(1.0) * (1.0 - args.lr_final_ratio));
         let losses = match pollster::block_on(trainer.train_steps(n)) {
             Ok(l) => l,
             Err(e) => {
