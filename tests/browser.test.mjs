@@ -71,6 +71,12 @@ test('CPU fallback: without WebGPU the backend is cpu and training works', { tim
     const l = await losses(page);
     assert.ok(mean(l.slice(-10)) < mean(l.slice(0, 10)));
     await page.screenshot({ path: join(outputDir, 'cpu-trained.png'), fullPage: true });
+
+    // The model that the upload replaced comes back with Undo, with its corpus.
+    await page.click('#undo-reset');
+    await page.waitForFunction(() => document.getElementById('corpus-name').textContent === 'the built-in 全唐诗', null, { timeout: 120_000 });
+    assert.equal(await page.textContent('#step'), '0');
+    assert.ok(Number((await page.textContent('#vocab-size')).replace(/,/g, '')) > 5000);
   } finally {
     await context.close();
   }
@@ -81,6 +87,7 @@ test('persistence, bad input and responsiveness (CPU)', { timeout: 900_000 }, as
   try {
     let page = await openApp(context, server.url);
     await uploadAndWait(page, TANGSHI);
+    assert.ok(await page.isVisible('#undo-reset'), 'the replaced model can be brought back');
 
     // The UI answers a click within 500 ms while training runs.
     await page.click('#start');

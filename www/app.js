@@ -155,6 +155,7 @@ $('reset').onclick = () => attempt(async () => {
 });
 $('undo-reset').onclick = () => attempt(async () => {
   const info = await call('undoReset');
+  writeSettings(info.settings);
   resetChart(info.history); showInfo(info); $('undo-reset').hidden = true;
 });
 $('save').onclick = () => attempt(async () => {
@@ -171,6 +172,7 @@ $('load-file').onchange = (e) => attempt(async () => {
   if (!file) return;
   const info = await call('load', { bytes: new Uint8Array(await file.arrayBuffer()) });
   resetChart(info.history); showInfo(info);
+  $('undo-reset').hidden = false;
 });
 
 function setBusy() {
@@ -184,6 +186,7 @@ async function useCorpus(bytes, name) {
     const info = await call('setCorpus', { bytes, name, options: readSettings() });
     resetChart(info.history); showInfo(info);
     $('poems').innerHTML = '';
+    $('undo-reset').hidden = false;
   } catch (e) {
     showError(`${name}: ${e.message}. The current model and corpus are unchanged.`);
     if (current) showInfo({ ...current, running: false });

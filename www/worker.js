@@ -26,7 +26,7 @@ async function makeTrainer(bytes, options) {
 }
 
 function info() {
-  return { ...trainer.info(), corpusName, running, history };
+  return { ...trainer.info(), corpusName, running, history, settings };
 }
 
 function autosave() {
@@ -52,7 +52,7 @@ const ops = {
         corpus = savedCorpus.bytes; corpusName = saved.corpusName; history = saved.history ?? history;
         settings = saved.settings ?? options;
         lastAutosave = trainer.info().step;
-        return { ...info(), restored: true, settings };
+        return { ...info(), restored: true };
       } catch (e) {
         post({ event: 'warning', message: `The saved model could not be restored (${message(e)}); starting a new one.` });
       }
@@ -60,13 +60,15 @@ const ops = {
     corpus = defaultCorpus; corpusName = 'the built-in 全唐诗';
     trainer = await makeTrainer(corpus, options);
     await store.put('corpus', { bytes: corpus });
-    return { ...info(), restored: false, settings };
+    return { ...info(), restored: false };
   },
 
-  // A new corpus: a new model on it. On bad input the current model is kept.
+  // A new corpus: a new model on it, the previous one kept for undo. On bad input the
+  // current model is kept.
   async setCorpus({ bytes, name, options }) {
     const next = await makeTrainer(bytes, options);   // throws on bad input; nothing changed yet
     await pauseTraining();
+    await keepForUndo();
     trainer = next; corpus = bytes; corpusName = name; settings = options;
     history = { losses: [], evals: [] };
     await store.put('corpus', { bytes });
@@ -78,8 +80,7 @@ const ops = {
   async reset({ options }) {
     const next = await makeTrainer(corpus, options);
     await pauseTraining();
-    const previous = { bytes: await serial(() => trainer.save()), history, settings };
-    await store.put('undo', previous);
+    await keepForUndo();
     trainer = next; settings = options; history = { losses: [], evals: [] };
     await autosave();
     return info();
@@ -89,8 +90,10 @@ const ops = {
     const previous = await store.get('undo');
     if (!previous) throw new Error('there is no previous model to restore');
     await pauseTraining();
-    trainer = await Trainer.load(previous.bytes, corpus, previous.settings?.backend);
+    trainer = await Trainer.load(previous.bytes, previous.corpus, previous.settings?.backend);
     history = previous.history; settings = previous.settings;
+    corpus = previous.corpus; corpusName = previous.corpusName;
+    await store.put('corpus', { bytes: corpus });
     await store.del('undo');
     await autosave();
     return info();
@@ -122,6 +125,7 @@ const ops = {
   async load({ bytes }) {
     const next = await Trainer.load(bytes, corpus, settings.backend);
     await pauseTraining();
+    await keepForUndo();
     trainer = next; history = { losses: [], evals: [] };
     await autosave();
     return info();
@@ -131,6 +135,12 @@ const ops = {
 
   vocabulary() { return trainer.vocabulary(); },
 };
+
+// The model about to be replaced (with its corpus), so "Undo" can bring it back.
+async function keepForUndo() {
+  const bytes = await serial(() => trainer.save());
+  await store.put('undo', { bytes, history, settings, corpus, corpusName });
+}
 
 let loopDone = Promise.resolve();
 async function pauseTraining() {

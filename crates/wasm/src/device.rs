@@ -20,15 +20,24 @@ fn has_navigator_gpu() -> bool {
         .unwrap_or(false)
 }
 
-/// `preference`: "auto" (WebGPU if possible), "webgpu" (same, but say why not), or "cpu".
-/// Returns the device, its description, and why WebGPU was not used (if it was not).
-pub async fn open(preference: &str) -> (Device, String, Option<String>) {
+/// The device training runs on, as the page describes it.
+pub struct Opened {
+    pub device: Device,
+    /// `"webgpu: <adapter>"` or `"cpu"`.
+    pub name: String,
+    /// Why WebGPU was not used, when it was wanted but missing.
+    pub fallback_reason: Option<String>,
+}
+
+/// `preference`: "auto" (WebGPU if possible, else the CPU) or "cpu".
+pub async fn open(preference: &str) -> Opened {
+    let cpu = |fallback_reason| Opened { device: Device::flex(), name: "cpu".into(), fallback_reason };
     if preference == "cpu" {
-        return (Device::flex(), "cpu".into(), None);
+        return cpu(None);
     }
     match webgpu().await {
-        Ok((device, name)) => (device, name, None),
-        Err(why) => (Device::flex(), "cpu".into(), Some(why)),
+        Ok((device, name)) => Opened { device, name, fallback_reason: None },
+        Err(why) => cpu(Some(why)),
     }
 }
 

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use shige_core::{
-    Checkpoint, CleaningConfig, Corpus, GenerateOptions, ModelShape, PoemModel, TrainConfig, generate, load_corpus,
+    Checkpoint, CleaningConfig, CleaningReport, Corpus, GenerateOptions, ModelShape, PoemModel, TrainConfig, generate, load_corpus,
 };
 use wasm_bindgen::prelude::*;
 
@@ -43,7 +43,7 @@ struct TrainerOptions {
     grad_clip: f64,
     seed: u64,
     min_char_freq: usize,
-    /// "auto", "webgpu" or "cpu"
+    /// "auto" (WebGPU when the browser has an adapter, else the CPU) or "cpu"
     backend: String,
 }
 
@@ -117,7 +117,20 @@ fn parse_corpus(bytes: &[u8], cleaning: &CleaningConfig) -> Result<Corpus, JsErr
     load_corpus(bytes, cleaning).map_err(js_err)
 }
 
+/// Dropped poems as `(reason, count)` pairs for the page.
+fn dropped(report: &CleaningReport) -> Vec<(String, usize)> {
+    report.dropped.iter().map(|(r, n)| (r.describe().to_string(), *n)).collect()
+}
+
 impl Trainer {
+    fn wrap(trainer: shige_core::Trainer, corpus: Corpus, opened: device::Opened) -> Trainer {
+        Trainer {
+            inner: Rc::new(RefCell::new(Inner { trainer, corpus, sampler: None })),
+            backend: opened.name,
+            fallback_reason: opened.fallback_reason,
+        }
+    }
+
     fn info_value(&self, inner: &Inner) -> Info {
         let t = &inner.trainer;
         let report = &inner.corpus.report;
@@ -133,7 +146,7 @@ impl Trainer {
             poems_kept: report.kept,
             poems_train: inner.corpus.train.len(),
             poems_validation: inner.corpus.validation.len(),
-            dropped: report.dropped.iter().map(|(r, n)| (r.describe().to_string(), *n)).collect(),
+            dropped: dropped(report),
             chars_per_epoch: inner.corpus.train_chars(),
             tokens_seen: t.state.tokens,
             embedding: t.model_config.shape.embedding,
@@ -155,8 +168,11 @@ impl Trainer {
         if o.embedding == 0 || o.hidden == 0 || o.layers == 0 || o.batch_size == 0 || o.max_seq_len < 2 {
             return Err(js_err("embedding, hidden, layers and batch size must be positive, and the sequence cap at least 2"));
         }
+        if !(o.learning_rate.is_finite() && o.learning_rate > 0.0) || !(0.0..1.0).contains(&o.dropout) {
+            return Err(js_err("the learning rate must be a positive number and dropout in [0, 1)"));
+        }
         let corpus = parse_corpus(&corpus, &CleaningConfig::new())?;
-        let (device, backend, fallback_reason) = device::open(&o.backend).await;
+        let opened = device::open(&o.backend).await;
         let shape = ModelShape::new().with_embedding(o.embedding).with_hidden(o.hidden).with_layers(o.layers).with_dropout(o.dropout);
         let config = TrainConfig::new()
             .with_learning_rate(o.learning_rate)
@@ -165,12 +181,8 @@ impl Trainer {
             .with_grad_clip(o.grad_clip)
             .with_seed(o.seed)
             .with_min_char_freq(o.min_char_freq);
-        let trainer = shige_core::Trainer::new(&corpus, shape, config, &device);
-        Ok(Trainer {
-            inner: Rc::new(RefCell::new(Inner { trainer, corpus, sampler: None })),
-            backend,
-            fallback_reason,
-        })
+        let trainer = shige_core::Trainer::new(&corpus, shape, config, &opened.device);
+        Ok(Trainer::wrap(trainer, corpus, opened))
     }
 
     /// `Trainer.load(checkpointBytes, corpusBytes?, backend?)`: a saved model (from the page or
@@ -181,13 +193,9 @@ impl Trainer {
             Some(bytes) => parse_corpus(&bytes, &ckpt.cleaning)?,
             None => Corpus { config: ckpt.cleaning.clone(), train: Vec::new(), validation: Vec::new(), report: Default::default() },
         };
-        let (device, backend, fallback_reason) = device::open(backend.as_deref().unwrap_or("auto")).await;
-        let trainer = shige_core::resume(&ckpt, &corpus, &device);
-        Ok(Trainer {
-            inner: Rc::new(RefCell::new(Inner { trainer, corpus, sampler: None })),
-            backend,
-            fallback_reason,
-        })
+        let opened = device::open(backend.as_deref().unwrap_or("auto")).await;
+        let trainer = shige_core::resume(&ckpt, &corpus, &opened.device);
+        Ok(Trainer::wrap(trainer, corpus, opened))
     }
 
     /// `"webgpu: <adapter>"` or `"cpu"`.
@@ -303,7 +311,7 @@ pub fn inspect_corpus(bytes: &[u8]) -> Result<JsValue, JsError> {
     let summary = CorpusSummary {
         kept: corpus.report.kept,
         found: corpus.report.found,
-        dropped: corpus.report.dropped.iter().map(|(r, n)| (r.describe().to_string(), *n)).collect(),
+        dropped: dropped(&corpus.report),
         train_chars: corpus.train_chars(),
     };
     Ok(serde_wasm_bindgen::to_value(&summary)?)
