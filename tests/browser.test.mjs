@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { serve, launch, openApp, uploadCorpus, mean, dataDir, outputDir, shigeBin } from './harness.mjs';
+import { serve, withApp, uploadCorpus, mean, dataDir, outputDir, shigeBin } from './harness.mjs';
 
 const TANGSHI = join(dataDir, 'tangshi.txt');
 let server;
@@ -35,138 +35,120 @@ async function uploadAndWait(page, file) {
   await page.waitForFunction(() => document.getElementById('corpus-name').textContent === 'tangshi.txt', null, { timeout: 120_000 });
 }
 
-test('WebGPU: trains on tangshi.txt, loss falls, writes poems from 月 in free form and 五绝', { timeout: 1_200_000 }, async () => {
-  const context = await launch({ webgpu: true });
-  try {
-    const page = await openApp(context, server.url);
-    assert.match(await page.textContent('#backend'), /^webgpu/);
-    await uploadAndWait(page, TANGSHI);
-    assert.equal(await page.textContent('#poems-kept'), '118');
-    await trainUntil(page, 30);
-    const l = await losses(page);
-    assert.ok(l.length >= 30, `${l.length} points`);
-    assert.ok(mean(l.slice(-10)) < mean(l.slice(0, 10)), `first ${mean(l.slice(0, 10))} last ${mean(l.slice(-10))}`);
+test('WebGPU: trains on tangshi.txt, loss falls, writes poems from 月 in free form and 五绝', { timeout: 1_200_000 }, () => withApp(server.url, { webgpu: true }, async (page) => {
+  assert.match(await page.textContent('#backend'), /^webgpu/);
+  await uploadAndWait(page, TANGSHI);
+  assert.equal(await page.textContent('#poems-kept'), '118');
+  await trainUntil(page, 30);
+  const l = await losses(page);
+  assert.ok(l.length >= 30, `${l.length} points`);
+  assert.ok(mean(l.slice(-10)) < mean(l.slice(0, 10)), `first ${mean(l.slice(0, 10))} last ${mean(l.slice(-10))}`);
 
-    const vocabulary = new Set(await page.evaluate(() => window.shige.call('vocabulary')));
-    const free = await writePoem(page, '月');
-    assert.ok(free.startsWith('月'), free);
-    for (const c of free) assert.ok(vocabulary.has(c), `${c} not in the vocabulary: ${free}`);
+  const vocabulary = new Set(await page.evaluate(() => window.shige.call('vocabulary')));
+  const free = await writePoem(page, '月');
+  assert.ok(free.startsWith('月'), free);
+  for (const c of free) assert.ok(vocabulary.has(c), `${c} not in the vocabulary: ${free}`);
 
-    await page.selectOption('#form', 'wujue');
-    const jue = await writePoem(page, '月');
-    assert.match(jue, /^月[^，。]{4}，[^，。]{5}。[^，。]{5}，[^，。]{5}。$/u);
-    await page.screenshot({ path: join(outputDir, 'webgpu-trained.png'), fullPage: true });
-  } finally {
-    await context.close();
-  }
-});
+  await page.selectOption('#form', 'wujue');
+  const jue = await writePoem(page, '月');
+  assert.match(jue, /^月[^，。]{4}，[^，。]{5}。[^，。]{5}，[^，。]{5}。$/u);
+  await page.screenshot({ path: join(outputDir, 'webgpu-trained.png'), fullPage: true });
+}));
 
-test('CPU fallback: without WebGPU the backend is cpu and training works', { timeout: 600_000 }, async () => {
-  const context = await launch({ webgpu: false });
-  try {
-    const page = await openApp(context, server.url);
-    assert.equal(await page.textContent('#backend'), 'cpu (WebGPU unavailable)');
-    await uploadAndWait(page, TANGSHI);
-    await trainUntil(page, 30);
-    const l = await losses(page);
-    assert.ok(mean(l.slice(-10)) < mean(l.slice(0, 10)));
-    await page.screenshot({ path: join(outputDir, 'cpu-trained.png'), fullPage: true });
+test('CPU fallback: without WebGPU the backend is cpu and training works', { timeout: 600_000 }, () => withApp(server.url, { webgpu: false }, async (page) => {
+  assert.equal(await page.textContent('#backend'), 'cpu (WebGPU unavailable)');
+  await uploadAndWait(page, TANGSHI);
+  await trainUntil(page, 30);
+  const l = await losses(page);
+  assert.ok(mean(l.slice(-10)) < mean(l.slice(0, 10)));
+  await page.screenshot({ path: join(outputDir, 'cpu-trained.png'), fullPage: true });
 
-    // The model that the upload replaced comes back with Undo, with its corpus.
-    await page.click('#undo-reset');
-    await page.waitForFunction(() => document.getElementById('corpus-name').textContent === 'the built-in 全唐诗', null, { timeout: 120_000 });
-    assert.equal(await page.textContent('#step'), '0');
-    assert.ok(Number((await page.textContent('#vocab-size')).replace(/,/g, '')) > 5000);
-  } finally {
-    await context.close();
-  }
-});
+  // The model that the upload replaced comes back with Undo, with its corpus.
+  await page.click('#undo-reset');
+  await page.waitForFunction(() => document.getElementById('corpus-name').textContent === 'the built-in 全唐诗', null, { timeout: 120_000 });
+  assert.equal(await page.textContent('#step'), '0');
+  assert.ok(Number((await page.textContent('#vocab-size')).replace(/,/g, '')) > 5000);
+}));
 
-test('persistence, bad input and responsiveness (CPU)', { timeout: 900_000 }, async () => {
-  const context = await launch({ webgpu: false });
-  try {
-    let page = await openApp(context, server.url);
-    await uploadAndWait(page, TANGSHI);
-    assert.ok(await page.isVisible('#undo-reset'), 'the replaced model can be brought back');
+test('persistence, bad input and responsiveness (CPU)', { timeout: 900_000 }, () => withApp(server.url, { webgpu: false }, async (page) => {
+  await uploadAndWait(page, TANGSHI);
+  assert.ok(await page.isVisible('#undo-reset'), 'the replaced model can be brought back');
 
-    // The UI answers a click within 500 ms while training runs.
-    await page.click('#start');
-    await page.waitForFunction(() => Number(document.getElementById('chart').dataset.points) >= 3, null, { timeout: 300_000 });
-    await page.evaluate(() => {
-      window.clickedAt = null;
-      document.getElementById('seed').addEventListener('click', () => { window.clickedAt = performance.now(); }, { once: true });
-    });
-    const sentAt = await page.evaluate(() => performance.now());
-    await page.click('#seed');
-    const clickedAt = await page.evaluate(() => window.clickedAt);
-    assert.ok(clickedAt !== null && clickedAt - sentAt < 500, `click handled after ${clickedAt - sentAt} ms`);
-    await page.waitForFunction(() => Number(document.getElementById('chart').dataset.points) >= 20, null, { timeout: 600_000 });
-    await page.click('#pause');
-    await page.waitForSelector('#start:not([disabled])');
-    const step = await page.textContent('#step');
+  // The UI answers a click within 500 ms while training runs.
+  await page.click('#start');
+  await page.waitForFunction(() => Number(document.getElementById('chart').dataset.points) >= 3, null, { timeout: 300_000 });
+  await page.evaluate(() => {
+    window.clickedAt = null;
+    document.getElementById('seed').addEventListener('click', () => { window.clickedAt = performance.now(); }, { once: true });
+  });
+  const sentAt = await page.evaluate(() => performance.now());
+  await page.click('#seed');
+  const clickedAt = await page.evaluate(() => window.clickedAt);
+  assert.ok(clickedAt !== null && clickedAt - sentAt < 500, `click handled after ${clickedAt - sentAt} ms`);
+  await page.waitForFunction(() => Number(document.getElementById('chart').dataset.points) >= 20, null, { timeout: 600_000 });
+  await page.click('#pause');
+  await page.waitForSelector('#start:not([disabled])');
+  const step = await page.textContent('#step');
 
-    // Reload: the model and its step come back from IndexedDB.
-    await page.reload();
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
-    assert.equal(await page.textContent('#step'), step);
-    assert.match(await page.textContent('#corpus-name'), /tangshi/);
+  // Reload: the model and its step come back from IndexedDB.
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
+  assert.equal(await page.textContent('#step'), step);
+  assert.match(await page.textContent('#corpus-name'), /tangshi/);
 
-    // Save to a file, load it back: same poem for the same seed.
-    await page.fill('#seed', '7');
-    const before = await writePoem(page, '山');
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
-    const saved = join(outputDir, 'saved.ckpt');
-    await download.saveAs(saved);
-    await page.setInputFiles('#load-file', saved);
-    await page.waitForFunction(() => document.querySelectorAll('#chart').length && window.shige.info().step !== undefined);
-    await page.fill('#seed', '7');
-    const after = await writePoem(page, '山');
-    assert.equal(after, before);
+  // Save to a file, load it back: same poem for the same seed.
+  await page.fill('#seed', '7');
+  const before = await writePoem(page, '山');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
+  const saved = join(outputDir, 'saved.ckpt');
+  await download.saveAs(saved);
+  await page.setInputFiles('#load-file', saved);
+  await page.waitForFunction(() => document.querySelectorAll('#chart').length && window.shige.info().step !== undefined);
+  await page.fill('#seed', '7');
+  const after = await writePoem(page, '山');
+  assert.equal(after, before);
 
-    // The page's checkpoint works in the CLI, and the CLI's in the page.
-    const fromCli = execFileSync(shigeBin, ['generate', '--model', saved, '--start', '月', '--form', 'wujue'], { encoding: 'utf8' });
-    assert.match(fromCli.trim(), /^月[^，。]{4}，[^，。]{5}。[^，。]{5}，[^，。]{5}。$/u);
-    const cliCkpt = join(outputDir, 'cli.ckpt');
-    execFileSync(shigeBin, ['train', '--corpus', TANGSHI, '--embedding', '8', '--hidden', '16', '--epochs', '1',
-      '--min-char-freq', '1', '--out', cliCkpt], { stdio: 'ignore' });
-    await page.setInputFiles('#load-file', cliCkpt);
-    await page.waitForFunction(() => document.getElementById('param-count').textContent.includes('hidden 16'), null, { timeout: 60_000 });
-    assert.ok((await writePoem(page, '月')).startsWith('月'));
+  // The page's checkpoint works in the CLI, and the CLI's in the page.
+  const fromCli = execFileSync(shigeBin, ['generate', '--model', saved, '--start', '月', '--form', 'wujue'], { encoding: 'utf8' });
+  assert.match(fromCli.trim(), /^月[^，。]{4}，[^，。]{5}。[^，。]{5}，[^，。]{5}。$/u);
+  const cliCkpt = join(outputDir, 'cli.ckpt');
+  execFileSync(shigeBin, ['train', '--corpus', TANGSHI, '--embedding', '8', '--hidden', '16', '--epochs', '1',
+    '--min-char-freq', '1', '--out', cliCkpt], { stdio: 'ignore' });
+  await page.setInputFiles('#load-file', cliCkpt);
+  await page.waitForFunction(() => document.getElementById('param-count').textContent.includes('hidden 16'), null, { timeout: 60_000 });
+  assert.ok((await writePoem(page, '月')).startsWith('月'));
 
-    // A file that is not a checkpoint: an error, and the loaded model stays.
-    const junk = join(outputDir, 'junk.ckpt');
-    await writeFile(junk, 'not a checkpoint');
-    await page.setInputFiles('#load-file', junk);
-    await page.waitForSelector('#error:not([hidden])');
-    assert.match(await page.textContent('#error-text'), /not a Shige checkpoint/);
-    await page.click('#error-close');
-    assert.match(await page.textContent('#param-count'), /hidden 16/);
-    const step16 = await page.textContent('#step');
+  // A file that is not a checkpoint: an error, and the loaded model stays.
+  const junk = join(outputDir, 'junk.ckpt');
+  await writeFile(junk, 'not a checkpoint');
+  await page.setInputFiles('#load-file', junk);
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error-text'), /not a Shige checkpoint/);
+  await page.click('#error-close');
+  assert.match(await page.textContent('#param-count'), /hidden 16/);
+  const step16 = await page.textContent('#step');
 
-    // Bad files: a readable error each, and the model still writes.
-    const binary = join(outputDir, 'binary.bin');
-    await writeFile(binary, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
-    await uploadCorpus(page, binary);
-    await page.waitForSelector('#error:not([hidden])');
-    assert.match(await page.textContent('#error-text'), /binary/);
-    await page.click('#error-close');
-    const empty = join(outputDir, 'empty.txt');
-    await writeFile(empty, '');
-    await uploadCorpus(page, empty);
-    await page.waitForSelector('#error:not([hidden])');
-    assert.match(await page.textContent('#error-text'), /empty/);
-    await page.click('#error-close');
-    const poem = await writePoem(page, '月');
-    assert.ok(poem.startsWith('月'));
-    assert.equal(await page.textContent('#step'), step16);
+  // Bad files: a readable error each, and the model still writes.
+  const binary = join(outputDir, 'binary.bin');
+  await writeFile(binary, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
+  await uploadCorpus(page, binary);
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error-text'), /binary/);
+  await page.click('#error-close');
+  const empty = join(outputDir, 'empty.txt');
+  await writeFile(empty, '');
+  await uploadCorpus(page, empty);
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error-text'), /empty/);
+  await page.click('#error-close');
+  const poem = await writePoem(page, '月');
+  assert.ok(poem.startsWith('月'));
+  assert.equal(await page.textContent('#step'), step16);
 
-    // An unknown start character is a clear message, not a crash.
-    await page.fill('#start-char', 'Ω');
-    await page.click('#generate');
-    await page.waitForSelector('#error:not([hidden])');
-    assert.match(await page.textContent('#error-text'), /not in the model's vocabulary/);
-    await page.screenshot({ path: join(outputDir, 'errors.png'), fullPage: true });
-  } finally {
-    await context.close();
-  }
-});
+  // An unknown start character is a clear message, not a crash.
+  await page.fill('#start-char', 'Ω');
+  await page.click('#generate');
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error-text'), /not in the model's vocabulary/);
+  await page.screenshot({ path: join(outputDir, 'errors.png'), fullPage: true });
+}));

@@ -57,6 +57,16 @@ export async function openApp(context, url, query = TINY) {
   return page;
 }
 
+/** Runs `fn(page)` on the app in a fresh Chromium, closing the browser afterwards. */
+export async function withApp(url, { webgpu }, fn) {
+  const context = await launch({ webgpu });
+  try {
+    await fn(await openApp(context, url));
+  } finally {
+    await context.close();
+  }
+}
+
 export async function uploadCorpus(page, file) {
   await page.setInputFiles('#corpus-file', file);
 }

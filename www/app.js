@@ -70,7 +70,7 @@ function redraw() {
 
 // ---- state display ------------------------------------------------------------------------
 let current = null;
-let speed = { steps: 0, seconds: 0, chars: 0 };
+let speed = { steps: 0, seconds: 0 };   // this training run, for steps/s and ETA
 function formatInt(n) { return Number(n).toLocaleString('en-US'); }
 function showInfo(info) {
   current = info;
@@ -120,7 +120,7 @@ const events = {
   },
   error({ message }) { showError(message); },
   warning({ message }) { showError(message); },
-  stopped({ info }) { showInfo({ ...info, running: false }); speed = { steps: 0, seconds: 0, chars: 0 }; },
+  stopped({ info }) { showInfo({ ...info, running: false }); speed = { steps: 0, seconds: 0 }; },
 };
 
 // ---- settings -----------------------------------------------------------------------------
