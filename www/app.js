@@ -171,6 +171,7 @@ $('load-file').onchange = (e) => attempt(async () => {
   e.target.value = '';
   if (!file) return;
   const info = await call('load', { bytes: new Uint8Array(await file.arrayBuffer()) });
+  writeSettings({ embedding: info.embedding, hidden: info.hidden, layers: info.layers });   // the loaded model's shape
   resetChart(info.history); showInfo(info);
   $('undo-reset').hidden = false;
 });
