@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::corpus::CleaningConfig;
 use crate::model::PoemModelConfig;
 use crate::tokenizer::Vocab;
-use crate::training::{AdamState, TrainConfig, TrainError, TrainState, Trainer};
+use crate::training::{AdamState, TrainConfig, TrainError, TrainState, Trainer, read_values};
 
 pub const FORMAT: &str = "shige-checkpoint";
 pub const FORMAT_VERSION: u32 = 1;
@@ -59,9 +59,7 @@ pub struct Checkpoint {
 async fn read_all(tensors: &[Tensor<2>]) -> Result<Vec<Vec<f32>>, TrainError> {
     let mut out = Vec::with_capacity(tensors.len());
     for t in tensors {
-        let data = t.clone().into_data_async().await.map_err(|e| TrainError::Read(format!("{e:?}")))?;
-        let values = data.as_slice::<f32>().map_err(|e| TrainError::Read(format!("{e:?}")))?;
-        out.push(values.to_vec());
+        out.push(read_values(t.clone()).await?);
     }
     Ok(out)
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::PoemModel;
 use crate::tokenizer::{BOS, EOS, PAD, UNK, Vocab};
-use crate::training::TrainError;
+use crate::training::{TrainError, read_values};
 
 /// Classical forms, with line length and line count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -266,9 +266,7 @@ pub async fn generate(
             if let Allowed::Only(t) = plan.next() {
                 t
             } else {
-                let data = logits.into_data_async().await.map_err(|e| TrainError::Read(format!("{e:?}")))?;
-                let logits = data.as_slice::<f32>().map_err(|e| TrainError::Read(format!("{e:?}")))?;
-                let mut scores: Vec<f32> = logits.to_vec();
+                let mut scores = read_values(logits).await?;
                 for (t, s) in scores.iter_mut().enumerate() {
                     if !plan.accepts(t) {
                         *s = f32::NEG_INFINITY;

@@ -192,6 +192,18 @@ impl Trainer {
         self.model_config.from_params(self.state.params.clone())
     }
 
+    /// A copy of the current weights on another device (e.g. the CPU, to sample from a model
+    /// trained on WebGPU), read back asynchronously.
+    pub async fn model_on(&self, device: &Device) -> Result<PoemModel, TrainError> {
+        let shapes = self.model_config.param_shapes();
+        let mut params = Vec::with_capacity(shapes.len());
+        for (tensor, (_, shape)) in self.state.params.iter().zip(&shapes) {
+            let values = read_values(tensor.clone()).await?;
+            params.push(Tensor::from_data(burn::tensor::TensorData::new(values, *shape), device));
+        }
+        Ok(self.model_config.from_params(params))
+    }
+
     fn next_batch(&mut self) -> Batch {
         if self.state.batch_in_epoch >= self.plan.len() {
             self.state.epoch += 1;
@@ -307,6 +319,13 @@ impl Trainer {
         let loss = total / tokens.max(1) as f64;
         Ok(Evaluation { loss, perplexity: loss.exp(), tokens })
     }
+}
+
+/// Reads a tensor's values to the host without blocking (required in the browser).
+pub async fn read_values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
+    let read_error = |e: &dyn std::fmt::Debug| TrainError::Read(format!("{e:?}"));
+    let data = t.into_data_async().await.map_err(|e| read_error(&e))?;
+    data.try_to_vec::<f32>().map_err(|e| read_error(&e))
 }
 
 /// Reads a one-element tensor without blocking (required in the browser).

@@ -262,7 +262,7 @@ impl Trainer {
                 let model = if cpu_backend {
                     inner.trainer.model()
                 } else {
-                    cpu_copy(&inner.trainer).await.map_err(reject)?
+                    inner.trainer.model_on(&burn::tensor::Device::flex()).await.map_err(reject)?
                 };
                 inner.sampler = Some((step, model));
             }
@@ -281,19 +281,6 @@ impl Trainer {
             Ok(js_sys::Uint8Array::from(ckpt.to_bytes().as_slice()).into())
         })
     }
-}
-
-/// The current weights on the CPU, read back with async reads.
-async fn cpu_copy(trainer: &shige_core::Trainer) -> Result<PoemModel, shige_core::TrainError> {
-    let cpu = burn::tensor::Device::flex();
-    let shapes = trainer.model_config.param_shapes();
-    let mut params = Vec::with_capacity(shapes.len());
-    for (tensor, (_, shape)) in trainer.state.params.iter().zip(&shapes) {
-        let data = tensor.clone().into_data_async().await.map_err(|e| shige_core::TrainError::Read(format!("{e:?}")))?;
-        let values = data.try_to_vec::<f32>().map_err(|e| shige_core::TrainError::Read(format!("{e:?}")))?;
-        params.push(burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(values, *shape), &cpu));
-    }
-    Ok(trainer.model_config.from_params(params))
 }
 
 /// Parses and cleans a corpus; throws an `Error` with a readable message on bad input.
