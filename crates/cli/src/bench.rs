@@ -57,7 +57,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
     pollster::block_on(trainer.train_steps(args.warmup))?;
     let mut times = Vec::new();
-    for _ in 0..args.steps {
+    for _ in 0..args.steps.max(1) {
         let t = Instant::now();
         pollster::block_on(trainer.train_steps(1))?;
         times.push(t.elapsed().as_secs_f64());
