@@ -35,13 +35,14 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     let device = open_device(args.device)?;
+    let steps = args.steps.max(1);
     let corpus = read_corpus(&args.corpus, &CleaningConfig::new().with_validation_share(0.0))?;
     // Cut the corpus text into pieces of exactly `seq - 1` characters so every batch is
     // [batch_size, seq] with no padding, like the peers' fixed-shape benchmarks.
     let text: Vec<char> = corpus.train.iter().flat_map(|p| p.content.iter().copied()).collect();
     let pieces: Vec<Poem> = text
         .chunks_exact(args.seq.max(2) - 1)
-        .take(args.batch_size * (args.steps + args.warmup) * 4)
+        .take(args.batch_size * (steps + args.warmup) * 4)
         .map(|c| Poem { title: String::new(), content: c.to_vec() })
         .collect();
     let bench_corpus = Corpus { train: pieces, validation: Vec::new(), ..corpus.clone() };
@@ -57,7 +58,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
     pollster::block_on(trainer.train_steps(args.warmup))?;
     let mut times = Vec::new();
-    for _ in 0..args.steps.max(1) {
+    for _ in 0..steps {
         let t = Instant::now();
         pollster::block_on(trainer.train_steps(1))?;
         times.push(t.elapsed().as_secs_f64());
