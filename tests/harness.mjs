@@ -16,14 +16,19 @@ await mkdir(outputDir, { recursive: true });
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
   '.wasm': 'application/wasm', '.txt': 'text/plain; charset=utf-8', '.json': 'application/json' };
 
-/** Serves dist/site on 127.0.0.1 at a free port. */
-export async function serve() {
+/**
+ * Serves dist/site on 127.0.0.1 at a free port. `mounts` maps URL prefixes ('/tfjs/') to other
+ * folders (the benchmark's peers); `headers` go on every response.
+ */
+export async function serve({ mounts = {}, headers = {} } = {}) {
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    const file = join(site, path.endsWith('/') ? `${path}index.html` : path);
+    const prefix = Object.keys(mounts).find((p) => path.startsWith(p));
+    const base = prefix ? join(mounts[prefix], path.slice(prefix.length)) : join(site, path);
+    const file = path.endsWith('/') ? `${base}/index.html` : base;
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...headers });
       res.end(body);
     } catch {
       res.writeHead(404).end('not found');

@@ -1,11 +1,13 @@
-//! `shige bench`: training throughput for a model shape on full-length batches.
+//! `shige bench`: training throughput for a model shape on full-length batches, and the
+//! latency of a warm 4-line poem.
 
+use std::io::Write;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use shige_core::corpus::Poem;
-use shige_core::{CleaningConfig, Corpus, TrainConfig, Trainer};
+use shige_core::{CleaningConfig, Corpus, GenerateOptions, PoemForm, TrainConfig, Trainer, generate};
 
 use crate::{DeviceChoice, ModelArgs, open_device, read_corpus};
 
@@ -31,6 +33,13 @@ pub struct BenchArgs {
     warmup: usize,
     #[arg(long, default_value_t = 2)]
     min_char_freq: usize,
+    /// Print one JSON object instead of a sentence
+    #[arg(long)]
+    json: bool,
+    /// Also write the corpus cut into `seq - 1`-character `title:content` lines, for running
+    /// the same batches elsewhere (the browser benchmark)
+    #[arg(long)]
+    pieces_out: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -40,8 +49,17 @@ pub fn run(args: BenchArgs) -> Result<()> {
     // Cut the corpus text into pieces of exactly `seq - 1` characters so every batch is
     // [batch_size, seq] with no padding, like the peers' fixed-shape benchmarks.
     let text: Vec<char> = corpus.train.iter().flat_map(|p| p.content.iter().copied()).collect();
-    let pieces: Vec<Poem> = text
-        .chunks_exact(args.seq.max(2) - 1)
+    let all_pieces = text.chunks_exact(args.seq.max(2) - 1);
+    if let Some(path) = &args.pieces_out {
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        for piece in all_pieces.clone() {
+            writeln!(out, "p:{}", piece.iter().collect::<String>())?;
+        }
+        out.flush()?;
+    }
+    let pieces: Vec<Poem> = all_pieces
         .take(args.batch_size * (steps + args.warmup) * 4)
         .map(|c| Poem { title: String::new(), content: c.to_vec() })
         .collect();
@@ -66,8 +84,20 @@ pub fn run(args: BenchArgs) -> Result<()> {
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     let chars = (args.batch_size * args.seq) as f64;
+    let poem_ms = warm_poem_ms(&trainer)?;
+    if args.json {
+        let figures = serde_json::json!({
+            "peer": "shige", "device": format!("{:?}", args.device).to_lowercase(),
+            "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "vocab": trainer.vocab.len(), "ms_per_step": median * 1e3, "chars_per_s": chars / median,
+            "times_ms": times.iter().map(|t| (t * 1e4).round() / 10.0).collect::<Vec<_>>(),
+            "poem_ms": poem_ms,
+        });
+        println!("{figures}");
+        return Ok(());
+    }
     println!(
-        "device {:?} | embedding {} hidden {} layers {} | vocab {} | batch {} x seq {} | median {:.1} ms/step | {:.0} chars/s (min {:.1} ms, max {:.1} ms over {} steps)",
+        "device {:?} | embedding {} hidden {} layers {} | vocab {} | batch {} x seq {} | median {:.1} ms/step | {:.0} chars/s (min {:.1} ms, max {:.1} ms over {} steps) | warm 七绝 {:.1} ms",
         args.device,
         args.model.embedding,
         args.model.hidden,
@@ -79,7 +109,24 @@ pub fn run(args: BenchArgs) -> Result<()> {
         chars / median,
         times[0] * 1e3,
         times[times.len() - 1] * 1e3,
-        times.len()
+        times.len(),
+        poem_ms,
     );
     Ok(())
+}
+
+/// Median time to write a 七绝 (4 lines) with the trained weights, after one warm-up poem.
+fn warm_poem_ms(trainer: &Trainer) -> Result<f64> {
+    let model = trainer.model();
+    let mut options = GenerateOptions { start: "月".into(), form: PoemForm::Qijue, ..Default::default() };
+    pollster::block_on(generate(&model, &trainer.vocab, &options))?;
+    let mut times = Vec::new();
+    for seed in 1..=5 {
+        options.seed = seed;
+        let t = Instant::now();
+        pollster::block_on(generate(&model, &trainer.vocab, &options))?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[2])
 }

@@ -172,6 +172,18 @@ impl PoemModel {
     /// - returns logits `[B, T, V]` and the final state `[L, B, H]`
     pub fn forward(&self, tokens: Tensor<2, Int>, state: Option<Tensor<3>>) -> (Tensor<3>, Tensor<3>) {
         let [batch, t_len] = tokens.dims();
+        let (hidden, finals) = self.hidden_states(tokens, state); // [B*T, H]
+        let logits = hidden.matmul(self.fc_weight.val()) + self.fc_bias.val(); // [B*T, V]
+        let vocab = logits.dims()[1];
+        (logits.reshape([batch, t_len, vocab]), finals)
+    }
+
+    /// Everything before the output layer (training works the output layer's gradients by hand).
+    ///
+    /// - `tokens`: `[B, T]`; `state`: `[L, B, H]` or `None` for zeros
+    /// - returns the last layer's hidden states batch-major `[B*T, H]` and the final state `[L, B, H]`
+    pub fn hidden_states(&self, tokens: Tensor<2, Int>, state: Option<Tensor<3>>) -> (Tensor<2>, Tensor<3>) {
+        let [batch, t_len] = tokens.dims();
         let device = tokens.device();
         let d_h = self.hidden_size();
         let state = state
@@ -189,8 +201,6 @@ impl PoemModel {
             finals.push(h_last);
         }
         let hidden = x.swap_dims(0, 1).reshape([batch * t_len, d_h]); // [B*T, H]
-        let logits = hidden.matmul(self.fc_weight.val()) + self.fc_bias.val(); // [B*T, V]
-        let vocab = logits.dims()[1];
-        (logits.reshape([batch, t_len, vocab]), Tensor::stack(finals, 0))
+        (hidden, Tensor::stack(finals, 0))
     }
 }

@@ -7,7 +7,7 @@
 
 use burn::config::Config;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor};
 
 use crate::corpus::{CleaningConfig, Corpus};
 use crate::data::{Batch, encode_poems, epoch_plan, eval_plan};
@@ -74,6 +74,50 @@ fn summed_nll(logits: Tensor<3>, targets: Tensor<2, Int>, mask: Tensor<2>) -> Te
     let log_probs = log_softmax(logits.reshape([n, vocab]), 1); // [B*T, V]
     let picked = log_probs.gather(1, targets.reshape([n, 1])).reshape([n]); // [B*T]
     (picked * mask.reshape([n])).sum().neg()
+}
+
+/// The output layer's summed loss and gradients, worked out by hand: for softmax
+/// cross-entropy the gradient of the logits is `softmax - one_hot(target)`, scaled by each
+/// position's weight. The `[B*T, V]` logits are the step's largest tensors by far; autodiff's
+/// log-softmax and gather pass over them about twice as often as this does.
+pub struct OutputLayerGrads {
+    /// Sum of the weighted negative log-likelihoods: `[1]`
+    pub loss: Tensor<1>,
+    /// `[B*T, H]`, `[H, V]`, `[1, V]`
+    pub d_hidden: Tensor<2>,
+    pub d_weight: Tensor<2>,
+    pub d_bias: Tensor<2>,
+}
+
+/// - `hidden`: `[N, H]`, `weight`: `[H, V]`, `bias`: `[1, V]`
+/// - `targets`: `[N, 1]`; `position_weights`: `[N, 1]` (mask / tokens: PAD positions weigh 0)
+pub fn output_layer_grads(
+    hidden: Tensor<2>,
+    weight: Tensor<2>,
+    bias: Tensor<2>,
+    targets: Tensor<2, Int>,
+    position_weights: Tensor<2>,
+) -> OutputLayerGrads {
+    let logits = hidden.clone().matmul(weight.clone()) + bias; // [N, V]
+    let shifted = logits.clone() - logits.max_dim(1); // [N, V], max 0 per row for a stable exp
+    let picked = shifted.clone().gather(1, targets.clone()); // [N, 1]
+    let exp = shifted.exp(); // [N, V]
+    let sum = exp.clone().sum_dim(1); // [N, 1]
+    let nll = sum.clone().log() - picked; // [N, 1]
+    let loss = (nll * position_weights.clone()).sum();
+    // softmax * w - one_hot * w, with one broadcast multiply and a scatter of -w
+    let d_logits = (exp * (position_weights.clone() / sum)).scatter(
+        1,
+        targets,
+        position_weights.neg(),
+        IndexingUpdateOp::Add,
+    ); // [N, V]
+    OutputLayerGrads {
+        loss,
+        d_hidden: d_logits.clone().matmul(weight.transpose()), // [N, H]
+        d_weight: hidden.transpose().matmul(d_logits.clone()), // [H, V]
+        d_bias: d_logits.sum_dim(0),                           // [1, V]
+    }
 }
 
 /// Adam's moments, one pair per parameter, and its step count.
@@ -222,21 +266,37 @@ impl Trainer {
     pub fn train_step(&mut self) -> (Tensor<1>, usize) {
         let batch = self.next_batch();
         let (inputs, targets, mask) = batch.to_tensors(&self.device);
-        let tracked = self.state.params.iter().map(|p| p.clone().autodiff().require_grad()).collect();
+        let n = batch.tokens;
+        // Autodiff tracks everything below the output layer, whose gradients are done by hand.
+        let n_params = self.state.params.len();
+        let tracked = self.state.params[..n_params - 2]
+            .iter()
+            .map(|p| p.clone().autodiff().require_grad())
+            .chain(self.state.params[n_params - 2..].iter().cloned())
+            .collect();
         let model = self.model_config.from_params(tracked);
-        let (logits, _) = model.forward(inputs, None);
-        let loss = masked_cross_entropy(logits, targets, mask, batch.tokens);
-        let grads = loss.backward();
-        let grads = model
-            .params()
+        let (hidden, _) = model.hidden_states(inputs, None); // [B*T, H]
+        let positions = hidden.dims()[0];
+        let out = output_layer_grads(
+            hidden.clone().inner(),
+            self.state.params[n_params - 2].clone(),
+            self.state.params[n_params - 1].clone(),
+            targets.reshape([positions, 1]),
+            mask.reshape([positions, 1]).div_scalar(n.max(1) as f32),
+        );
+        // d(sum(hidden * d_hidden)) / d(hidden) = d_hidden: backpropagates the hand-made
+        // gradient through the GRU and the embedding.
+        let grads = (hidden * out.d_hidden).sum().backward();
+        let mut grads: Vec<Tensor<2>> = model.params()[..n_params - 2]
             .iter()
             .zip(&self.state.params)
             .map(|(p, plain)| p.grad(&grads).unwrap_or_else(|| plain.zeros_like()))
             .collect();
+        grads.extend([out.d_weight, out.d_bias]);
         self.apply_adam(grads);
         self.state.step += 1;
-        self.state.tokens += batch.tokens as u64;
-        (loss.inner(), batch.tokens)
+        self.state.tokens += n as u64;
+        (out.loss, n)
     }
 
     /// Adam (bias-corrected) after scaling all gradients so their global norm is at most

@@ -1,0 +1,81 @@
+// Browser half of `scripts/bench.sh` (not a test): in headless Chromium, our wasm Trainer on
+// WebGPU and on the CPU, and TF.js on each of its backends that initialise, all training the
+// same model on batches of 32 x 64 characters. Prints one JSON line per run.
+// Usage: node bench/browser.mjs --pieces FILE --vocab V [--steps N] [--warmup N]
+//          [--ours webgpu,cpu] [--tfjs cpu,wasm,webgl,webgpu]
+import { basename, dirname, join } from 'node:path';
+import { serve, launch, root } from '../tests/harness.mjs';
+
+const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
+const list = (name, dflt) => arg(name, dflt).split(',').filter(Boolean);
+const steps = Number(arg('steps', 5));
+const warmup = Number(arg('warmup', 1));
+const vocab = Number(arg('vocab'));
+const shape = { embedding: 128, hidden: 256, batch: 32, seq: 64 };
+// `shige bench --pieces-out`: the corpus cut into 63-character lines, so every batch is
+// BOS + 63 characters = 64 positions with no padding.
+const pieces = arg('pieces');
+
+// Cross-origin isolation lets TF.js's wasm backend use its threaded build (its fastest).
+const server = await serve({
+  mounts: { '/data/': dirname(pieces), '/tfjs/': join(root, 'bench/node_modules'), '/bench/': join(root, 'bench') },
+  headers: { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' },
+});
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const report = (r) => {
+  const ms = median(r.times);
+  console.log(JSON.stringify({ ...r, msPerStep: ms, charsPerS: (shape.batch * shape.seq) / (ms / 1000) }));
+};
+
+async function inChromium(url, fn, arg) {
+  const context = await launch({ webgpu: true });
+  try {
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.goto(url);
+    return await page.evaluate(fn, arg);
+  } finally {
+    await context.close();
+  }
+}
+
+for (const backend of list('ours', 'webgpu,cpu')) {
+  try {
+    const r = await inChromium(`${server.url}bench/blank.html`, async ({ corpusUrl, backend, shape, steps, warmup }) => {
+      const corpus = new Uint8Array(await (await fetch(corpusUrl)).arrayBuffer());
+      const m = await import('/pkg/shige.js');
+      await m.default();
+      const options = { embedding: shape.embedding, hidden: shape.hidden, batchSize: shape.batch, maxSeqLen: shape.seq, minCharFreq: 2, backend: backend === 'cpu' ? 'cpu' : 'auto' };
+      const t = await m.Trainer.create(corpus, options);
+      await t.trainSteps(warmup);
+      const times = [];
+      for (let i = 0; i < steps; i++) {
+        const s = performance.now();
+        await t.trainSteps(1); // resolves with the loss read back
+        times.push(performance.now() - s);
+      }
+      await t.generate({ start: '月', form: 'qijue', seed: 0 }); // warm-up: copies the weights for sampling
+      const gen = [];
+      for (let i = 1; i <= 5; i++) {
+        const s = performance.now();
+        await t.generate({ start: '月', form: 'qijue', seed: i });
+        gen.push(performance.now() - s);
+      }
+      return { peer: 'shige', backend: t.backend(), vocab: t.info().vocabSize, times, poemMs: gen.sort((a, b) => a - b)[2] };
+    }, { corpusUrl: `/data/${basename(pieces)}`, backend, shape, steps, warmup });
+    report(r);
+  } catch (e) {
+    console.log(JSON.stringify({ peer: 'shige', backend, error: String(e.message ?? e) }));
+  }
+}
+
+for (const backend of list('tfjs', 'cpu,wasm,webgl,webgpu')) {
+  try {
+    const r = await inChromium(`${server.url}bench/tfjs.html`,
+      (opts) => window.runTfjs(opts), { backend, vocab, ...shape, steps, warmup });
+    report({ peer: 'tfjs', ...r, vocab });
+  } catch (e) {
+    console.log(JSON.stringify({ peer: 'tfjs', backend, error: String(e.message ?? e).split('\n')[0] }));
+  }
+}
+server.close();

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Side-by-side training benchmark (not part of the tests): Shige natively (CPU, and wgpu where an
+# adapter exists) against PyTorch nn.GRU on the same threads, and Shige in headless Chromium
+# (WebGPU and CPU) against TF.js on each backend that initialises. Writes the table into
+# BENCHMARKS.md. Peers are installed here from npm / PyPI (pinned), never vendored.
+# Usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+steps=5 browser=1 wgpu=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --steps) steps=$2; shift 2 ;;
+    --skip-browser) browser=0; shift ;;
+    --skip-wgpu) wgpu=0; shift ;;
+    *) echo "usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu]" >&2; exit 2 ;;
+  esac
+done
+command="bash scripts/bench.sh $*"
+TORCH_VERSION=2.9.1
+
+bash scripts/setup.sh
+if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then
+  say "npm ci (bench/: TF.js, playwright-core)"
+  npm ci --prefix bench --no-audit --no-fund --loglevel=error >/dev/null
+fi
+venv=$SHIGE_CACHE/bench-venv
+if ! "$venv/bin/python" -c "import torch; assert torch.__version__.startswith('$TORCH_VERSION')" 2>/dev/null; then
+  say "PyTorch $TORCH_VERSION into $venv"
+  python3 -m venv --help >/dev/null 2>&1 || { apt-get update -q >/dev/null; apt-get install -y -q python3-venv >/dev/null; }
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "torch==$TORCH_VERSION"
+fi
+
+say "building the CLI and the optimised site"
+cargo build --release -q -p shige-cli
+[ $browser = 1 ] && bash scripts/build-site.sh --optimize
+shige=$CARGO_TARGET_DIR/release/shige
+out=$SHIGE_CACHE/bench-run
+rm -rf "$out" && mkdir -p "$out"
+results=$out/results.jsonl
+threads=$(nproc)
+
+say "native: Shige on the CPU"
+"$shige" bench --corpus "$SHIGE_DATA/poems.txt" --steps "$steps" --json --pieces-out "$out/pieces.txt" >>"$results"
+vocab=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["vocab"])' "$results")
+if [ $wgpu = 1 ]; then
+  say "native: Shige on wgpu"
+  "$shige" bench --corpus "$SHIGE_DATA/poems.txt" --device wgpu --steps "$steps" --json >>"$results" 2>"$out/wgpu.err" ||
+    python3 -c 'import json,sys; print(json.dumps({"peer":"shige","device":"wgpu","error":open(sys.argv[1]).read().strip().splitlines()[-1]}))' "$out/wgpu.err" >>"$results"
+fi
+say "native: PyTorch on the CPU, $threads threads"
+"$venv/bin/python" bench/pytorch_gru.py --vocab "$vocab" --threads "$threads" --steps "$steps" >>"$results"
+"$venv/bin/python" bench/matmul_peak.py --threads "$threads" >>"$results"
+if [ $browser = 1 ]; then
+  say "headless Chromium: Shige (WebGPU, CPU) and TF.js (cpu, wasm, webgl, webgpu)"
+  node bench/browser.mjs --pieces "$out/pieces.txt" --vocab "$vocab" --steps "$steps" >>"$results"
+fi
+
+wasm=dist/site/pkg/shige_bg.wasm
+python3 - "$out/versions.json" "$venv/bin/python" "$wasm" <<'PY'
+import json, os, platform, re, subprocess, sys
+out, py, wasm = sys.argv[1:]
+run = lambda *c: subprocess.run(c, capture_output=True, text=True).stdout.strip()
+cpu = re.search(r"Model name:\s*(.*)", run("lscpu")).group(1)
+mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+lock = open("Cargo.lock").read()
+burn = re.search(r'name = "burn"\nversion = "([^"]+)"', lock).group(1)
+versions = ", ".join([
+    f"burn {burn}", run("rustc", "--version").split(" (")[0], run("chromium", "--version"),
+    "node " + run("node", "--version"), "torch " + run(py, "-c", "import torch; print(torch.__version__)"),
+    "@tensorflow/tfjs " + json.load(open("bench/node_modules/@tensorflow/tfjs/package.json"))["version"],
+])
+info = {"machine": f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.platform()}", "versions": versions}
+if os.path.exists(wasm):
+    import gzip
+    raw = open(wasm, "rb").read()
+    info["wasm"] = f"{len(raw) / 1024:,.0f} KiB ({len(gzip.compress(raw, 9)) / 1024:,.0f} KiB gzipped), wasm-opt -Oz"
+json.dump(info, open(out, "w"))
+PY
+python3 bench/report.py --results "$results" --versions "$out/versions.json" --benchmarks BENCHMARKS.md --command "$command"
+say "table written to BENCHMARKS.md (raw results: $results)"
