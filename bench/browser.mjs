@@ -45,7 +45,7 @@ for (const backend of list('ours', 'webgpu,cpu')) {
       const corpus = new Uint8Array(await (await fetch(corpusUrl)).arrayBuffer());
       const m = await import('/pkg/shige.js');
       await m.default();
-      const options = { embedding: shape.embedding, hidden: shape.hidden, batchSize: shape.batch, maxSeqLen: shape.seq, minCharFreq: 2, backend: backend === 'cpu' ? 'cpu' : 'auto' };
+      const options = { embedding: shape.embedding, hidden: shape.hidden, batchSize: shape.batch, maxSeqLen: shape.seq, minCharFreq: 2, backend };
       const t = await m.Trainer.create(corpus, options);
       await t.trainSteps(warmup);
       const times = [];

@@ -2,14 +2,39 @@
 // (layers API, trainOnBatch): embedding -> GRU -> dense over the vocabulary, softmax
 // cross-entropy, Adam. Called by bench/browser.mjs as `runTfjs(options)`.
 /* global tf */
+// TF.js 4.22's wasm backend lacks UnsortedSegmentSum, the gradient of the embedding lookup, so
+// training any embedding fails there. This fills the gap with the plain loop over the wasm
+// heap (2048 x 128 adds a step: negligible next to the step), so the wasm backend can be measured.
+function polyfillWasmSegmentSum() {
+  if (tf.getKernel('UnsortedSegmentSum', 'wasm')) return;
+  tf.registerKernel({
+    kernelName: 'UnsortedSegmentSum',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs: { x, segmentIds }, backend, attrs: { numSegments } }) => {
+      const width = x.shape.slice(1).reduce((a, b) => a * b, 1);
+      const out = backend.makeOutput([numSegments, ...x.shape.slice(1)], x.dtype);
+      const [xs, ids, sums] = [x, segmentIds, out].map((t) => backend.typedArrayFromHeap(t));
+      sums.fill(0);
+      for (let i = 0; i < ids.length; i++) {
+        for (let j = 0; j < width; j++) sums[ids[i] * width + j] += xs[i * width + j];
+      }
+      return out;
+    },
+  });
+}
+
 window.runTfjs = async ({ backend, vocab, embedding, hidden, batch, seq, steps, warmup }) => {
   tf.wasm.setWasmPaths('/tfjs/@tensorflow/tfjs-backend-wasm/dist/');
+  polyfillWasmSegmentSum();
+  // TF.js's default is half the cores; give it all of them, as PyTorch and our CPU build get.
+  if (backend === 'wasm') tf.wasm.setThreadsCount(navigator.hardwareConcurrency);
   if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} did not initialise`);
   await tf.ready();
   const model = tf.sequential({
     layers: [
       tf.layers.embedding({ inputDim: vocab, outputDim: embedding, inputLength: seq }),
-      tf.layers.gru({ units: hidden, returnSequences: true, resetAfter: true }),
+      // TF.js's GRU has no reset_after (PyTorch's variant); its reset-before GRU costs the same.
+      tf.layers.gru({ units: hidden, returnSequences: true }),
       tf.layers.dense({ units: vocab, activation: 'softmax' }),
     ],
   });

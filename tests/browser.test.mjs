@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { serve, withApp, uploadCorpus, mean, dataDir, outputDir, shigeBin } from './harness.mjs';
+import { serve, withApp, uploadCorpus, mean, dataDir, outputDir, shigeBin, TINY } from './harness.mjs';
 
 const TANGSHI = join(dataDir, 'tangshi.txt');
 let server;
@@ -35,7 +35,7 @@ async function uploadAndWait(page, file) {
   await page.waitForFunction(() => document.getElementById('corpus-name').textContent === 'tangshi.txt', null, { timeout: 120_000 });
 }
 
-test('WebGPU: trains on tangshi.txt, loss falls, writes poems from 月 in free form and 五绝', { timeout: 1_200_000 }, () => withApp(server.url, { webgpu: true }, async (page) => {
+test('WebGPU: trains on tangshi.txt, loss falls, writes poems from 月 in free form and 五绝', { timeout: 1_200_000 }, () => withApp(server.url, { webgpu: true, query: `${TINY}&backend=webgpu` }, async (page) => {
   assert.match(await page.textContent('#backend'), /^webgpu/);
   await uploadAndWait(page, TANGSHI);
   assert.equal(await page.textContent('#poems-kept'), '118');
@@ -53,6 +53,11 @@ test('WebGPU: trains on tangshi.txt, loss falls, writes poems from 月 in free f
   const jue = await writePoem(page, '月');
   assert.match(jue, /^月[^，。]{4}，[^，。]{5}。[^，。]{5}，[^，。]{5}。$/u);
   await page.screenshot({ path: join(outputDir, 'webgpu-trained.png'), fullPage: true });
+}));
+
+test('auto backend passes over a software WebGPU adapter (SwiftShader) for the faster CPU', { timeout: 300_000 }, () => withApp(server.url, { webgpu: true }, async (page) => {
+  assert.equal(await page.textContent('#backend'), 'cpu (faster than software WebGPU)');
+  assert.match(await page.getAttribute('#backend', 'title'), /software adapter \(webgpu: .+\)/);
 }));
 
 test('CPU fallback: without WebGPU the backend is cpu and training works', { timeout: 600_000 }, () => withApp(server.url, { webgpu: false }, async (page) => {

@@ -63,10 +63,10 @@ export async function openApp(context, url, query = TINY) {
 }
 
 /** Runs `fn(page)` on the app in a fresh Chromium, closing the browser afterwards. */
-export async function withApp(url, { webgpu }, fn) {
+export async function withApp(url, { webgpu, query = TINY }, fn) {
   const context = await launch({ webgpu });
   try {
-    await fn(await openApp(context, url));
+    await fn(await openApp(context, url, query));
   } finally {
     await context.close();
   }

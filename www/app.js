@@ -74,7 +74,8 @@ let speed = { steps: 0, seconds: 0 };   // this training run, for steps/s and ET
 function formatInt(n) { return Number(n).toLocaleString('en-US'); }
 function showInfo(info) {
   current = info;
-  $('backend').textContent = info.backend + (info.fallbackReason ? ' (WebGPU unavailable)' : '');
+  const why = !info.fallbackReason ? '' : info.fallbackReason.includes('software adapter') ? ' (faster than software WebGPU)' : ' (WebGPU unavailable)';
+  $('backend').textContent = info.backend + why;
   $('backend').title = info.fallbackReason ?? 'Where training runs';
   $('corpus-name').textContent = info.corpusName;
   const dropped = info.dropped.map(([why, n]) => `<div><dt>Dropped: ${why}</dt><dd>${formatInt(n)}</dd></div>`).join('');

@@ -7,17 +7,17 @@ use std::time::Instant;
 use burn::tensor::activation::{log_softmax, sigmoid, tanh};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
-fn time<T>(label: &str, reps: usize, mut f: impl FnMut() -> Tensor<2>) {
-    // One untimed call compiles the kernels; reading one value back waits for the device.
-    let _ = f().into_data();
-    let t = Instant::now();
-    let mut last = None;
-    for _ in 0..reps {
-        last = Some(f());
-    }
-    let _ = last.expect("reps > 0").slice([0..1, 0..1]).into_data();
-    println!("{label:48} {:9.2} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
-    let _: Option<T> = None;
+/// Median wall time of `f`, each run followed by reading the whole result back (a sync on every backend) so the device has finished.
+fn time(label: &str, reps: usize, f: impl Fn() -> Tensor<2>) {
+    let run = || {
+        let t = Instant::now();
+        let _ = f().into_data();
+        t.elapsed().as_secs_f64() * 1e3
+    };
+    run(); // compiles the kernels
+    let mut times: Vec<f64> = (0..reps).map(|_| run()).collect();
+    times.sort_by(f64::total_cmp);
+    println!("{label:48} {:9.2} ms", times[reps / 2]);
 }
 
 fn main() {
@@ -33,17 +33,17 @@ fn main() {
     let (w_fc, logits) = (rnd([h, vocab]), rnd([n, vocab]));
     let (h_b, gh) = (rnd([32, h]), rnd([32, 3 * h]));
     let targets = Tensor::<2, Int>::zeros([n, 1], &device);
-    time::<()>("input projection [2048,128]x[128,768]", 5, || x.clone().matmul(w_ih.clone()));
-    time::<()>("hidden step [32,256]x[256,768]", 20, || h_b.clone().matmul(w_hh.clone()));
-    time::<()>("gate math of one step (sigmoid, tanh, mix)", 20, || {
+    time("input projection [2048,128]x[128,768]", 5, || x.clone().matmul(w_ih.clone()));
+    time("hidden step [32,256]x[256,768]", 20, || h_b.clone().matmul(w_hh.clone()));
+    time("gate math of one step (sigmoid, tanh, mix)", 20, || {
         let rz = sigmoid(gh.clone().narrow(1, 0, 2 * h) + gh.clone().narrow(1, 0, 2 * h));
         let n_ = tanh(gh.clone().narrow(1, 2 * h, h) + rz.clone().narrow(1, 0, h) * gh.clone().narrow(1, 2 * h, h));
         n_.clone() + rz.narrow(1, h, h) * (h_b.clone() - n_)
     });
-    time::<()>("dense forward [2048,256]x[256,V]", 3, || hid.clone().matmul(w_fc.clone()));
-    time::<()>("dense dW [256,2048]x[2048,V]", 3, || hid.clone().transpose().matmul(logits.clone()));
-    time::<()>("dense dX [2048,V]x[V,256]", 3, || logits.clone().matmul(w_fc.clone().transpose()));
-    time::<()>("log_softmax [2048,V]", 3, || log_softmax(logits.clone(), 1));
-    time::<()>("gather targets", 3, || logits.clone().gather(1, targets.clone()));
-    time::<()>("elementwise add [2048,V]", 3, || logits.clone() + logits.clone());
+    time("dense forward [2048,256]x[256,V]", 3, || hid.clone().matmul(w_fc.clone()));
+    time("dense dW [256,2048]x[2048,V]", 3, || hid.clone().transpose().matmul(logits.clone()));
+    time("dense dX [2048,V]x[V,256]", 3, || logits.clone().matmul(w_fc.clone().transpose()));
+    time("log_softmax [2048,V]", 3, || log_softmax(logits.clone(), 1));
+    time("gather targets", 3, || logits.clone().gather(1, targets.clone()));
+    time("elementwise add [2048,V]", 3, || logits.clone() + logits.clone());
 }

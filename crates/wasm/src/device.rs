@@ -1,5 +1,7 @@
-//! Choosing the device in the browser: WebGPU when `navigator.gpu` gives an adapter, else
-//! burn's CPU backend. WebGPU must be initialised asynchronously, once per page/worker.
+//! Choosing the device in the browser: WebGPU when `navigator.gpu` gives a hardware adapter,
+//! else burn's CPU backend. A software WebGPU adapter (SwiftShader: the GPU emulated on the CPU)
+//! trains ~25x slower than the CPU backend, so "auto" passes it over; "webgpu" insists.
+//! WebGPU must be initialised asynchronously, once per page/worker.
 
 use std::cell::RefCell;
 
@@ -8,7 +10,7 @@ use wasm_bindgen::JsValue;
 
 thread_local! {
     /// The WebGPU device and its description, initialised at most once.
-    static WEBGPU: RefCell<Option<Result<(Device, String), String>>> = const { RefCell::new(None) };
+    static WEBGPU: RefCell<Option<Result<WebGpu, String>>> = const { RefCell::new(None) };
 }
 
 /// Whether this global scope (window or worker) exposes `navigator.gpu`.
@@ -20,6 +22,14 @@ fn has_navigator_gpu() -> bool {
         .unwrap_or(false)
 }
 
+#[derive(Clone)]
+struct WebGpu {
+    device: Device,
+    name: String,
+    /// The adapter is the CPU pretending to be a GPU.
+    software: bool,
+}
+
 /// The device training runs on, as the page describes it.
 pub struct Opened {
     pub device: Device,
@@ -29,25 +39,35 @@ pub struct Opened {
     pub fallback_reason: Option<String>,
 }
 
-/// `preference`: "auto" (WebGPU if possible, else the CPU) or "cpu".
+/// `preference`: "auto" (a hardware WebGPU adapter if there is one, else the CPU), "webgpu"
+/// (any WebGPU adapter, else the CPU) or "cpu".
 pub async fn open(preference: &str) -> Opened {
     let cpu = |fallback_reason| Opened { device: Device::flex(), name: "cpu".into(), fallback_reason };
     if preference == "cpu" {
         return cpu(None);
     }
     match webgpu().await {
-        Ok((device, name)) => Opened { device, name, fallback_reason: None },
+        Ok(gpu) if gpu.software && preference != "webgpu" => cpu(Some(format!(
+            "this browser's WebGPU is a software adapter ({}) that runs on the CPU; burn's CPU \
+             backend trains much faster here (choose Backend: WebGPU to use it anyway)",
+            gpu.name
+        ))),
+        Ok(gpu) => Opened { device: gpu.device, name: gpu.name, fallback_reason: None },
         Err(why) => cpu(Some(why)),
     }
 }
 
-async fn webgpu() -> Result<(Device, String), String> {
+async fn webgpu() -> Result<WebGpu, String> {
     if let Some(done) = WEBGPU.with(|w| w.borrow().clone()) {
         return done;
     }
     let result = if has_navigator_gpu() {
         match Device::wgpu_options().init_with_setup_async().await {
-            Ok((device, setup)) => Ok((device, format!("webgpu: {}", describe(&setup.adapter.get_info())))),
+            Ok((device, setup)) => {
+                let info = setup.adapter.get_info();
+                let software = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
+                Ok(WebGpu { device, name: format!("webgpu: {}", describe(&info)), software })
+            }
             Err(e) => Err(format!("WebGPU is present but no adapter could be used ({e})")),
         }
     } else {

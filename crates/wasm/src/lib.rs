@@ -43,7 +43,7 @@ struct TrainerOptions {
     grad_clip: f64,
     seed: u64,
     min_char_freq: usize,
-    /// "auto" (WebGPU when the browser has an adapter, else the CPU) or "cpu"
+    /// "auto" (WebGPU on a hardware adapter, else the CPU), "webgpu" (any adapter) or "cpu"
     backend: String,
 }
 
