@@ -64,7 +64,7 @@ for _ in range(args.steps):
     times.append(time.perf_counter() - t)
 median = statistics.median(times)
 print(json.dumps({
-    "peer": "pytorch", "version": torch.__version__, "threads": torch.get_num_threads(),
+    "peer": "pytorch", "version": torch.__version__, "threads": torch.get_num_threads(), "vocab": args.vocab,
     "ms_per_step": median * 1e3, "chars_per_s": args.batch_size * args.seq / median,
     "times_ms": [round(t * 1e3, 1) for t in times],
 }))

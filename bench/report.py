@@ -29,14 +29,17 @@ def name(r):
         where = "browser" if "poemMs" in r else "native"
         return f"Shige ({where}, {r.get('backend') or r.get('device')})"
     if r["peer"] == "tfjs":
-        threads = f", {r['threads']} threads" if r.get("threads") else ""
+        n = r.get("threads")
+        threads = f", {n} thread{'s' if n > 1 else ''}" if n else ""
         return f"TF.js {r.get('version', '')} ({r['backend']}{threads})"
-    return f"PyTorch {r['version']} (CPU, {r['threads']} threads)"
+    return f"PyTorch {r['version']} (CPU, {r['threads']} thread{'s' if r['threads'] > 1 else ''})"
 
 
 runs = [r for r in rows if r.get("peer") in ("shige", "tfjs", "pytorch")]
 ok = [r for r in runs if "error" not in r]
+native_vocab = next((r["vocab"] for r in ok if r["peer"] == "shige"), None)
 for r in ok:
+    r.setdefault("vocab", native_vocab)  # the peers train on the CLI's vocabulary size
     r["ms"] = r.get("ms_per_step", r.get("msPerStep"))
     r["cps"] = r.get("chars_per_s", r.get("charsPerS"))
     r["gflops"] = train_gflop(r["vocab"]) / (r["ms"] / 1e3)
@@ -46,10 +49,12 @@ best_torch = best(lambda r: r["peer"] == "pytorch")
 
 
 def ratio(r):
-    peer = best_torch if "poemMs" not in r and r["peer"] == "shige" else best_tfjs
-    if r["peer"] != "shige" or not peer:
+    """Ours against the best peer where it runs: PyTorch natively, TF.js in the browser."""
+    if r["peer"] != "shige":
         return ""
-    return f"{r['cps'] / peer:.2f}x {'PyTorch' if peer is best_torch else 'best TF.js'}"
+    in_browser = "poemMs" in r
+    peer, label = (best_tfjs, "best TF.js") if in_browser else (best_torch, "PyTorch")
+    return f"{r['cps'] / peer:.2f}x {label}" if peer else ""
 
 
 lines = [
@@ -67,7 +72,8 @@ for r in runs:
     if "error" in r:
         lines.append(f"| {r['peer']} ({r.get('backend') or r.get('device')}) | | did not run: {r['error'][:120]} | | | | | |")
         continue
-    share = f" ({100 * r['gflops'] / peak:.0f} %)" if peak else ""
+    pct = 100 * r["gflops"] / peak if peak else None
+    share = "" if pct is None else f" ({pct:.0f} %)" if pct >= 10 else f" ({pct:.1f} %)"
     poem = r.get("poemMs", r.get("poem_ms"))
     times = r.get("times_ms") or [round(t) for t in r.get("times", [])]
     lines.append(
@@ -80,7 +86,7 @@ if info.get("wasm"):
 table = "\n".join(lines)
 
 text = open(args.benchmarks, encoding="utf-8").read()
-block = f"<!-- bench:start -->\n```sh\n{args.command}\n```\n\n{table}\n<!-- bench:end -->"
+block = f"<!-- bench:start -->\n```sh\n{args.command.strip()}\n```\n\n{table}\n<!-- bench:end -->"
 if "<!-- bench:start -->" in text:
     text = re.sub(r"<!-- bench:start -->.*?<!-- bench:end -->", lambda _: block, text, flags=re.S)
 else:

@@ -6,6 +6,7 @@
 # Usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
+command="bash scripts/bench.sh${*:+ $*}"
 steps=5 browser=1 wgpu=1
 while [ $# -gt 0 ]; do
   case $1 in
@@ -15,7 +16,6 @@ while [ $# -gt 0 ]; do
     *) echo "usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu]" >&2; exit 2 ;;
   esac
 done
-command="bash scripts/bench.sh $*"
 TORCH_VERSION=2.9.1
 
 bash scripts/setup.sh

@@ -268,28 +268,29 @@ impl Trainer {
         let (inputs, targets, mask) = batch.to_tensors(&self.device);
         let n = batch.tokens;
         // Autodiff tracks everything below the output layer, whose gradients are done by hand.
-        let n_params = self.state.params.len();
-        let tracked = self.state.params[..n_params - 2]
+        // `param_shapes` puts the output layer (fc.weight, fc.bias) last.
+        let (below, head) = self.state.params.split_at(self.state.params.len() - 2);
+        let tracked = below
             .iter()
             .map(|p| p.clone().autodiff().require_grad())
-            .chain(self.state.params[n_params - 2..].iter().cloned())
+            .chain(head.iter().cloned())
             .collect();
         let model = self.model_config.from_params(tracked);
         let (hidden, _) = model.hidden_states(inputs, None); // [B*T, H]
         let positions = hidden.dims()[0];
         let out = output_layer_grads(
             hidden.clone().inner(),
-            self.state.params[n_params - 2].clone(),
-            self.state.params[n_params - 1].clone(),
+            head[0].clone(),
+            head[1].clone(),
             targets.reshape([positions, 1]),
             mask.reshape([positions, 1]).div_scalar(n.max(1) as f32),
         );
         // d(sum(hidden * d_hidden)) / d(hidden) = d_hidden: backpropagates the hand-made
         // gradient through the GRU and the embedding.
         let grads = (hidden * out.d_hidden).sum().backward();
-        let mut grads: Vec<Tensor<2>> = model.params()[..n_params - 2]
+        let mut grads: Vec<Tensor<2>> = model.params()[..below.len()]
             .iter()
-            .zip(&self.state.params)
+            .zip(below)
             .map(|(p, plain)| p.grad(&grads).unwrap_or_else(|| plain.zeros_like()))
             .collect();
         grads.extend([out.d_weight, out.d_bias]);
