@@ -11,7 +11,8 @@ use burn::tensor::{Device, Distribution, Int, Tensor};
 fn time(label: &str, reps: usize, f: impl Fn() -> Tensor<2>) {
     let run = || {
         let t = Instant::now();
-        let _ = f().into_data();
+        // `to_vec` forces the bytes: on wgpu `into_data` alone may return before the device is done.
+        let _ = f().into_data().to_vec::<f32>().expect("f32 values");
         t.elapsed().as_secs_f64() * 1e3
     };
     run(); // compiles the kernels
@@ -40,9 +41,9 @@ fn main() {
         let n_ = tanh(gh.clone().narrow(1, 2 * h, h) + rz.clone().narrow(1, 0, h) * gh.clone().narrow(1, 2 * h, h));
         n_.clone() + rz.narrow(1, h, h) * (h_b.clone() - n_)
     });
-    time("dense forward [2048,256]x[256,V]", 3, || hid.clone().matmul(w_fc.clone()));
-    time("dense dW [256,2048]x[2048,V]", 3, || hid.clone().transpose().matmul(logits.clone()));
-    time("dense dX [2048,V]x[V,256]", 3, || logits.clone().matmul(w_fc.clone().transpose()));
+    time("dense forward [2048,256]x[256,V]", 1, || hid.clone().matmul(w_fc.clone()));
+    time("dense dW [256,2048]x[2048,V]", 1, || hid.clone().transpose().matmul(logits.clone()));
+    time("dense dX [2048,V]x[V,256]", 1, || logits.clone().matmul(w_fc.clone().transpose()));
     time("log_softmax [2048,V]", 3, || log_softmax(logits.clone(), 1));
     time("gather targets", 3, || logits.clone().gather(1, targets.clone()));
     time("elementwise add [2048,V]", 3, || logits.clone() + logits.clone());
