@@ -74,7 +74,7 @@ let speed = { steps: 0, seconds: 0 };   // this training run, for steps/s and ET
 function formatInt(n) { return Number(n).toLocaleString('en-US'); }
 function showInfo(info) {
   current = info;
-  const why = !info.fallbackReason ? '' : info.fallbackReason.includes('software adapter') ? ' (faster than software WebGPU)' : ' (WebGPU unavailable)';
+  const why = !info.fallbackReason ? '' : info.skippedSoftwareWebgpu ? ' (faster than software WebGPU)' : ' (WebGPU unavailable)';
   $('backend').textContent = info.backend + why;
   $('backend').title = info.fallbackReason ?? 'Where training runs';
   $('corpus-name').textContent = info.corpusName;

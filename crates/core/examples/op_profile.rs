@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::tensor::activation::{log_softmax, sigmoid, tanh};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
-/// Median wall time of `f`, each run followed by reading the whole result back (a sync on every backend) so the device has finished.
+/// Median wall time of `f`, each run including reading its whole result back.
 fn time(label: &str, reps: usize, f: impl Fn() -> Tensor<2>) {
     let run = || {
         let t = Instant::now();

@@ -35,25 +35,35 @@ pub struct Opened {
     pub device: Device,
     /// `"webgpu: <adapter>"` or `"cpu"`.
     pub name: String,
-    /// Why WebGPU was not used, when it was wanted but missing.
+    /// Why WebGPU was not used, when it was wanted but missing or passed over.
     pub fallback_reason: Option<String>,
+    /// WebGPU was there but only as a software adapter, so "auto" chose the CPU.
+    pub skipped_software_webgpu: bool,
 }
 
 /// `preference`: "auto" (a hardware WebGPU adapter if there is one, else the CPU), "webgpu"
 /// (any WebGPU adapter, else the CPU) or "cpu".
 pub async fn open(preference: &str) -> Opened {
-    let cpu = |fallback_reason| Opened { device: Device::flex(), name: "cpu".into(), fallback_reason };
+    let cpu = |fallback_reason, skipped_software_webgpu| Opened {
+        device: Device::flex(),
+        name: "cpu".into(),
+        fallback_reason,
+        skipped_software_webgpu,
+    };
     if preference == "cpu" {
-        return cpu(None);
+        return cpu(None, false);
     }
     match webgpu().await {
-        Ok(gpu) if gpu.software && preference != "webgpu" => cpu(Some(format!(
-            "this browser's WebGPU is a software adapter ({}) that runs on the CPU; burn's CPU \
-             backend trains much faster here (choose Backend: WebGPU to use it anyway)",
-            gpu.name
-        ))),
-        Ok(gpu) => Opened { device: gpu.device, name: gpu.name, fallback_reason: None },
-        Err(why) => cpu(Some(why)),
+        Ok(gpu) if gpu.software && preference != "webgpu" => cpu(
+            Some(format!(
+                "this browser's WebGPU is a software adapter ({}) that runs on the CPU; burn's CPU \
+                 backend trains much faster here (choose Backend: WebGPU to use it anyway)",
+                gpu.name
+            )),
+            true,
+        ),
+        Ok(gpu) => Opened { device: gpu.device, name: gpu.name, fallback_reason: None, skipped_software_webgpu: false },
+        Err(why) => cpu(Some(why), false),
     }
 }
 

@@ -72,6 +72,7 @@ impl Default for TrainerOptions {
 struct Info {
     backend: String,
     fallback_reason: Option<String>,
+    skipped_software_webgpu: bool,
     step: u64,
     epochs: f64,
     batches_per_epoch: usize,
@@ -111,6 +112,7 @@ pub struct Trainer {
     inner: Rc<RefCell<Inner>>,
     backend: String,
     fallback_reason: Option<String>,
+    skipped_software_webgpu: bool,
 }
 
 fn parse_corpus(bytes: &[u8], cleaning: &CleaningConfig) -> Result<Corpus, JsError> {
@@ -128,6 +130,7 @@ impl Trainer {
             inner: Rc::new(RefCell::new(Inner { trainer, corpus, sampler: None })),
             backend: opened.name,
             fallback_reason: opened.fallback_reason,
+            skipped_software_webgpu: opened.skipped_software_webgpu,
         }
     }
 
@@ -137,6 +140,7 @@ impl Trainer {
         Info {
             backend: self.backend.clone(),
             fallback_reason: self.fallback_reason.clone(),
+            skipped_software_webgpu: self.skipped_software_webgpu,
             step: t.state.step,
             epochs: t.epochs_done(),
             batches_per_epoch: t.batches_per_epoch(),
