@@ -1,26 +1,116 @@
-// A tiny IndexedDB key-value store for the autosaved model and corpus.
+// The model library in IndexedDB, used by the trainer's worker. Every failure rejects:
+// a transaction that aborts (how Chrome reports a full disk or quota) or errors, a database
+// that cannot be opened (private mode) or is blocked by an older tab.
+//
+// Stores:
+//   models   { id, name, corpusId, corpusName, bytes, history, settings, step, perplexity, savedAt, workspace }
+//   corpora  { id, name, bytes }            (the built-in corpus is referenced, never stored)
+//   meta     key -> value                   ('workspace': the runs open in the page, 'undo': the set before)
 const DB = 'shige';
-const STORE = 'kv';
+const VERSION = 2;
+const STORES = ['models', 'corpora', 'meta'];
+
+let opening = null;
+
+/** Whether IndexedDB can be used at all (it cannot in some private modes). */
+export function available() {
+  try { return typeof indexedDB !== 'undefined' && indexedDB !== null; } catch { return false; }
+}
 
 function open() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
+  if (opening) return opening;
+  opening = new Promise((resolve, reject) => {
+    let req;
+    try { req = indexedDB.open(DB, VERSION); } catch (e) { reject(e); return; }
+    req.onupgradeneeded = () => {
+      const db = req.result;
+      // Version 1 kept one model under 'kv'; its contents move to the library on first start.
+      for (const name of STORES) if (!db.objectStoreNames.contains(name)) {
+        db.createObjectStore(name, name === 'meta' ? undefined : { keyPath: 'id' });
+      }
+    };
+    req.onsuccess = () => {
+      const db = req.result;
+      // Another tab upgrading the database: let it, and open again next time.
+      db.onversionchange = () => { db.close(); opening = null; };
+      resolve(db);
+    };
+    req.onerror = () => reject(req.error ?? new Error('IndexedDB could not be opened'));
+    req.onblocked = () => reject(new Error('the saved models are held by an older copy of Shige in another tab; close it and reload'));
   });
+  opening.catch(() => { opening = null; });
+  return opening;
 }
 
-async function tx(mode, fn) {
+/** Describes a storage failure for people. */
+export function describe(error) {
+  const name = error?.name ?? '';
+  if (name === 'QuotaExceededError' || /quota/i.test(error?.message ?? '')) {
+    return 'the browser has no room left for this site (storage quota exceeded)';
+  }
+  return error?.message || name || 'unknown storage error';
+}
+
+/**
+ * Runs `fn(stores)` in one transaction over `names`; resolves with fn's result once the
+ * transaction commits, rejects if it aborts or errors. All writes in `fn` land together or not at all.
+ */
+export async function transaction(names, mode, fn) {
   const db = await open();
   return new Promise((resolve, reject) => {
-    const t = db.transaction(STORE, mode);
-    const req = fn(t.objectStore(STORE));
-    t.oncomplete = () => { db.close(); resolve(req.result); };
-    t.onerror = () => { db.close(); reject(t.error); };
+    let tx;
+    try { tx = db.transaction(names, mode); } catch (e) { reject(e); return; }
+    const stores = Object.fromEntries(names.map((n) => [n, tx.objectStore(n)]));
+    let result;
+    const fail = () => reject(tx.error ?? new DOMException('the storage transaction was aborted', 'AbortError'));
+    tx.oncomplete = () => resolve(result instanceof IDBRequest ? result.result : result);
+    // A failed request aborts the transaction (its default action), which rejects here.
+    tx.onabort = fail;
+    try { result = fn(stores); } catch (e) { try { tx.abort(); } catch { /* already finished */ } reject(e); }
   });
 }
 
-export const get = (key) => tx('readonly', (s) => s.get(key));
-export const put = (key, value) => tx('readwrite', (s) => s.put(value, key));
-export const del = (key) => tx('readwrite', (s) => s.delete(key));
+const request = (req) => new Promise((resolve, reject) => {
+  req.onsuccess = () => resolve(req.result);
+  req.onerror = () => reject(req.error);
+});
+
+export const getModel = (id) => transaction(['models'], 'readonly', (s) => s.models.get(id));
+export const getCorpus = (id) => transaction(['corpora'], 'readonly', (s) => s.corpora.get(id));
+export const getMeta = (key) => transaction(['meta'], 'readonly', (s) => s.meta.get(key));
+export const putMeta = (key, value) => transaction(['meta'], 'readwrite', (s) => { s.meta.put(value, key); });
+
+/** Every model without its weights (for the library list), newest first. */
+export async function listModels() {
+  const db = await open();
+  const tx = db.transaction(['models'], 'readonly');
+  const all = await request(tx.objectStore('models').getAll());
+  return all.map(({ bytes, ...rest }) => ({ ...rest, size: bytes?.byteLength ?? 0 }))
+    .sort((a, b) => (b.savedAt ?? 0) - (a.savedAt ?? 0));
+}
+
+/**
+ * Writes models, a corpus and meta entries in one transaction: `{ models: [...], corpus, meta: {key: value} }`.
+ */
+export function save({ models = [], corpus = null, meta = {}, deleteModels = [] }) {
+  return transaction(STORES, 'readwrite', (s) => {
+    if (corpus) s.corpora.put(corpus);
+    for (const m of models) s.models.put(m);
+    for (const id of deleteModels) s.models.delete(id);
+    for (const [k, v] of Object.entries(meta)) s.meta.put(v, k);
+  });
+}
+
+/** Bytes used and available for this site, where the browser says. */
+export async function usage() {
+  try {
+    const { usage: used, quota } = await navigator.storage.estimate();
+    return { used, quota };
+  } catch { return null; }
+}
+
+/** A content hash naming a corpus (so the same file is stored once). */
+export async function hashBytes(bytes) {
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest).slice(0, 12), (b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,215 +1,561 @@
-// The trainer's worker: owns the wasm Trainer so training never blocks the page.
+// The trainer's worker: owns the wasm runs so training never blocks the page.
 // Messages in: { id, op, args }; replies: { id, ok, result | error }; events: { event, ... }.
-import init, { Trainer } from './pkg/shige.js';
+//
+// One loop does everything, one small piece at a time: a message, a slice of an evaluation,
+// or one training step of one run (runs take turns). After every piece it yields to the event
+// loop, so a click (write a poem, pause, save) is answered before the next step.
+// IndexedDB writes run beside the loop, never in it: a slow or failing disk cannot stall training.
 import * as store from './store.js';
 
-let trainer = null;
-let corpus = null;           // bytes of the corpus the trainer uses
-let corpusName = '';
-let running = false;
-let settings = {};
-let history = { losses: [], evals: [] };   // for the chart, saved with the model
-let lastAutosave = 0;
+const AUTOSAVE_EVERY = 200;          // steps per run
+const FLOW_EVERY = 50;               // steps per run between gradient-flow measurements
+const EVAL_SLICE = 4;                // validation batches per loop piece
+/** Bytes of wasm memory a training run may plan to use (wasm32 tops out at 4 GiB). */
+const MEMORY_BUDGET = 3 * 2 ** 30;
+const BUILTIN = { id: 'builtin', url: 'default-corpus.txt' };
 
-const AUTOSAVE_EVERY = 200;  // steps
-const STEPS_PER_CALL = 1;    // one step per call keeps generate/pause responsive
+let wasm = null;                     // the wasm module (a fresh instance after a crash)
+let instance = 0;
+let backendPreference = 'auto';
+const corpus = { id: null, name: '', bytes: null, data: null, info: null };
+let runs = [];                       // the runs on the page, in order
+let undoSlot = null;                 // { corpus, runs } the page had before the last replace
+let workspace = { id: null, owner: false, release: null };
+const autosave = { state: 'on', failures: 0, nextTryStep: 0, warned: false };
 
-// All trainer calls run one at a time, in order.
-let queue = Promise.resolve();
-const serial = (fn) => { const run = queue.then(fn, fn); queue = run.catch(() => {}); return run; };
-
-const post = (msg) => self.postMessage(msg);
+const post = (msg, transfer) => self.postMessage(msg, transfer ?? []);
 const message = (e) => (e instanceof Error ? e.message : String(e));
+const uid = (prefix) => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+const warn = (text, extra = {}) => post({ event: 'warning', message: text, ...extra });
 
-async function makeTrainer(bytes, options) {
-  return Trainer.create(bytes, options);
-}
+// ---- the loop ---------------------------------------------------------------------------
+const inbox = [];
+const jobs = [];                     // background pieces: evaluation slices, gradient flow
+let wake = null;
+let turn = 0;
 
-function info() {
-  return { ...trainer.info(), corpusName, running, history, settings };
-}
-
-function autosave() {
-  return serial(saveNow);
-}
-
-async function saveNow() {
-  const bytes = await trainer.save();
-  await store.put('model', { bytes, corpusName, history, settings, savedAt: Date.now() });
-  lastAutosave = trainer.info().step;
-}
-
-const ops = {
-  // Loads wasm, then the autosaved model (if any) or a fresh one on the given corpus.
-  async start({ defaultCorpus, options }) {
-    await init();
-    settings = options;
-    const saved = await store.get('model').catch(() => null);
-    const savedCorpus = await store.get('corpus').catch(() => null);
-    if (saved && savedCorpus) {
-      try {
-        trainer = await Trainer.load(saved.bytes, savedCorpus.bytes, saved.settings?.backend ?? options.backend);
-        corpus = savedCorpus.bytes; corpusName = saved.corpusName; history = saved.history ?? history;
-        settings = saved.settings ?? options;
-        lastAutosave = trainer.info().step;
-        return { ...info(), restored: true };
-      } catch (e) {
-        post({ event: 'warning', message: `The saved model could not be restored (${message(e)}); starting a new one.` });
-      }
-    }
-    corpus = defaultCorpus; corpusName = 'the built-in 全唐诗';
-    trainer = await makeTrainer(corpus, options);
-    await store.put('corpus', { bytes: corpus });
-    return { ...info(), restored: false };
-  },
-
-  // A new corpus: a new model on it, the previous one kept for undo. On bad input the
-  // current model is kept.
-  async setCorpus({ bytes, name, options }) {
-    const next = await makeTrainer(bytes, options);   // throws on bad input; nothing changed yet
-    await pauseTraining();
-    await keepForUndo();
-    trainer = next; corpus = bytes; corpusName = name; settings = options;
-    history = { losses: [], evals: [] };
-    await store.put('corpus', { bytes });
-    await autosave();
-    return info();
-  },
-
-  // A fresh model with new settings; the previous one is kept for undo.
-  async reset({ options }) {
-    const next = await makeTrainer(corpus, options);
-    await pauseTraining();
-    await keepForUndo();
-    trainer = next; settings = options; history = { losses: [], evals: [] };
-    await autosave();
-    return info();
-  },
-
-  async undoReset() {
-    const previous = await store.get('undo');
-    if (!previous) throw new Error('there is no previous model to restore');
-    await pauseTraining();
-    trainer = await Trainer.load(previous.bytes, previous.corpus, previous.settings?.backend);
-    history = previous.history; settings = previous.settings;
-    corpus = previous.corpus; corpusName = previous.corpusName;
-    await store.put('corpus', { bytes: corpus });
-    await store.del('undo');
-    await autosave();
-    return info();
-  },
-
-  async train() {
-    if (running) return info();
-    running = true;
-    trainLoop();
-    return info();
-  },
-
-  async pause() {
-    await pauseTraining();
-    await autosave();
-    return info();
-  },
-
-  generate(options) { return serial(() => trainer.generate(options)); },
-
-  async evaluate() {
-    const result = await serial(() => trainer.evaluate());
-    return result;
-  },
-
-  save() { return serial(() => trainer.save()); },
-
-  // Loads a checkpoint file (from this page or the CLI); on failure the current model stays.
-  async load({ bytes }) {
-    const next = await Trainer.load(bytes, corpus, settings.backend);
-    await pauseTraining();
-    await keepForUndo();
-    trainer = next; history = { losses: [], evals: [] };
-    await autosave();
-    return info();
-  },
-
-  info() { return info(); },
-
-  vocabulary() { return trainer.vocabulary(); },
+self.onmessage = ({ data }) => {
+  // Pause takes effect at once: no further step starts, whatever is queued.
+  if (data.op === 'pause') for (const r of targetRuns(data.args?.runId)) r.running = false;
+  inbox.push(data);
+  wake?.();
 };
 
-// The model about to be replaced (with its corpus), so "Undo" can bring it back.
-async function keepForUndo() {
-  const bytes = await serial(() => trainer.save());
-  await store.put('undo', { bytes, history, settings, corpus, corpusName });
-}
+// A macrotask boundary: lets queued messages in (the CPU backend's promises resolve in
+// microtasks, so without this the worker would never see them while training).
+const channel = new MessageChannel();
+const ticks = [];
+channel.port1.onmessage = () => ticks.shift()?.();
+const tick = () => new Promise((resolve) => { ticks.push(resolve); channel.port2.postMessage(0); });
 
-let loopDone = Promise.resolve();
-async function pauseTraining() {
-  running = false;
-  await loopDone;
-}
-
-function trainLoop() {
-  loopDone = (async () => {
-    let evalAt = trainer.info().step;
-    while (running) {
-      const started = performance.now();
-      let losses;
-      try {
-        losses = await serial(() => trainer.trainSteps(STEPS_PER_CALL));
-      } catch (e) {
-        running = false;
-        post({ event: 'error', message: message(e) });
-        await recover();
-        break;
+async function loop() {
+  for (;;) {
+    if (inbox.length) {
+      await handle(inbox.shift());
+    } else if (jobs.length) {
+      await runJob(jobs.shift());
+    } else {
+      const active = runs.filter((r) => r.running);
+      if (!active.length) {
+        await new Promise((resolve) => { wake = resolve; });
+        wake = null;
+        continue;
       }
-      const seconds = (performance.now() - started) / 1000;
-      const i = trainer.info();
-      for (let k = 0; k < losses.length; k++) history.losses.push([i.step - losses.length + k + 1, losses[k]]);
-      post({ event: 'progress', losses: Array.from(losses), seconds, info: i });
-      const evalEvery = Math.max(10, Math.min(200, Math.round(i.batchesPerEpoch / 10)));
-      if (i.poemsValidation > 0 && i.step - evalAt >= evalEvery) {
-        evalAt = i.step;
-        try {
-          const ev = await serial(() => trainer.evaluate());
-          history.evals.push([i.step, ev.perplexity]);
-          post({ event: 'eval', step: i.step, ...ev });
-        } catch (e) { post({ event: 'error', message: message(e) }); }
-      }
-      if (i.step - lastAutosave >= AUTOSAVE_EVERY) {
-        await autosave().catch((e) => post({ event: 'warning', message: `autosave failed: ${message(e)}` }));
-      }
+      await trainOne(active[turn++ % active.length]);
     }
-    post({ event: 'stopped', info: info() });
-  })();
-}
-
-// After a failure (e.g. the GPU was lost) make sure a working model exists: keep the current
-// one if it can still be saved, else fall back to the last autosave on the CPU.
-async function recover() {
-  try {
-    await autosave();
-  } catch {
-    const saved = await store.get('model').catch(() => null);
-    if (saved) {
-      trainer = await Trainer.load(saved.bytes, corpus, 'cpu');
-      history = saved.history ?? history;
-      post({ event: 'warning', message: `Recovered the model saved at step ${trainer.info().step}, now on the CPU.` });
-    }
+    await tick();
   }
 }
 
-// Operations run one after another, in the order they arrive; only `pause` acts at once
-// (it stops the training loop, which runs beside the queue one step at a time).
-let ops_queue = Promise.resolve();
-self.onmessage = ({ data: { id, op, args } }) => {
-  const run = async () => {
-    try {
-      post({ id, ok: true, result: await ops[op](args ?? {}) });
-    } catch (e) {
-      console.error(`shige worker: ${op} failed:`, e);
-      post({ id, ok: false, error: message(e) });
-    }
+async function handle({ id, op, args }) {
+  try {
+    if (!ops[op]) throw new Error(`unknown operation ${op}`);
+    const result = await ops[op](args ?? {});
+    post({ id, ok: true, result }, result instanceof Uint8Array ? [result.buffer] : []);
+  } catch (e) {
+    console.error(`shige worker: ${op} failed:`, e);
+    if (await crashed(e)) post({ id, ok: false, error: `${message(e)} — the trainer was restarted; try again` });
+    else post({ id, ok: false, error: message(e) });
+  }
+}
+
+// ---- runs -------------------------------------------------------------------------------
+function targetRuns(runId) { return runId ? runs.filter((r) => r.id === runId) : runs; }
+function findRun(runId) {
+  const run = runs.find((r) => r.id === runId) ?? (runId === undefined ? runs[0] : null);
+  if (!run) throw new Error('that run no longer exists');
+  return run;
+}
+
+function newRun(trainer, { id = uid('m'), name, settings, history } = {}) {
+  const info = trainer.info();
+  return {
+    id, name: name || defaultName(info), trainer, settings: settings ?? settingsOf(info),
+    history: history ?? { losses: [], evals: [], flow: null },
+    running: false, steps: 0, seconds: 0, savedStep: info.step, saving: null,
+    evalAt: info.step, flowAt: -Infinity, startedAt: Date.now(), error: null,
   };
-  if (op === 'pause') running = false;
-  ops_queue = ops_queue.then(run);
+}
+function defaultName(info) {
+  const base = info.cell.toUpperCase();
+  const taken = new Set(runs.map((r) => r.name));
+  for (let i = 1; ; i++) if (!taken.has(`${base} ${i}`)) return `${base} ${i}`;
+}
+function settingsOf(i) {
+  return { cell: i.cell, embedding: i.embedding, hidden: i.hidden, layers: i.layers, tied: i.tied,
+    learningRate: i.learningRate, batchSize: i.batchSize, maxSeqLen: i.maxSeqLen, seed: i.seed, backend: backendPreference };
+}
+
+function summary(run) {
+  const info = run.trainer.info();
+  return { id: run.id, name: run.name, running: run.running, settings: run.settings, info,
+    steps: run.steps, seconds: run.seconds, history: run.history, error: run.error };
+}
+function state() {
+  return {
+    corpus: { id: corpus.id, name: corpus.name, info: corpus.info },
+    runs: runs.map(summary), undo: !!undoSlot, autosave: autosave.state, workspace: workspace.id,
+  };
+}
+const announce = () => post({ event: 'state', state: state() });
+
+async function trainOne(run) {
+  const started = performance.now();
+  let losses;
+  try {
+    losses = await run.trainer.trainSteps(1);
+  } catch (e) {
+    run.running = false;
+    if (await crashed(e)) return;
+    run.error = message(e);
+    post({ event: 'error', runId: run.id, message: `${run.name}: ${message(e)}` });
+    announce();
+    return;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const info = run.trainer.info();
+  run.steps += 1; run.seconds += seconds;
+  run.history.losses.push([info.step, losses[0]]);
+  post({ event: 'progress', runId: run.id, step: info.step, loss: losses[0], seconds, epochs: info.epochs,
+    gradNorm: info.gradNorm, batchesPerEpoch: info.batchesPerEpoch, charsPerEpoch: info.corpus.charsPerEpoch });
+  const evalEvery = Math.max(10, Math.min(200, Math.round(info.batchesPerEpoch / 10)));
+  if (info.corpus.poemsValidation > 0 && info.step - run.evalAt >= evalEvery && !jobs.some((j) => j.run === run && j.kind === 'eval')) {
+    run.evalAt = info.step;
+    jobs.push({ kind: 'eval', run, step: info.step, next: 0, total: 0, tokens: 0 });
+  }
+  if (info.step - run.flowAt >= FLOW_EVERY) {
+    run.flowAt = info.step;
+    jobs.push({ kind: 'flow', run, step: info.step });
+  }
+  if (info.step - run.savedStep >= AUTOSAVE_EVERY) await autosaveRun(run);
+}
+
+async function runJob(job) {
+  const { run } = job;
+  if (!runs.includes(run)) return;
+  try {
+    if (job.kind === 'eval') {
+      const total = run.trainer.evalBatches();
+      const end = Math.min(total, job.next + EVAL_SLICE);
+      const part = await run.trainer.evaluatePart(job.next, end);
+      job.total += part.total; job.tokens += part.tokens; job.next = end;
+      if (end < total) { jobs.unshift(job); return; }
+      const perplexity = Math.exp(job.total / Math.max(1, job.tokens));
+      run.history.evals.push([job.step, perplexity]);
+      post({ event: 'eval', runId: run.id, step: job.step, perplexity, loss: Math.log(perplexity) });
+    } else if (job.kind === 'flow') {
+      const flow = await run.trainer.gradientFlow();
+      run.history.flow = { step: job.step, ...flow };
+      post({ event: 'flow', runId: run.id, step: job.step, ...flow });
+    }
+  } catch (e) {
+    if (!(await crashed(e))) post({ event: 'warning', message: `${run.name}: ${message(e)}` });
+  }
+}
+
+// ---- storage: autosave, locks, the workspace --------------------------------------------
+// Each run is a model in the library; the workspace lists the runs open in the page. Only the
+// tab holding the workspace's Web Lock writes them, so two tabs never overwrite each other.
+
+function modelRecord(run, bytes) {
+  const lastEval = run.history.evals.at(-1);
+  return { id: run.id, name: run.name, corpusId: corpus.id, corpusName: corpus.name, bytes,
+    history: run.history, settings: run.settings, step: run.trainer.info().step,
+    perplexity: lastEval ? lastEval[1] : null, savedAt: Date.now(), workspace: workspace.id };
+}
+function workspaceRecord() {
+  return { id: workspace.id, corpusId: corpus.id, corpusName: corpus.name, runIds: runs.map((r) => r.id) };
+}
+
+function canAutosave() { return autosave.state === 'on' || autosave.state === 'failing'; }
+
+/** Saves one run beside the loop; failures back off and are reported once. */
+async function autosaveRun(run, { force = false } = {}) {
+  if (!canAutosave() || run.saving) return;
+  const step = run.trainer.info().step;
+  if (!force && autosave.state === 'failing' && step < autosave.nextTryStep) return;
+  let bytes;
+  try {
+    bytes = await run.trainer.save();      // the only part on the loop: reading the weights
+  } catch (e) {
+    if (!(await crashed(e))) warn(`${run.name}: the model could not be saved (${message(e)})`, { runId: run.id, offerDownload: false });
+    return;
+  }
+  run.saving = store.save({ models: [modelRecord(run, bytes)], meta: { workspace: workspaceRecord() } })
+    .then(() => {
+      run.savedStep = step;
+      if (autosave.state === 'failing') {
+        autosave.state = 'on'; autosave.failures = 0; autosave.warned = false;
+        post({ event: 'autosave', state: 'on', message: 'Autosave works again.' });
+      }
+    })
+    .catch((e) => {
+      autosave.failures += 1;
+      autosave.state = 'failing';
+      // Back off: 200, 400, 800 … steps before the next try.
+      autosave.nextTryStep = step + AUTOSAVE_EVERY * 2 ** Math.min(autosave.failures, 6);
+      run.savedStep = step;
+      if (!autosave.warned) {
+        autosave.warned = true;
+        post({ event: 'autosave', state: 'failing', runId: run.id, offerDownload: true,
+          message: `Autosave failed: ${store.describe(e)}. Your model is still here and keeps training; download it to keep a copy.` });
+      }
+    })
+    .finally(() => { run.saving = null; });
+}
+
+/** Saves every run, the corpus and the workspace in one transaction (waits for it). */
+async function saveWorkspace({ corpusRecord = null, extraMeta = {} } = {}) {
+  if (!canAutosave()) return;
+  const models = [];
+  for (const run of runs) models.push(modelRecord(run, await run.trainer.save()));
+  await store.save({ models, corpus: corpusRecord, meta: { workspace: workspaceRecord(), ...extraMeta } });
+  for (const run of runs) run.savedStep = run.trainer.info().step;
+}
+
+/** Takes the workspace's lock if no other tab holds it (or takes it over with `steal`). */
+async function lockWorkspace(id, { steal = false } = {}) {
+  workspace.release?.();
+  workspace = { id, owner: false, release: null };
+  if (!navigator.locks) { workspace.owner = true; return true; }
+  const granted = await new Promise((resolve) => {
+    const held = navigator.locks.request(`shige-workspace-${id}`, steal ? { steal: true } : { ifAvailable: true }, (lock) => {
+      if (!lock) { resolve(false); return undefined; }
+      resolve(true);
+      return new Promise((release) => { if (workspace.id === id) workspace.release = release; else release(); });
+    });
+    held.catch((e) => {
+      // Another tab took the lock over: stop writing at once.
+      if (e?.name === 'AbortError' && workspace.id === id) {
+        workspace.owner = false; workspace.release = null;
+        autosave.state = 'other-tab';
+        post({ event: 'autosave', state: 'other-tab', lostLock: true,
+          message: 'Another tab took over the autosave of these models. This tab no longer saves them.' });
+        announce();
+      }
+    });
+  });
+  workspace.owner = granted;
+  return granted;
+}
+
+// ---- crashes ----------------------------------------------------------------------------
+let recovering = null;
+/**
+ * After a Rust panic the module is unusable: save every run's last good step from the old
+ * module, start a fresh one and load them back. Returns whether it was a crash.
+ */
+async function crashed(error) {
+  const panic = wasm?.panicMessage?.();
+  if (!panic) return false;
+  recovering ??= (async () => {
+    console.error('shige worker: the wasm module panicked:', panic, error);
+    const saved = [];
+    for (const run of runs) {
+      run.running = false;
+      let bytes = await run.trainer.rescue().catch(() => null);
+      if (!bytes && canAutosave()) bytes = (await store.getModel(run.id).catch(() => null))?.bytes ?? null;
+      saved.push({ run, bytes });
+    }
+    await loadWasm();
+    if (corpus.bytes) corpus.data = wasm.CorpusData.parse(corpus.bytes);
+    const restored = [];
+    for (const { run, bytes } of saved) {
+      if (!bytes) continue;
+      run.trainer = await wasm.Trainer.load(bytes, corpus.bytes, run.settings.backend ?? backendPreference);
+      restored.push(`${run.name} at step ${run.trainer.info().step}`);
+    }
+    runs = saved.filter((s) => s.bytes).map((s) => s.run);
+    jobs.length = 0;
+    warn(`The trainer crashed (${panic}) and was restarted. Restored: ${restored.join(', ') || 'nothing'}.`);
+    announce();
+  })().finally(() => { recovering = null; });
+  await recovering;
+  return true;
+}
+
+async function loadWasm() {
+  instance += 1;
+  // A second import of the same URL would return the crashed instance: change the URL.
+  const mod = await import(instance === 1 ? './pkg/shige.js' : `./pkg/shige.js?instance=${instance}`);
+  await mod.default();
+  wasm = mod;
+}
+
+// ---- corpora ----------------------------------------------------------------------------
+async function fetchBuiltin() {
+  const res = await fetch(BUILTIN.url);
+  if (!res.ok) throw new Error(`the built-in corpus could not be loaded (HTTP ${res.status})`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** Parses a corpus without touching the current one (throws on bad input). */
+function parseCorpus(bytes, name, id) {
+  const data = wasm.CorpusData.parse(bytes);
+  return { id, name, bytes, data, info: data.info() };
+}
+
+function checkMemory(settings, vocabSize) {
+  const need = wasm.estimateMemory(settings, vocabSize);
+  if (need > MEMORY_BUDGET) {
+    throw new Error(`this model needs about ${(need / 2 ** 30).toFixed(1)} GiB to train, more than a browser tab can hold `
+      + `(${MEMORY_BUDGET / 2 ** 30} GiB): lower hidden, embedding, batch or the sequence cap`);
+  }
+}
+
+async function createRun(settings, name, onCorpus = corpus) {
+  checkMemory(settings, onCorpus.info.vocabSize);
+  const trainer = await wasm.Trainer.create(onCorpus.data, settings);
+  return newRun(trainer, { name, settings });
+}
+
+/** Makes `next` (a corpus and its runs) the page's set; the old set becomes the undo slot. */
+async function replaceWorkspace(next, { persistCorpus }) {
+  for (const r of runs) r.running = false;
+  const previous = { corpus: { ...corpus }, runs, workspaceId: workspace.id, owner: workspace.owner };
+  const nextId = uid('w');
+  // Nothing changes in the page until the new set is stored (or storage is off).
+  if (canAutosave()) {
+    const models = [];
+    for (const run of next.runs) models.push({ ...modelRecordFor(run, next.corpus, nextId), bytes: await run.trainer.save() });
+    // Also keep the current set's latest state, so the swap loses nothing.
+    for (const run of runs) models.push(modelRecord(run, await run.trainer.save()));
+    const corpusRecord = persistCorpus ? { id: next.corpus.id, name: next.corpus.name, bytes: next.corpus.bytes } : null;
+    await store.save({ models, corpus: corpusRecord, meta: {
+      workspace: { id: nextId, corpusId: next.corpus.id, corpusName: next.corpus.name, runIds: next.runs.map((r) => r.id) },
+      undo: workspace.id ? workspaceRecord() : null,
+    } });
+  }
+  Object.assign(corpus, next.corpus);
+  runs = next.runs;
+  undoSlot = previous.runs.length ? previous : null;
+  jobs.length = 0;
+  if (autosave.state !== 'unavailable') {
+    const owner = await lockWorkspace(nextId);
+    autosave.state = owner ? 'on' : 'other-tab';
+  } else {
+    workspace = { id: nextId, owner: false, release: null };
+  }
+}
+
+function modelRecordFor(run, onCorpus, workspaceId) {
+  return { id: run.id, name: run.name, corpusId: onCorpus.id, corpusName: onCorpus.name, history: run.history,
+    settings: run.settings, step: run.trainer.info().step, perplexity: null, savedAt: Date.now(), workspace: workspaceId };
+}
+
+// ---- start-up ---------------------------------------------------------------------------
+/** Loads the workspace saved in this browser; models that fail to load are set aside. */
+async function restoreWorkspace(saved) {
+  let bytes;
+  if (saved.corpusId === BUILTIN.id) bytes = await fetchBuiltin();
+  else bytes = (await store.getCorpus(saved.corpusId))?.bytes;
+  if (!bytes) throw new Error('its corpus is missing from storage');
+  const restoredCorpus = parseCorpus(bytes, saved.corpusName, saved.corpusId);
+  const restored = [];
+  for (const id of saved.runIds) {
+    const record = await store.getModel(id);
+    if (!record) continue;
+    try {
+      const trainer = await wasm.Trainer.load(record.bytes, bytes, record.settings?.backend ?? backendPreference);
+      restored.push(newRun(trainer, { id, name: record.name, settings: record.settings, history: record.history }));
+    } catch (e) {
+      // Keep the file as it is, under its own key, and offer it: never overwrite it.
+      const aside = { ...record, id: uid('broken'), name: `${record.name} (could not be opened)`, broken: message(e), workspace: null };
+      await store.save({ models: [aside] }).catch(() => {});
+      post({ event: 'unrestorable', modelId: aside.id, name: record.name, message: message(e) });
+    }
+  }
+  return { corpus: restoredCorpus, runs: restored };
+}
+
+const ops = {
+  /** Loads wasm, then the saved workspace (if any) or a fresh run on the built-in corpus. */
+  async start({ settings, backend }) {
+    backendPreference = backend ?? 'auto';
+    await loadWasm();
+    let saved = null;
+    if (!store.available()) {
+      autosave.state = 'unavailable';
+    } else {
+      try {
+        saved = await store.getMeta('workspace');
+      } catch (e) {
+        autosave.state = 'unavailable';
+        warn(`Autosave is off: this browser does not let the page store data (${store.describe(e)}). Download your model to keep it.`);
+      }
+    }
+    let restored = null;
+    if (saved?.runIds?.length) {
+      try {
+        restored = await restoreWorkspace(saved);
+      } catch (e) {
+        warn(`The saved models could not be restored (${message(e)}); they are kept in the library. Starting a new model.`);
+      }
+    }
+    if (restored?.runs.length) {
+      Object.assign(corpus, restored.corpus);
+      runs = restored.runs;
+      const owner = await lockWorkspace(saved.id);
+      if (!owner) autosave.state = 'other-tab';
+      const undo = await store.getMeta('undo').catch(() => null);
+      if (undo?.runIds?.length) undoSlot = { lazy: undo };
+    } else {
+      Object.assign(corpus, parseCorpus(await fetchBuiltin(), '', BUILTIN.id));
+      runs = [await createRun(settings)];
+      workspace = { id: uid('w'), owner: false, release: null };
+      if (autosave.state !== 'unavailable') {
+        const owner = await lockWorkspace(workspace.id);
+        if (!owner) autosave.state = 'other-tab';
+        await saveWorkspace().catch((e) => post({ event: 'autosave', state: 'failing', offerDownload: true,
+          message: `Autosave failed: ${store.describe(e)}. Your model is still here; download it to keep a copy.` }));
+      }
+    }
+    if (autosave.state === 'other-tab') {
+      post({ event: 'autosave', state: 'other-tab', message: 'Another tab is training these models and owns their autosave. This tab will not save them.' });
+    }
+    return { ...state(), restored: !!restored?.runs.length };
+  },
+
+  state() { return state(); },
+
+  async train({ runId }) {
+    for (const r of targetRuns(runId)) { r.running = true; r.error = null; r.steps = 0; r.seconds = 0; }
+    announce();
+    return state();
+  },
+
+  async pause({ runId }) {
+    for (const r of targetRuns(runId)) await autosaveRun(r, { force: true });
+    announce();
+    return state();
+  },
+
+  async addRun({ settings, name }) {
+    const run = await createRun(settings, name);
+    runs.push(run);
+    if (canAutosave()) await saveWorkspace().catch((e) => warn(`Autosave failed: ${store.describe(e)}`));
+    announce();
+    return state();
+  },
+
+  async removeRun({ runId }) {
+    const run = findRun(runId);
+    if (runs.length === 1) throw new Error('the last run cannot be removed; start a new model instead');
+    runs = runs.filter((r) => r !== run);
+    // The model stays in the library; only the page's list changes.
+    if (canAutosave()) await store.save({ meta: { workspace: workspaceRecord() } }).catch((e) => warn(`Autosave failed: ${store.describe(e)}`));
+    announce();
+    return state();
+  },
+
+  async renameRun({ runId, name }) {
+    const run = findRun(runId);
+    const clean = String(name ?? '').trim().slice(0, 60);
+    if (!clean) throw new Error('a run needs a name');
+    run.name = clean;
+    if (canAutosave()) await autosaveRun(run, { force: true });
+    announce();
+    return state();
+  },
+
+  /** A new corpus: fresh runs with the current settings on it; the current set is kept for undo. */
+  async setCorpus({ bytes, name, builtin }) {
+    const data = builtin ? await fetchBuiltin() : bytes;
+    const id = builtin ? BUILTIN.id : await store.hashBytes(data);
+    const next = parseCorpus(data, builtin ? '' : name, id);      // throws on bad input: nothing changed
+    const fresh = [];
+    for (const r of runs) fresh.push(await createRun(r.settings, r.name, next));
+    await replaceWorkspace({ corpus: next, runs: fresh }, { persistCorpus: !builtin });
+    announce();
+    return state();
+  },
+
+  /** A fresh set of one run with these settings on the current corpus; the current set is kept for undo. */
+  async reset({ settings }) {
+    const run = await createRun(settings);
+    await replaceWorkspace({ corpus: { ...corpus }, runs: [run] }, { persistCorpus: false });
+    announce();
+    return state();
+  },
+
+  /** Loads a checkpoint file as the page's model; the current set is kept for undo. */
+  async load({ bytes, name }) {
+    const trainer = await wasm.Trainer.load(bytes, corpus.bytes, backendPreference);
+    const run = newRun(trainer, { name: name || undefined });
+    await replaceWorkspace({ corpus: { ...corpus }, runs: [run] }, { persistCorpus: false });
+    announce();
+    return state();
+  },
+
+  /** Swaps the current set with the one it replaced (nothing is dropped). */
+  async undo() {
+    if (!undoSlot) throw new Error('there is no previous model to bring back');
+    if (undoSlot.lazy) undoSlot = await restoreWorkspace(undoSlot.lazy);
+    await replaceWorkspace({ corpus: undoSlot.corpus, runs: undoSlot.runs }, { persistCorpus: false });
+    announce();
+    return state();
+  },
+
+  /** Steals the autosave from the other tab. */
+  async takeOverAutosave() {
+    await lockWorkspace(workspace.id, { steal: true });
+    autosave.state = 'on';
+    await saveWorkspace();
+    announce();
+    return state();
+  },
+
+  /** Keeps this tab's runs as new library entries with their own lock. */
+  async saveAsOwn() {
+    for (const r of runs) { r.id = uid('m'); r.name = `${r.name} (copy)`; }
+    const owner = await lockWorkspace(uid('w'));
+    autosave.state = owner ? 'on' : 'other-tab';
+    await saveWorkspace();
+    announce();
+    return state();
+  },
+
+  generate({ runId, options }) { return findRun(runId).trainer.generate(options); },
+
+  save({ runId }) { return findRun(runId).trainer.save(); },
+
+  /** A model kept in storage (e.g. one set aside because it could not be opened). */
+  async storedBytes({ modelId }) {
+    const record = await store.getModel(modelId);
+    if (!record) throw new Error('that model is no longer in storage');
+    return record.bytes;
+  },
+
+  vocabulary({ runId }) { return findRun(runId).trainer.vocabulary(); },
+
+  countParams({ settings }) { return wasm.countParams(settings, corpus.info.vocabSize); },
+
+  hiddenForBudget({ settings, params }) { return wasm.hiddenForBudget(settings, corpus.info.vocabSize, params); },
+
+  estimateMemory({ settings }) { return wasm.estimateMemory(settings, corpus.info.vocabSize); },
+
+  /** Tests only: makes the module panic while it holds a run's trainer. */
+  panicForTests({ runId }) { wasm.panicForTests(findRun(runId).trainer); },
 };
+
+loop();

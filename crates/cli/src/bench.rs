@@ -68,11 +68,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .with_batch_size(args.batch_size)
         .with_max_seq_len(args.seq)
         .with_min_char_freq(args.min_char_freq);
-    let shape = args.model.shape()?;
     // The vocabulary comes from the whole corpus, as in real training.
-    let mut trainer = Trainer::new(&corpus, shape, config, &device);
-    let vocab = trainer.vocab.clone();
-    trainer = Trainer::with_state(&bench_corpus, vocab, trainer.model_config.clone(), trainer.config.clone(), trainer.state.clone(), &device);
+    let mut trainer = Trainer::new(&corpus, args.model.shape(), config, &device)?;
+    let data = std::sync::Arc::new(shige_core::EncodedCorpus::new(&bench_corpus, trainer.vocab.clone()));
+    trainer = Trainer::with_state(data, trainer.model_config.clone(), trainer.config.clone(), trainer.state.clone(), &device);
 
     pollster::block_on(trainer.train_steps(args.warmup))?;
     let mut times = Vec::new();

@@ -67,13 +67,13 @@ pub struct CorpusArgs {
     #[arg(long)]
     pub corpus: PathBuf,
     /// Fewest characters a poem may have
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = count(1, 100_000))]
     pub min_chars: usize,
     /// Most characters a poem may have
-    #[arg(long, default_value_t = 80)]
+    #[arg(long, default_value_t = 80, value_parser = count(1, 100_000))]
     pub max_chars: usize,
-    /// Share of poems held out for validation
-    #[arg(long, default_value_t = 0.05)]
+    /// Share of poems held out for validation, in [0, 1)
+    #[arg(long, default_value_t = 0.05, value_parser = number(0.0, 1.0, false))]
     pub validation_share: f64,
     /// Seed of the train/validation split
     #[arg(long, default_value_t = 42)]
@@ -90,13 +90,67 @@ impl CorpusArgs {
     }
 }
 
+/// A parser for a whole number in `lo..=hi`.
+pub fn count(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |s| match s.trim().parse::<usize>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{n} is out of range: use {lo} to {hi}")),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
+
+/// A parser for a finite number in `[lo, hi]` (`[lo, hi)` when `hi_included` is false).
+/// NaN and infinities never get through: they would be saved as JSON `null`.
+pub fn number(lo: f64, hi: f64, hi_included: bool) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |s| {
+        let x: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+        let above = if hi_included { x > hi } else { x >= hi };
+        if !x.is_finite() || x < lo || above {
+            let end = if hi_included { ']' } else { ')' };
+            return Err(format!("{s} is out of range: use a number in [{lo}, {hi}{end}"));
+        }
+        Ok(x)
+    }
+}
+
+/// A parser for a finite number above `lo` and at most `hi`.
+pub fn positive(hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |s| {
+        let x: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+        if !(x.is_finite() && x > 0.0 && x <= hi) {
+            return Err(format!("{s} is out of range: use a number above 0 and at most {hi}"));
+        }
+        Ok(x)
+    }
+}
+
+/// Reads a file of at most `limit` bytes, checking the size before reading all of it
+/// (a device such as /dev/zero has no size and never ends).
+pub fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let too_big = || anyhow::anyhow!("{} is larger than the limit of {} MiB", path.display(), limit >> 20);
+    if file.metadata().is_ok_and(|m| m.len() > limit as u64) {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() > limit {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
 pub fn read_corpus(path: &Path, cleaning: &CleaningConfig) -> Result<Corpus> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = read_limited(path, shige_core::corpus::MAX_CORPUS_BYTES)?;
     load_corpus(&bytes, cleaning).with_context(|| format!("{}", path.display()))
 }
 
+/// Largest checkpoint read (a model at the size limits with its Adam moments fits).
+const MAX_CHECKPOINT_BYTES: usize = 4 << 30;
+
 pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = read_limited(path, MAX_CHECKPOINT_BYTES)?;
     Checkpoint::from_bytes(&bytes).with_context(|| format!("{}", path.display()))
 }
 
@@ -107,44 +161,72 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Checks that `path` can be written before any work is done, naming it if not.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if path.is_dir() {
+        anyhow::bail!("{} is a folder, not a file", path.display());
+    }
+    let probe = dir.join(format!(".shige-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("cannot write {} (its folder {} is not writable or does not exist)", path.display(), dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    if path.exists() && std::fs::OpenOptions::new().append(true).open(path).is_err() {
+        anyhow::bail!("cannot write {}: the file is read-only", path.display());
+    }
+    Ok(())
+}
+
+fn parse_cell(s: &str) -> Result<shige_core::Cell, String> {
+    shige_core::Cell::parse(s).ok_or_else(|| format!("unknown cell {s:?}: use rnn, lstm or gru"))
+}
+
 /// The model's shape (vocabulary size comes from the corpus).
 #[derive(Args, Clone)]
 pub struct ModelArgs {
-    #[arg(long, default_value_t = 128)]
+    /// Recurrent cell: rnn (tanh), lstm or gru, with PyTorch's semantics
+    #[arg(long, default_value = "gru", value_parser = parse_cell)]
+    pub cell: shige_core::Cell,
+    #[arg(long, default_value_t = 128, value_parser = count(1, shige_core::model::MAX_WIDTH))]
     pub embedding: usize,
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = count(1, shige_core::model::MAX_WIDTH))]
     pub hidden: usize,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = count(1, shige_core::model::MAX_LAYERS))]
     pub layers: usize,
-    /// Dropout between GRU layers
-    #[arg(long, default_value_t = 0.0)]
+    /// Dropout between recurrent layers, in [0, 1)
+    #[arg(long, default_value_t = 0.0, value_parser = number(0.0, 1.0, false))]
     pub dropout: f64,
+    /// Tie the output layer to the embedding (h is projected to the embedding size)
+    #[arg(long)]
+    pub tied: bool,
 }
 
 impl ModelArgs {
-    pub fn shape(&self) -> Result<shige_core::ModelShape> {
-        if self.embedding == 0 || self.hidden == 0 || self.layers == 0 || !(0.0..1.0).contains(&self.dropout) {
-            anyhow::bail!("embedding, hidden and layers must be at least 1, and dropout in [0, 1)");
-        }
-        Ok(shige_core::ModelShape::new()
+    pub fn shape(&self) -> shige_core::ModelShape {
+        shige_core::ModelShape::new()
+            .with_cell(self.cell)
             .with_embedding(self.embedding)
             .with_hidden(self.hidden)
             .with_layers(self.layers)
-            .with_dropout(self.dropout))
+            .with_dropout(self.dropout)
+            .with_tied(self.tied)
     }
 }
 
 #[derive(Args, Clone)]
 pub struct SamplingArgs {
     /// 0 picks the most likely character every time
-    #[arg(long, default_value_t = 0.8)]
-    temperature: f32,
+    #[arg(long, default_value_t = 0.8, value_parser = number(0.0, 100.0, true))]
+    temperature: f64,
     /// Sample only among the k most likely characters (0: all)
     #[arg(long, default_value_t = 0)]
     top_k: usize,
     /// Sample from the smallest set of characters whose probability reaches p (1: all)
-    #[arg(long, default_value_t = 0.95)]
-    top_p: f32,
+    #[arg(long, default_value_t = 0.95, value_parser = number(0.0, 1.0, true))]
+    top_p: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// free, wujue (五绝), qijue (七绝), wulv (五律) or qilv (七律)
@@ -163,9 +245,9 @@ impl SamplingArgs {
     fn options(&self, start: String, acrostic: String) -> GenerateOptions {
         GenerateOptions {
             start,
-            temperature: self.temperature,
+            temperature: self.temperature as f32,
             top_k: self.top_k,
-            top_p: self.top_p,
+            top_p: self.top_p as f32,
             seed: self.seed,
             form: self.form,
             acrostic,
@@ -193,6 +275,10 @@ struct GenerateArgs {
 }
 
 fn run_generate(args: GenerateArgs) -> Result<()> {
+    let blank = |s: &str| s.chars().all(char::is_whitespace);
+    if blank(&args.start) || args.prefix.as_deref().is_some_and(blank) || args.acrostic.as_deref().is_some_and(blank) {
+        anyhow::bail!("give at least one start character (--start, --prefix or --acrostic is empty)");
+    }
     let ckpt = read_checkpoint(&args.model)?;
     let device = Device::flex();
     let model = ckpt.model.from_params(ckpt.train_state(&device).params);
@@ -237,6 +323,9 @@ fn run_eval(args: EvalArgs) -> Result<()> {
     // Start characters: the most frequent Chinese characters of the vocabulary, in turn.
     let starts: Vec<char> =
         ckpt.vocab.chars().iter().copied().filter(|&c| shige_core::inference::is_hanzi(c)).take(50).collect();
+    if starts.is_empty() {
+        anyhow::bail!("{}: the model's vocabulary has no Chinese characters to start poems with", args.model.display());
+    }
     let model = trainer.model();
     let mut well_formed = 0;
     for i in 0..args.samples {

@@ -11,7 +11,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use shige_core::{Checkpoint, Evaluation, TrainConfig, TrainError, Trainer};
 
-use crate::{CorpusArgs, DeviceChoice, ModelArgs, open_device, read_checkpoint, read_corpus, write_atomically};
+use crate::{
+    CorpusArgs, DeviceChoice, ModelArgs, check_writable, count, number, open_device, positive, read_checkpoint, read_corpus,
+    write_atomically,
+};
 
 /// Steps run between loss read-backs (and Ctrl-C checks).
 const CHUNK: usize = 5;
@@ -34,6 +37,9 @@ pub struct TrainArgs {
     /// Where checkpoints are written
     #[arg(long, default_value = "shige.ckpt")]
     out: PathBuf,
+    /// Overwrite --out if it exists (without --resume)
+    #[arg(long)]
+    force: bool,
     /// Also export PyTorch-named weights and the vocabulary into this folder at the end
     #[arg(long)]
     export: Option<PathBuf>,
@@ -48,48 +54,84 @@ pub struct TrainArgs {
     save_every: u64,
     #[command(flatten)]
     model: ModelArgs,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = count(1, 4096))]
     batch_size: usize,
     /// Longest sequence (BOS + characters); longer poems are truncated
-    #[arg(long, default_value_t = 96)]
+    #[arg(long, default_value_t = 96, value_parser = count(2, 4096))]
     max_seq_len: usize,
-    #[arg(long, default_value_t = 2e-3)]
-    lr: f64,
+    /// Learning rate [default: 0.002; on --resume, the checkpoint's]
+    #[arg(long, value_parser = positive(10.0))]
+    lr: Option<f64>,
     /// Decay the learning rate linearly over this run (epochs or minutes) down to this fraction
     /// of its start (1: constant)
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = number(0.0, 1.0, true))]
     lr_final_ratio: f64,
     /// Largest global gradient norm (0: no clipping)
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = number(0.0, 1e6, true))]
     grad_clip: f64,
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Characters seen fewer times become UNK
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = count(1, 1_000_000))]
     min_char_freq: usize,
 }
 
+/// Share of a resumed corpus's characters the checkpoint's vocabulary does not know, above
+/// which `train --resume` warns that the corpus probably is not the one the model was trained on.
+const UNKNOWN_WARNING: f64 = 0.2;
+
+/// Refuses to start when an output cannot be written or would overwrite a model by accident.
+fn check_outputs(args: &TrainArgs) -> Result<()> {
+    if args.resume.is_none() && args.out.exists() && !args.force {
+        bail!(
+            "{} already exists; pass --resume {0} to continue it, --force to overwrite it, or another --out",
+            args.out.display()
+        );
+    }
+    check_writable(&args.out)?;
+    if let Some(dir) = &args.export {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the export folder {}", dir.display()))?;
+        check_writable(&dir.join("model.safetensors"))?;
+    }
+    if let Some(log) = &args.log {
+        check_writable(log)?;
+    }
+    Ok(())
+}
+
 pub fn run(args: TrainArgs) -> Result<()> {
+    check_outputs(&args)?;
     let device = open_device(args.device)?;
     let mut trainer = match &args.resume {
         Some(path) => {
             let ckpt = read_checkpoint(path)?;
             let corpus = read_corpus(&args.corpus.corpus, &ckpt.cleaning)?;
             eprintln!("resuming {} at step {}: {}", path.display(), ckpt.progress.step, corpus.report);
-            shige_core::resume(&ckpt, &corpus, &device)
+            let unknown = ckpt.vocab.unknown_share(&corpus.train);
+            if unknown > UNKNOWN_WARNING {
+                eprintln!(
+                    "warning: {:.0}% of this corpus's characters are not in the checkpoint's vocabulary; \
+                     is it the corpus the model was trained on?",
+                    unknown * 100.0
+                );
+            }
+            let mut trainer = shige_core::resume(&ckpt, &corpus, &device);
+            if let Some(lr) = args.lr {
+                trainer.config.learning_rate = lr;
+            }
+            trainer
         }
         None => {
             let corpus = read_corpus(&args.corpus.corpus, &args.corpus.cleaning())?;
             eprintln!("{}", corpus.report);
-            let shape = args.model.shape()?;
             let config = TrainConfig::new()
                 .with_batch_size(args.batch_size)
                 .with_max_seq_len(args.max_seq_len)
-                .with_learning_rate(args.lr)
+                .with_learning_rate(args.lr.unwrap_or(TrainConfig::new().learning_rate))
                 .with_grad_clip(args.grad_clip)
                 .with_seed(args.seed)
                 .with_min_char_freq(args.min_char_freq);
-            Trainer::new(&corpus, shape, config, &device)
+            Trainer::new(&corpus, args.model.shape(), config, &device)?
         }
     };
     eprintln!(
@@ -151,7 +193,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             Ok(l) => l,
             Err(e) => {
                 save(&trainer, &args.out)?;
-                bail!("{e}; checkpoint saved to {}", args.out.display());
+                bail!("{e}; the model of step {} is saved in {}", trainer.state.step, args.out.display());
             }
         };
         for l in &losses {

@@ -82,7 +82,7 @@ fn bad_inputs_give_clear_messages() {
     let corpus = tangshi();
     let out = shige(&["train", "--corpus", corpus.to_str().unwrap(), "--layers", "0", "--out", scratch("z.ckpt").to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("layers must be at least 1"), "{}", text(&out));
+    assert!(text(&out).contains("'--layers <LAYERS>': 0 is out of range: use 1 to 8"), "{}", text(&out));
 
     let out = shige(&["train", "--corpus", scratch("missing.txt").to_str().unwrap()]);
     assert!(text(&out).contains("cannot read"), "{}", text(&out));
@@ -103,4 +103,119 @@ fn every_command_has_help() {
         let out = shige(&[cmd, "--help"]);
         assert!(out.status.success() && text(&out).contains("Usage: shige"), "{cmd}: {}", text(&out));
     }
+}
+
+/// Runs `shige train` on tangshi.txt with `extra` flags and returns its output.
+fn train(extra: &[&str]) -> Output {
+    let corpus = tangshi();
+    let mut args = vec!["train", "--corpus", corpus.to_str().unwrap(), "--epochs", "0.05"];
+    for (flag, small) in [("--embedding", "8"), ("--hidden", "8")] {
+        if !extra.contains(&flag) {
+            args.extend([flag, small]);
+        }
+    }
+    args.extend_from_slice(extra);
+    shige(&args)
+}
+
+#[test]
+fn bad_flags_are_refused_before_any_work() {
+    let out_path = scratch("flags.ckpt");
+    let out = out_path.to_str().unwrap();
+    for (flags, message) in [
+        (&["--lr", "NaN"][..], "'--lr <LR>': NaN is out of range"),
+        (&["--lr", "0"], "use a number above 0"),
+        (&["--lr=-1e-3"], "use a number above 0"),
+        (&["--lr", "inf"], "use a number above 0"),
+        (&["--grad-clip", "nan"], "use a number in [0, 1000000]"),
+        (&["--lr-final-ratio", "2"], "use a number in [0, 1]"),
+        (&["--validation-share", "1"], "use a number in [0, 1)"),
+        (&["--validation-share", "NaN"], "use a number in [0, 1)"),
+        (&["--dropout", "1"], "use a number in [0, 1)"),
+        (&["--hidden", "100000"], "100000 is out of range: use 1 to 4096"),
+        (&["--embedding", "0"], "0 is out of range: use 1 to 4096"),
+        (&["--batch-size", "0"], "0 is out of range: use 1 to 4096"),
+        (&["--max-seq-len", "1"], "1 is out of range: use 2 to 4096"),
+        (&["--cell", "transformer"], "unknown cell \"transformer\": use rnn, lstm or gru"),
+    ] {
+        let mut args = flags.to_vec();
+        args.extend(["--out", out]);
+        let result = train(&args);
+        assert!(!result.status.success(), "{flags:?} was accepted");
+        let said = text(&result);
+        assert!(said.contains(message), "{flags:?}: {said}");
+        assert!(!out_path.exists(), "{flags:?} trained anyway");
+    }
+    // Models too large for the parameter limit are refused once the vocabulary is known.
+    let said = text(&train(&["--embedding", "4096", "--hidden", "4096", "--layers", "8", "--out", out]));
+    assert!(said.contains("parameters; the limit is"), "{said}");
+    assert!(!out_path.exists());
+}
+
+#[test]
+fn outputs_are_checked_before_training_and_never_overwritten_by_accident() {
+    let missing_dir = scratch("no-such-folder").join("x.ckpt");
+    let said = text(&train(&["--out", missing_dir.to_str().unwrap()]));
+    assert!(said.contains(&format!("cannot write {}", missing_dir.display())), "{said}");
+    let log = scratch("no-such-folder").join("log.csv");
+    let said = text(&train(&["--out", scratch("ok.ckpt").to_str().unwrap(), "--log", log.to_str().unwrap()]));
+    assert!(said.contains(&format!("cannot write {}", log.display())), "{said}");
+    assert!(!scratch("ok.ckpt").exists());
+    let a_file = scratch("a-file");
+    std::fs::write(&a_file, b"x").unwrap();
+    let said = text(&train(&["--out", scratch("ok.ckpt").to_str().unwrap(), "--export", a_file.join("sub").to_str().unwrap()]));
+    assert!(said.contains("cannot create the export folder"), "{said}");
+
+    let existing = scratch("existing.ckpt");
+    let first = train(&["--out", existing.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", text(&first));
+    let before = std::fs::read(&existing).unwrap();
+    let said = text(&train(&["--out", existing.to_str().unwrap()]));
+    assert!(said.contains("already exists") && said.contains("--force"), "{said}");
+    assert_eq!(std::fs::read(&existing).unwrap(), before, "overwritten");
+    assert!(train(&["--out", existing.to_str().unwrap(), "--force"]).status.success());
+
+    // Resume: --lr overrides the checkpoint's rate; another corpus warns.
+    let corpus = tangshi();
+    let resumed = shige(&["train", "--corpus", corpus.to_str().unwrap(), "--resume", existing.to_str().unwrap(),
+        "--out", existing.to_str().unwrap(), "--epochs", "0.05", "--lr", "0.0005"]);
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    let ckpt = shige_core::Checkpoint::from_bytes(&std::fs::read(&existing).unwrap()).unwrap();
+    assert_eq!(ckpt.train.learning_rate, 0.0005);
+    let other = scratch("other.txt");
+    std::fs::write(&other, (0..40).map(|i| format!("t{i}:abcdefg{},hijklmn.\n", i % 7)).collect::<String>()).unwrap();
+    let said = text(&shige(&["train", "--corpus", other.to_str().unwrap(), "--resume", existing.to_str().unwrap(),
+        "--out", existing.to_str().unwrap(), "--epochs", "0.05"]));
+    assert!(said.contains("are not in the checkpoint's vocabulary"), "{said}");
+}
+
+#[test]
+fn corpora_are_size_checked_and_utf16_is_named() {
+    if Path::new("/dev/zero").exists() {
+        let said = text(&shige(&["train", "--corpus", "/dev/zero", "--out", scratch("zero.ckpt").to_str().unwrap()]));
+        assert!(said.contains("/dev/zero is larger than the limit of 256 MiB"), "{said}");
+    }
+    let utf16 = scratch("utf16.txt");
+    let bytes: Vec<u8> = [0xFF, 0xFE].into_iter().chain("静夜思:床前明月光，疑是地上霜。".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    std::fs::write(&utf16, bytes).unwrap();
+    let said = text(&shige(&["train", "--corpus", utf16.to_str().unwrap(), "--out", scratch("u.ckpt").to_str().unwrap()]));
+    assert!(said.contains("UTF-16 text (little-endian); re-save it as UTF-8"), "{said}");
+}
+
+#[test]
+fn generate_and_eval_refuse_what_they_cannot_do() {
+    let latin = scratch("latin.txt");
+    std::fs::write(&latin, (0..60).map(|i| format!("t{i}:abcdefg{},hijklmn.\n", i % 7)).collect::<String>()).unwrap();
+    let model = scratch("latin.ckpt");
+    let out = shige(&["train", "--corpus", latin.to_str().unwrap(), "--embedding", "4", "--hidden", "4", "--epochs", "0.2",
+        "--min-char-freq", "1", "--out", model.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&shige(&["eval", "--model", model.to_str().unwrap(), "--corpus", latin.to_str().unwrap(), "--samples", "3"]));
+    assert!(said.contains("has no Chinese characters to start poems with"), "{said}");
+    let said = text(&shige(&["generate", "--model", model.to_str().unwrap(), "--start", ""]));
+    assert!(said.contains("give at least one start character"), "{said}");
+    let said = text(&shige(&["generate", "--model", model.to_str().unwrap(), "--start", "a", "--temperature", "nan"]));
+    assert!(said.contains("--temperature"), "{said}");
+    let said = text(&shige(&["generate", "--model", model.to_str().unwrap(), "--start", "a", "--form", "wujue"]));
+    assert!(said.contains("no Chinese characters, so it cannot write verse"), "{said}");
 }

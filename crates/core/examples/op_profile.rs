@@ -12,7 +12,7 @@ fn time(label: &str, reps: usize, f: impl Fn() -> Tensor<2>) {
     let run = || {
         let t = Instant::now();
         // `to_vec` forces the bytes: on wgpu `into_data` alone may return before the device is done.
-        let _ = f().into_data().to_vec::<f32>().expect("f32 values");
+        let _ = f().into_data().try_to_vec::<f32>().expect("f32 values");
         t.elapsed().as_secs_f64() * 1e3
     };
     run(); // compiles the kernels

@@ -11,19 +11,24 @@ use safetensors::{Dtype, SafeTensors, View};
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::CleaningConfig;
-use crate::model::PoemModelConfig;
+use crate::model::{ModelShape, PoemModelConfig};
 use crate::tokenizer::Vocab;
 use crate::training::{AdamState, TrainConfig, TrainError, TrainState, Trainer, read_values};
 
 pub const FORMAT: &str = "shige-checkpoint";
-pub const FORMAT_VERSION: u32 = 1;
+/// 2 added the cell, tied output layers and the weights' checksum; version 1 files (GRU,
+/// untied, no checksum) still load.
+pub const FORMAT_VERSION: u32 = 2;
+const OLDEST_READABLE: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CheckpointError {
     #[error("not a Shige checkpoint: {0}")]
     NotACheckpoint(String),
-    #[error("checkpoint format version {found} is not supported (this build reads version {expected})")]
+    #[error("checkpoint format version {found} is not supported (this build reads versions 1 to {expected})")]
     Version { found: String, expected: u32 },
+    #[error("the model has non-finite values in `{0}`; it was not {1}")]
+    NonFinite(String, &'static str),
     #[error("the checkpoint is damaged: {0}")]
     Damaged(String),
     #[error("the checkpoint does not match: {0}")]
@@ -65,14 +70,26 @@ async fn read_all(tensors: &[Tensor<2>]) -> Result<Vec<Vec<f32>>, TrainError> {
 }
 
 impl Checkpoint {
-    /// Captures a trainer's state (async reads only).
+    /// Captures a trainer's state (async reads only). Refuses non-finite weights, so a
+    /// diverged model never overwrites a good save.
     pub async fn capture(trainer: &Trainer) -> Result<Self, CheckpointError> {
-        let s = &trainer.state;
-        Ok(Checkpoint {
-            cleaning: trainer.cleaning.clone(),
-            model: trainer.model_config.clone(),
-            train: trainer.config.clone(),
-            vocab: trainer.vocab.clone(),
+        let t = trainer;
+        Self::capture_state(&t.cleaning, &t.model_config, &t.config, &t.vocab, &t.state).await
+    }
+
+    /// `capture` from the parts of a trainer.
+    pub async fn capture_state(
+        cleaning: &CleaningConfig,
+        model: &PoemModelConfig,
+        train: &TrainConfig,
+        vocab: &Vocab,
+        s: &TrainState,
+    ) -> Result<Self, CheckpointError> {
+        let ckpt = Checkpoint {
+            cleaning: cleaning.clone(),
+            model: model.clone(),
+            train: train.clone(),
+            vocab: vocab.clone(),
             progress: Progress {
                 step: s.step,
                 epoch: s.epoch,
@@ -83,7 +100,34 @@ impl Checkpoint {
             params: read_all(&s.params).await?,
             adam_m: read_all(&s.adam.m).await?,
             adam_v: read_all(&s.adam.v).await?,
-        })
+        };
+        ckpt.check_finite("saved")?;
+        Ok(ckpt)
+    }
+
+    /// Names the first tensor holding a NaN or an infinity.
+    fn check_finite(&self, action: &'static str) -> Result<(), CheckpointError> {
+        let shapes = self.model.param_shapes();
+        for (prefix, all) in [("model", &self.params), ("adam_m", &self.adam_m), ("adam_v", &self.adam_v)] {
+            for ((name, _), values) in shapes.iter().zip(all) {
+                if values.iter().any(|v| !v.is_finite()) {
+                    return Err(CheckpointError::NonFinite(format!("{prefix}.{name}"), action));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The tensors in file order: `(name, shape, values)`.
+    fn tensors(&self) -> Vec<(String, [usize; 2], &[f32])> {
+        let shapes = self.model.param_shapes();
+        let mut out = Vec::with_capacity(3 * shapes.len());
+        for (prefix, all) in [("model", &self.params), ("adam_m", &self.adam_m), ("adam_v", &self.adam_v)] {
+            for ((name, shape), values) in shapes.iter().zip(all) {
+                out.push((format!("{prefix}.{name}"), *shape, values.as_slice()));
+            }
+        }
+        out
     }
 
     /// The training state on `device`.
@@ -105,14 +149,13 @@ impl Checkpoint {
         }
     }
 
-    /// Serialises to one safetensors file with everything else in its metadata.
+    /// Serialises to one safetensors file with everything else in its metadata, straight
+    /// into one buffer (the weights are not copied on the way).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let shapes = self.model.param_shapes();
-        let mut tensors = Vec::new();
-        for (prefix, all) in [("model", &self.params), ("adam_m", &self.adam_m), ("adam_v", &self.adam_v)] {
-            for ((name, shape), values) in shapes.iter().zip(all) {
-                tensors.push((format!("{prefix}.{name}"), F32View::new(values, shape.to_vec())));
-            }
+        let tensors = self.tensors();
+        let mut crc = crc32fast::Hasher::new();
+        for (_, _, values) in &tensors {
+            crc.update(f32_bytes(values).as_ref());
         }
         let metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
@@ -122,8 +165,10 @@ impl Checkpoint {
             ("train_config".to_string(), json(&self.train)),
             ("vocab".to_string(), json(&self.vocab)),
             ("progress".to_string(), json(&self.progress)),
+            ("weights_crc32".to_string(), format!("{:08x}", crc.finalize())),
         ]);
-        safetensors::serialize(tensors, Some(metadata)).expect("in-memory serialisation")
+        let views = tensors.into_iter().map(|(name, shape, values)| (name, F32View { values, shape: shape.to_vec() }));
+        safetensors::serialize(views, Some(metadata)).expect("in-memory serialisation")
     }
 
     /// Parses and validates a checkpoint file.
@@ -143,15 +188,23 @@ impl Checkpoint {
             return Err(CheckpointError::NotACheckpoint("its metadata does not name the Shige format".into()));
         }
         let version = field("format_version")?;
-        if version.parse::<u32>().ok() != Some(FORMAT_VERSION) {
+        let version_number = version.parse::<u32>().ok().filter(|v| (OLDEST_READABLE..=FORMAT_VERSION).contains(v));
+        let Some(version_number) = version_number else {
             return Err(CheckpointError::Version { found: version.clone(), expected: FORMAT_VERSION });
-        }
+        };
         fn parse<T: for<'de> Deserialize<'de>>(key: &str, text: &str) -> Result<T, CheckpointError> {
             serde_json::from_str(text).map_err(|e| CheckpointError::Damaged(format!("`{key}`: {e}")))
         }
-        let cleaning: CleaningConfig = parse("cleaning_config", field("cleaning_config")?)?;
-        let model: PoemModelConfig = parse("model_config", field("model_config")?)?;
-        let train: TrainConfig = parse("train_config", field("train_config")?)?;
+        let cleaning: CleaningConfig = parse_with_defaults("cleaning_config", field("cleaning_config")?, &CleaningConfig::new())?;
+        let model: PoemModelConfig = {
+            // Fields added since version 1 (cell, tied) take their defaults.
+            let mut value: serde_json::Value = parse("model_config", field("model_config")?)?;
+            let shape = value.get_mut("shape").map(std::mem::take).unwrap_or_default();
+            let shape: ModelShape = merge_defaults("model_config.shape", shape, &ModelShape::new())?;
+            value["shape"] = serde_json::to_value(shape).expect("plain data");
+            parse("model_config", &value.to_string())?
+        };
+        let train: TrainConfig = parse_with_defaults("train_config", field("train_config")?, &TrainConfig::new())?;
         let vocab: Vocab = parse("vocab", field("vocab")?)?;
         let progress: Progress = parse("progress", field("progress")?)?;
         if model.vocab_size != vocab.len() {
@@ -161,15 +214,7 @@ impl Checkpoint {
                 vocab.len()
             )));
         }
-        let plausible = |n: usize| (1..=1 << 16).contains(&n);
-        let shape = &model.shape;
-        if !(plausible(shape.hidden)
-            && plausible(shape.embedding)
-            && (1..=16).contains(&shape.layers)
-            && (0.0..1.0).contains(&shape.dropout))
-        {
-            return Err(CheckpointError::Damaged(format!("implausible model config {model:?}")));
-        }
+        model.shape.validate(model.vocab_size).map_err(|e| CheckpointError::Damaged(format!("implausible model: {e}")))?;
         let file = SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Damaged(format!("{e}")))?;
         let shapes = model.param_shapes();
         let take = |prefix: &str| -> Result<Vec<Vec<f32>>, CheckpointError> {
@@ -191,7 +236,7 @@ impl Checkpoint {
                 })
                 .collect()
         };
-        Ok(Checkpoint {
+        let ckpt = Checkpoint {
             params: take("model")?,
             adam_m: take("adam_m")?,
             adam_v: take("adam_v")?,
@@ -200,7 +245,21 @@ impl Checkpoint {
             train,
             vocab,
             progress,
-        })
+        };
+        if version_number >= 2 {
+            let expected = field("weights_crc32")?;
+            let mut crc = crc32fast::Hasher::new();
+            for (name, _, _) in ckpt.tensors() {
+                crc.update(file.tensor(&name).expect("read above").data());
+            }
+            if format!("{:08x}", crc.finalize()) != *expected {
+                return Err(CheckpointError::Damaged(
+                    "the weights do not match their checksum (the file was changed or corrupted)".into(),
+                ));
+            }
+        }
+        ckpt.check_finite("loaded")?;
+        Ok(ckpt)
     }
 
     /// Checks that this checkpoint can continue training with `model` and `vocab`.
@@ -212,6 +271,8 @@ impl Checkpoint {
             ("embedding", m.shape.embedding, model.shape.embedding),
             ("hidden", m.shape.hidden, model.shape.hidden),
             ("layers", m.shape.layers, model.shape.layers),
+            ("cell (0 rnn, 1 lstm, 2 gru)", m.shape.cell as usize, model.shape.cell as usize),
+            ("tied output (0 no, 1 yes)", m.shape.tied as usize, model.shape.tied as usize),
         ] {
             if ours != theirs {
                 diffs.push(format!("{what} is {ours} in the checkpoint but {theirs} here"));
@@ -223,8 +284,10 @@ impl Checkpoint {
         if diffs.is_empty() { Ok(()) } else { Err(CheckpointError::Mismatch(diffs.join("; "))) }
     }
 
-    /// Weights under PyTorch names and layouts (`nn.Embedding`, `nn.GRU`, `nn.Linear`):
-    /// GRU weights `[3H, I]`, biases `[3H]`, `fc.weight` `[V, H]`.
+    /// Weights under PyTorch names and layouts (`nn.Embedding`, `nn.RNN` / `nn.LSTM` /
+    /// `nn.GRU`, `nn.Linear`): recurrent weights `[gates * H, I]`, biases `[gates * H]`,
+    /// `fc.weight` `[V, H]`. A tied model exports `fc.weight = embedding · projᵀ`, so the same
+    /// PyTorch module loads every model.
     pub fn to_pytorch_safetensors(&self) -> Vec<u8> {
         let shapes = self.model.param_shapes();
         let mut owned: Vec<(String, Vec<f32>, Vec<usize>)> = Vec::new();
@@ -232,17 +295,44 @@ impl Checkpoint {
             let (rows, cols) = (*rows, *cols);
             if name == "embedding.weight" {
                 owned.push((name.clone(), values.clone(), vec![rows, cols]));
+            } else if name == "proj.weight" {
+                // [V, E] @ [E, H]: the embedding times the projection's transpose.
+                let (embedding, (v, e, h)) = (&self.params[0], (self.model.vocab_size, cols, rows));
+                let mut fc = vec![0.0f32; v * h];
+                for (row, out) in embedding.chunks_exact(e).zip(fc.chunks_exact_mut(h)) {
+                    for (k, &x) in row.iter().enumerate() {
+                        for (j, o) in out.iter_mut().enumerate() {
+                            *o += x * values[j * e + k];
+                        }
+                    }
+                }
+                owned.push(("fc.weight".into(), fc, vec![v, h]));
             } else if rows == 1 {
                 owned.push((name.clone(), values.clone(), vec![cols]));
             } else {
                 owned.push((name.clone(), transpose(values, rows, cols), vec![cols, rows]));
             }
         }
-        let tensors: Vec<(String, F32View)> =
-            owned.iter().map(|(n, v, s)| (n.clone(), F32View::new(v, s.clone()))).collect();
+        let tensors = owned.iter().map(|(n, v, s)| (n.clone(), F32View { values: v, shape: s.clone() }));
         let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
         safetensors::serialize(tensors, Some(metadata)).expect("in-memory serialisation")
     }
+}
+
+/// Parses a config's JSON, taking defaults for fields that older files lack.
+fn parse_with_defaults<T: Serialize + for<'de> Deserialize<'de>>(key: &str, text: &str, defaults: &T) -> Result<T, CheckpointError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| CheckpointError::Damaged(format!("`{key}`: {e}")))?;
+    merge_defaults(key, value, defaults)
+}
+
+fn merge_defaults<T: Serialize + for<'de> Deserialize<'de>>(key: &str, value: serde_json::Value, defaults: &T) -> Result<T, CheckpointError> {
+    let mut merged = serde_json::to_value(defaults).expect("plain data");
+    match (value, merged.as_object_mut()) {
+        (serde_json::Value::Object(given), Some(fields)) => fields.extend(given),
+        _ => return Err(CheckpointError::Damaged(format!("`{key}` is not an object"))),
+    }
+    serde_json::from_value(merged).map_err(|e| CheckpointError::Damaged(format!("`{key}`: {e}")))
 }
 
 fn json<T: Serialize>(value: &T) -> String {
@@ -259,19 +349,22 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     out
 }
 
-/// f32 data as a safetensors view (little-endian bytes).
-struct F32View {
-    bytes: Vec<u8>,
-    shape: Vec<usize>,
-}
-
-impl F32View {
-    fn new(values: &[f32], shape: Vec<usize>) -> Self {
-        Self { bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect(), shape }
+/// f32 values as little-endian bytes, borrowed where the machine is little-endian.
+fn f32_bytes(values: &[f32]) -> std::borrow::Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        std::borrow::Cow::Borrowed(bytemuck::cast_slice(values))
+    } else {
+        std::borrow::Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect())
     }
 }
 
-impl View for F32View {
+/// f32 data as a safetensors view.
+struct F32View<'a> {
+    values: &'a [f32],
+    shape: Vec<usize>,
+}
+
+impl View for F32View<'_> {
     fn dtype(&self) -> Dtype {
         Dtype::F32
     }
@@ -279,9 +372,9 @@ impl View for F32View {
         &self.shape
     }
     fn data(&self) -> std::borrow::Cow<'_, [u8]> {
-        std::borrow::Cow::Borrowed(&self.bytes)
+        f32_bytes(self.values)
     }
     fn data_len(&self) -> usize {
-        self.bytes.len()
+        self.values.len() * 4
     }
 }

@@ -84,6 +84,8 @@ pub enum CorpusError {
     TooLarge { size: usize, limit: usize },
     #[error("the corpus looks like a binary file (a zero byte on line {line}), not text")]
     Binary { line: usize },
+    #[error("the corpus is UTF-16 text ({0}); re-save it as UTF-8")]
+    Utf16(&'static str),
     #[error(
         "the corpus is not valid UTF-8 (line {line}){}",
         if *.likely_gbk { "; it decodes as GBK — re-save it as UTF-8" } else { "" }
@@ -129,6 +131,13 @@ pub fn load_corpus(bytes: &[u8], config: &CleaningConfig) -> Result<Corpus, Corp
 fn decode(bytes: &[u8]) -> Result<&str, CorpusError> {
     if bytes.len() > MAX_CORPUS_BYTES {
         return Err(CorpusError::TooLarge { size: bytes.len(), limit: MAX_CORPUS_BYTES });
+    }
+    // UTF-16 is full of zero bytes: tell it by its byte-order mark before calling it binary.
+    if bytes.starts_with(b"\xFF\xFE") {
+        return Err(CorpusError::Utf16("little-endian"));
+    }
+    if bytes.starts_with(b"\xFE\xFF") {
+        return Err(CorpusError::Utf16("big-endian"));
     }
     let line_of = |offset: usize| 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count();
     if let Some(zero) = bytes.iter().position(|&b| b == 0) {
@@ -290,6 +299,9 @@ mod tests {
         assert_eq!(load(b"").unwrap_err(), CorpusError::Empty);
         assert_eq!(load(b"  \n\n ").unwrap_err(), CorpusError::Empty);
         assert!(load(b"\x89PNG\r\n\x1a\n\0\0").unwrap_err().to_string().contains("binary"));
+        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("静夜思:床前明月光。".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert_eq!(load(&utf16).unwrap_err(), CorpusError::Utf16("little-endian"));
+        assert!(load(&utf16).unwrap_err().to_string().contains("UTF-16"));
         let (gbk, _, _) = encoding_rs::GBK.encode("静夜思:床前明月光，疑是地上霜。\n第二:山高水长，月明星稀。");
         let err = load(&gbk).unwrap_err();
         assert_eq!(err, CorpusError::InvalidUtf8 { line: 1, likely_gbk: true });

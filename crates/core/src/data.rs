@@ -3,12 +3,41 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
-use crate::corpus::Poem;
+use crate::corpus::{CleaningConfig, CleaningReport, Corpus, Poem};
 use crate::tokenizer::{BOS, EOS, PAD, Vocab};
 
 /// Batches are formed inside windows of this many batches' worth of poems sorted by length,
 /// so padding is small while batches still mix across the whole corpus.
 const BUCKET_WINDOW: usize = 64;
+
+/// A corpus as token ids: what training needs of it, shareable by several trainers (the
+/// classroom's runs) once the text itself has been dropped.
+#[derive(Debug, Clone)]
+pub struct EncodedCorpus {
+    pub vocab: Vocab,
+    pub train: Vec<Vec<u32>>,
+    pub validation: Vec<Vec<u32>>,
+    /// How the text was cleaned and split (saved in checkpoints so a resume sees the same split).
+    pub cleaning: CleaningConfig,
+    pub report: CleaningReport,
+}
+
+impl EncodedCorpus {
+    pub fn new(corpus: &Corpus, vocab: Vocab) -> Self {
+        EncodedCorpus {
+            train: encode_poems(&corpus.train, &vocab),
+            validation: encode_poems(&corpus.validation, &vocab),
+            vocab,
+            cleaning: corpus.config.clone(),
+            report: corpus.report.clone(),
+        }
+    }
+
+    /// Characters (plus one EOS each) in the training split: one epoch's worth of targets.
+    pub fn train_chars(&self) -> usize {
+        self.train.iter().map(|p| p.len() + 1).sum()
+    }
+}
 
 /// Poems as token ids (without BOS/EOS), encoded once.
 pub fn encode_poems(poems: &[Poem], vocab: &Vocab) -> Vec<Vec<u32>> {

@@ -8,7 +8,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
-use crate::model::PoemModel;
+use crate::model::{PoemModel, Probes};
 use crate::tokenizer::{BOS, EOS, PAD, UNK, Vocab};
 use crate::training::{TrainError, read_values};
 
@@ -100,6 +100,12 @@ pub enum GenerateError {
     PrefixBreaksForm(String),
     #[error("the temperature must be finite and not negative")]
     BadTemperature,
+    #[error("top-p must be a number between 0 and 1")]
+    BadTopP,
+    #[error("the model's vocabulary has no Chinese characters, so it cannot write verse")]
+    NoHanzi,
+    #[error("the model cannot go on after \"{0}\": no allowed character has a finite score")]
+    NoCandidate(String),
     #[error(transparent)]
     Device(#[from] TrainError),
 }
@@ -205,15 +211,47 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// What the model saw and felt while writing one character (for the classroom's views).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepTrace {
+    pub char: char,
+    /// The most likely next characters before this one was chosen, with the model's
+    /// probabilities (softmax of its logits, before temperature and masks).
+    pub top: Vec<(char, f32)>,
+    /// The last layer after reading this character: the gate that keeps the past (GRU z,
+    /// LSTM f; empty for the plain RNN) and the hidden state, `[H]` each.
+    pub gate: Vec<f32>,
+    pub hidden: Vec<f32>,
+}
+
+/// A poem with, when asked for, a trace of each character.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Written {
+    pub text: String,
+    pub steps: Vec<StepTrace>,
+}
+
+/// Characters listed per step in a trace.
+pub const TRACE_TOP: usize = 10;
+
 /// Writes one poem. The text returned starts with `options.start` (or the first acrostic
 /// character) and ends at EOS, at the form's last line, or at `max_chars`.
-pub async fn generate(
-    model: &PoemModel,
-    vocab: &Vocab,
-    options: &GenerateOptions,
-) -> Result<String, GenerateError> {
+pub async fn generate(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions) -> Result<String, GenerateError> {
+    Ok(write(model, vocab, options, false).await?.text)
+}
+
+/// `generate`, also recording each step's top characters, gates and hidden state.
+pub async fn generate_traced(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions) -> Result<Written, GenerateError> {
+    write(model, vocab, options, true).await
+}
+
+async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trace: bool) -> Result<Written, GenerateError> {
     if !options.temperature.is_finite() || options.temperature < 0.0 {
         return Err(GenerateError::BadTemperature);
+    }
+    if !(options.top_p.is_finite() && (0.0..=1.0).contains(&options.top_p)) {
+        return Err(GenerateError::BadTopP);
     }
     let id = |c: char| vocab.id(c).ok_or(GenerateError::UnknownChar(c));
     let shape = options.form.shape();
@@ -225,6 +263,9 @@ pub async fn generate(
         && acrostic.len() > lines
     {
         return Err(GenerateError::AcrosticTooLong { given: acrostic.len(), lines, form: options.form });
+    }
+    if shape.is_some() && !vocab.chars().iter().any(|&c| is_hanzi(c)) {
+        return Err(GenerateError::NoHanzi);
     }
     let marks = ['，', '。', '？', '！', '；'];
     let need = |c: char| vocab.id(c).ok_or(GenerateError::MissingPunctuation(c));
@@ -250,57 +291,84 @@ pub async fn generate(
         Some((len, lines)) => (len + 1) * lines + 1,
         None => options.max_chars.max(prefix.len()) + 1,
     };
-    let mut out = Vec::new();
+    let mut out: Vec<char> = Vec::new();
+    let mut steps: Vec<StepTrace> = Vec::new();
     let mut state = None;
     let mut token = BOS;
-    for step in 0..max_tokens {
+    for step in 0..=max_tokens {
         let input = Tensor::<2, Int>::from_data(TensorData::new(vec![token as i32], [1, 1]), &device);
-        let (logits, next_state) = model.forward(input, state);
-        state = Some(next_state);
-        let next = if let Some(&forced) = prefix.get(step) {
-            if !plan.accepts(forced) {
-                return Err(GenerateError::PrefixBreaksForm(options.start.clone()));
+        let mut probes = Probes { hidden: None, gates: trace.then(Vec::new) };
+        let (logits, next_state) = model.forward_probed(input, state, &mut probes);
+        if trace && step > 0 {
+            // The state after reading the character chosen last.
+            let last = steps.last_mut().expect("one trace per character");
+            last.hidden = read_values(next_state.h.clone().narrow(0, next_state.h.dims()[0] - 1, 1)).await?;
+            if let Some(gate) = probes.gates.and_then(|mut g| g.pop()) {
+                last.gate = read_values(gate).await?;
             }
-            forced
-        } else {
-            if let Allowed::Only(t) = plan.next() {
-                t
-            } else {
-                let mut scores = read_values(logits).await?;
-                for (t, s) in scores.iter_mut().enumerate() {
+        }
+        state = Some(next_state);
+        if step == max_tokens {
+            break; // only read the last character's state
+        }
+        let forced = match prefix.get(step) {
+            Some(&t) if !plan.accepts(t) => return Err(GenerateError::PrefixBreaksForm(options.start.clone())),
+            Some(&t) => Some(t),
+            None => match plan.next() {
+                Allowed::Only(t) => Some(t),
+                _ => None,
+            },
+        };
+        let scores = if trace || forced.is_none() { Some(read_values(logits).await?) } else { None };
+        let next = match forced {
+            Some(t) => t,
+            None => {
+                let mut masked = scores.clone().expect("read above");
+                for (t, s) in masked.iter_mut().enumerate() {
                     if !plan.accepts(t) {
                         *s = f32::NEG_INFINITY;
                     }
                 }
-                sample(&scores, options, &mut rng)
+                sample(&masked, options, &mut rng).ok_or_else(|| GenerateError::NoCandidate(out.iter().collect()))?
             }
         };
         if next == EOS {
             break;
         }
-        out.push(vocab.char_of(next).expect("specials other than EOS are masked"));
+        let c = vocab.char_of(next).ok_or_else(|| GenerateError::NoCandidate(out.iter().collect()))?;
+        out.push(c);
+        if trace {
+            let top = top_probabilities(scores.as_deref().expect("read when tracing"), vocab, TRACE_TOP);
+            steps.push(StepTrace { char: c, top, gate: Vec::new(), hidden: Vec::new() });
+        }
         plan.push(next);
         token = next;
     }
-    Ok(out.into_iter().collect())
+    Ok(Written { text: out.into_iter().collect(), steps })
 }
 
-/// Picks a token from masked logits (masked entries are -inf; at least one is finite).
-fn sample(logits: &[f32], options: &GenerateOptions, rng: &mut StdRng) -> usize {
-    let argmax = || {
-        logits
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, _)| i)
-            .expect("non-empty vocabulary")
-    };
-    if options.temperature == 0.0 {
-        return argmax();
-    }
+/// The `k` most likely characters under softmax(logits).
+fn top_probabilities(logits: &[f32], vocab: &Vocab, k: usize) -> Vec<(char, f32)> {
+    let top = logits.iter().copied().filter(|l| l.is_finite()).fold(f32::NEG_INFINITY, f32::max);
+    let total: f64 = logits.iter().filter(|l| l.is_finite()).map(|&l| ((l - top) as f64).exp()).sum();
+    let mut ranked: Vec<(usize, f32)> = logits.iter().copied().enumerate().filter(|(_, l)| l.is_finite()).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked
+        .into_iter()
+        .filter_map(|(t, l)| vocab.char_of(t).map(|c| (c, (((l - top) as f64).exp() / total) as f32)))
+        .take(k)
+        .collect()
+}
+
+/// Picks a token from masked logits (masked entries are -inf); `None` when no entry is finite.
+fn sample(logits: &[f32], options: &GenerateOptions, rng: &mut StdRng) -> Option<usize> {
     let mut ranked: Vec<(usize, f32)> =
         logits.iter().copied().enumerate().filter(|(_, l)| l.is_finite()).collect();
+    // Stable sort: equal logits keep vocabulary order, so greedy picks the lowest id.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    if ranked.is_empty() || options.temperature == 0.0 {
+        return ranked.first().map(|r| r.0);
+    }
     if options.top_k > 0 {
         ranked.truncate(options.top_k);
     }
@@ -324,10 +392,10 @@ fn sample(logits: &[f32], options: &GenerateOptions, rng: &mut StdRng) -> usize 
     for (i, p) in probs.iter().enumerate() {
         draw -= p;
         if draw <= 0.0 {
-            return ranked[i].0;
+            return Some(ranked[i].0);
         }
     }
-    ranked[probs.len() - 1].0
+    Some(ranked[probs.len() - 1].0)
 }
 
 #[cfg(test)]
@@ -339,15 +407,16 @@ mod tests {
         let logits = [f32::NEG_INFINITY, 1.0, 3.0, 2.0, f32::NEG_INFINITY];
         let mut rng = StdRng::seed_from_u64(1);
         let greedy = GenerateOptions { temperature: 0.0, ..Default::default() };
-        assert_eq!(sample(&logits, &greedy, &mut rng), 2);
+        assert_eq!(sample(&logits, &greedy, &mut rng), Some(2));
+        assert_eq!(sample(&[f32::NEG_INFINITY; 3], &greedy, &mut rng), None);
         let top2 = GenerateOptions { temperature: 5.0, top_k: 2, top_p: 1.0, ..Default::default() };
         for _ in 0..200 {
             let t = sample(&logits, &top2, &mut rng);
-            assert!(t == 2 || t == 3, "{t}");
+            assert!(t == Some(2) || t == Some(3), "{t:?}");
         }
         let nucleus = GenerateOptions { temperature: 1.0, top_p: 0.5, ..Default::default() };
         for _ in 0..200 {
-            assert_eq!(sample(&logits, &nucleus, &mut rng), 2);
+            assert_eq!(sample(&logits, &nucleus, &mut rng), Some(2));
         }
     }
 

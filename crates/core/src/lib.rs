@@ -7,22 +7,24 @@ pub mod checkpoint;
 pub mod corpus;
 pub mod data;
 pub mod inference;
+pub mod memory;
 pub mod model;
 pub mod tokenizer;
 pub mod training;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use corpus::{CleaningConfig, CleaningReport, Corpus, CorpusError, load_corpus};
-pub use inference::{GenerateError, GenerateOptions, PoemForm, generate, is_well_formed};
-pub use model::{ModelShape, PoemModel, PoemModelConfig};
+pub use data::EncodedCorpus;
+pub use inference::{GenerateError, GenerateOptions, PoemForm, StepTrace, Written, generate, generate_traced, is_well_formed};
+pub use model::{Cell, ModelShape, PoemModel, PoemModelConfig};
 pub use tokenizer::Vocab;
-pub use training::{Evaluation, TrainConfig, TrainError, Trainer};
+pub use training::{Evaluation, GradientFlow, TrainConfig, TrainError, Trainer};
 
 /// Resumes a trainer from a checkpoint on `device`, re-deriving batches from `corpus`.
 pub fn resume(checkpoint: &Checkpoint, corpus: &Corpus, device: &burn::tensor::Device) -> Trainer {
+    let data = std::sync::Arc::new(data::EncodedCorpus::new(corpus, checkpoint.vocab.clone()));
     Trainer::with_state(
-        corpus,
-        checkpoint.vocab.clone(),
+        data,
         checkpoint.model.clone(),
         checkpoint.train.clone(),
         checkpoint.train_state(device),

@@ -1,8 +1,9 @@
-//! The poem model: Embedding -> GRU (PyTorch `nn.GRU` semantics) -> Linear over the vocabulary.
+//! The poem model: Embedding -> recurrent layers (PyTorch `nn.RNN` / `nn.LSTM` / `nn.GRU`
+//! semantics) -> Linear over the vocabulary, optionally tied to the embedding.
 //!
-//! The GRU projects every time step's input in one matmul before the recurrence, and the
-//! three gates' hidden projections in one matmul per step: the recurrence is the only
-//! sequential part, so it should launch as few kernels as possible.
+//! Each layer projects every time step's input in one matmul before the recurrence, and all
+//! gates' hidden projections in one matmul per step: the recurrence is the only sequential
+//! part, so it should launch as few kernels as possible.
 
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -12,6 +13,53 @@ use burn::tensor::module::embedding;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+/// The recurrent cell, as PyTorch defines it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cell {
+    /// `nn.RNN` (tanh): h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
+    Rnn,
+    /// `nn.LSTM`, gates i, f, g, o
+    Lstm,
+    /// `nn.GRU`, gates r, z, n (reset applied after the hidden projection)
+    #[default]
+    Gru,
+}
+
+impl Cell {
+    pub const ALL: [Cell; 3] = [Cell::Rnn, Cell::Lstm, Cell::Gru];
+
+    /// Gate blocks stacked in the weights (PyTorch's `gate_size / hidden_size`).
+    pub fn gates(self) -> usize {
+        match self {
+            Cell::Rnn => 1,
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+
+    /// The PyTorch module's name, which prefixes its parameters (`gru.weight_ih_l0`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Cell::Rnn => "rnn",
+            Cell::Lstm => "lstm",
+            Cell::Gru => "gru",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Cell::ALL.into_iter().find(|c| c.name().eq_ignore_ascii_case(name.trim()))
+    }
+}
+
+/// Largest embedding or hidden size, and most layers, a model may have. The checkpoint
+/// loader, the CLI and the browser all enforce these.
+pub const MAX_WIDTH: usize = 4096;
+pub const MAX_LAYERS: usize = 8;
+/// Most parameters a model may have (1 GiB of f32 weights; training keeps about four copies).
+pub const MAX_PARAMS: usize = 1 << 28;
 
 /// The model's size, chosen before the vocabulary is known.
 #[derive(Config, Debug, PartialEq)]
@@ -22,9 +70,52 @@ pub struct ModelShape {
     pub hidden: usize,
     #[config(default = 1)]
     pub layers: usize,
-    /// Dropout between GRU layers (as `nn.GRU`'s `dropout`), active only while training.
+    /// Dropout between recurrent layers (as PyTorch's `dropout`), active only while training.
     #[config(default = 0.0)]
     pub dropout: f64,
+    #[config(default = "Cell::Gru")]
+    pub cell: Cell,
+    /// Tie the output layer to the embedding: h is projected to the embedding size and the
+    /// transposed embedding scores the vocabulary (fewer parameters, a cheaper output layer).
+    #[config(default = false)]
+    pub tied: bool,
+}
+
+impl ModelShape {
+    /// Checks the sizes before anything is allocated.
+    pub fn validate(&self, vocab_size: usize) -> Result<(), String> {
+        let width = 1..=MAX_WIDTH;
+        if !width.contains(&self.embedding) || !width.contains(&self.hidden) {
+            return Err(format!(
+                "embedding and hidden must be between 1 and {MAX_WIDTH} (got {} and {})",
+                self.embedding, self.hidden
+            ));
+        }
+        if !(1..=MAX_LAYERS).contains(&self.layers) {
+            return Err(format!("layers must be between 1 and {MAX_LAYERS} (got {})", self.layers));
+        }
+        if !(self.dropout.is_finite() && (0.0..1.0).contains(&self.dropout)) {
+            return Err(format!("dropout must be in [0, 1) (got {})", self.dropout));
+        }
+        let params = PoemModelConfig::new(vocab_size, self.clone()).num_params();
+        if params > MAX_PARAMS {
+            return Err(format!("the model would have {params} parameters; the limit is {MAX_PARAMS}"));
+        }
+        Ok(())
+    }
+
+    /// The hidden size at which this shape (with its cell) has about `params` parameters:
+    /// the "same parameter budget" helper for comparing cells.
+    pub fn hidden_for_budget(&self, vocab_size: usize, params: usize) -> usize {
+        let count = |hidden| PoemModelConfig::new(vocab_size, self.clone().with_hidden(hidden)).num_params();
+        // The count grows with hidden: binary search for the closest size.
+        let (mut lo, mut hi) = (1, MAX_WIDTH);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if count(mid) < params { lo = mid + 1 } else { hi = mid }
+        }
+        if lo > 1 && params.abs_diff(count(lo - 1)) < params.abs_diff(count(lo)) { lo - 1 } else { lo }
+    }
 }
 
 #[derive(Config, Debug, PartialEq)]
@@ -34,44 +125,97 @@ pub struct PoemModelConfig {
     pub shape: ModelShape,
 }
 
-/// One GRU layer. Weights are stored `[input, 3 * hidden]` (gate order r, z, n) so the
-/// forward is `x @ W`; the PyTorch export transposes them to `[3 * hidden, input]`.
+/// One recurrent layer. Weights are stored `[input, gates * hidden]` (PyTorch's gate order)
+/// so the forward is `x @ W`; the PyTorch export transposes them to `[gates * hidden, input]`.
 #[derive(Module, Debug)]
-pub struct GruLayer {
+pub struct RecurrentLayer {
     pub weight_ih: Param<Tensor<2>>,
     pub weight_hh: Param<Tensor<2>>,
-    /// `[1, 3 * hidden]`, kept rank 2 so every parameter has one rank.
+    /// `[1, gates * hidden]`, kept rank 2 so every parameter has one rank.
     pub bias_ih: Param<Tensor<2>>,
     pub bias_hh: Param<Tensor<2>>,
+    #[module(skip)]
+    pub cell: Cell,
 }
 
-impl GruLayer {
+/// A layer's state: `h` `[B, H]`, and the LSTM's cell state `c` `[B, H]`.
+#[derive(Debug, Clone)]
+pub struct LayerState {
+    pub h: Tensor<2>,
+    pub c: Option<Tensor<2>>,
+}
+
+/// Every layer's state: `h` `[L, B, H]` and for the LSTM `c` `[L, B, H]`.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub h: Tensor<3>,
+    pub c: Option<Tensor<3>>,
+}
+
+/// What a layer can report besides its outputs (for the classroom's views of the insides).
+#[derive(Default)]
+pub struct Probes {
+    /// Added to h_t (zeros with gradients tracked): the gradient of a probe is ∂L/∂h_t.
+    pub hidden: Option<Vec<Tensor<2>>>,
+    /// Collects the gate that decides how much of the past is kept: GRU z, LSTM f.
+    pub gates: Option<Vec<Tensor<2>>>,
+}
+
+impl RecurrentLayer {
+    pub fn hidden_size(&self) -> usize {
+        self.weight_hh.dims()[0]
+    }
+
     /// Runs the layer over a time-major sequence.
     ///
-    /// - `x`: `[T, B, I]`, `h`: `[B, H]`
-    /// - returns all hidden states `[T, B, H]` and the last one `[B, H]`
-    pub fn forward(&self, x: Tensor<3>, mut h: Tensor<2>) -> (Tensor<3>, Tensor<2>) {
+    /// - `x`: `[T, B, I]`, `state`: `[B, H]` each
+    /// - returns all hidden states `[T, B, H]` and the final state
+    pub fn forward(&self, x: Tensor<3>, state: LayerState, probes: &mut Probes) -> (Tensor<3>, LayerState) {
         let [t_len, batch, d_in] = x.dims();
-        let d_h = self.weight_hh.dims()[0];
-        // All input projections at once: [T*B, I] @ [I, 3H] -> [T, B, 3H]
-        let gi = (x.reshape([t_len * batch, d_in]).matmul(self.weight_ih.val())
-            + self.bias_ih.val())
-        .reshape([t_len, batch, 3 * d_h]);
+        let (d_h, g) = (self.hidden_size(), self.cell.gates());
+        // All input projections at once: [T*B, I] @ [I, gH] -> [T, B, gH]
+        let gi = (x.reshape([t_len * batch, d_in]).matmul(self.weight_ih.val()) + self.bias_ih.val())
+            .reshape([t_len, batch, g * d_h]);
         let (w_hh, b_hh) = (self.weight_hh.val(), self.bias_hh.val());
+        let LayerState { mut h, mut c } = state;
         let mut outputs = Vec::with_capacity(t_len);
         for t in 0..t_len {
-            let gi_t = gi.clone().narrow(0, t, 1).reshape([batch, 3 * d_h]); // [B, 3H]
-            let gh = h.clone().matmul(w_hh.clone()) + b_hh.clone(); // [B, 3H]
-            // r and z in one sigmoid: [B, 2H]
-            let rz = sigmoid(gi_t.clone().narrow(1, 0, 2 * d_h) + gh.clone().narrow(1, 0, 2 * d_h));
-            let r = rz.clone().narrow(1, 0, d_h);
-            let z = rz.narrow(1, d_h, d_h);
-            // reset_after: r gates the hidden projection, bias included (PyTorch).
-            let n = tanh(gi_t.narrow(1, 2 * d_h, d_h) + r * gh.narrow(1, 2 * d_h, d_h));
-            h = n.clone() + z * (h - n); // (1 - z) * n + z * h
+            let gi_t = gi.clone().narrow(0, t, 1).reshape([batch, g * d_h]); // [B, gH]
+            let gh = h.clone().matmul(w_hh.clone()) + b_hh.clone(); // [B, gH]
+            let gate = |a: &Tensor<2>, k: usize| a.clone().narrow(1, k * d_h, d_h); // [B, H]
+            let kept = match self.cell {
+                Cell::Rnn => {
+                    h = tanh(gi_t + gh);
+                    None
+                }
+                Cell::Lstm => {
+                    let pre = gi_t + gh; // i, f, g, o
+                    let (i, f, o) = (sigmoid(gate(&pre, 0)), sigmoid(gate(&pre, 1)), sigmoid(gate(&pre, 3)));
+                    let c_prev = c.take().unwrap_or_else(|| h.zeros_like());
+                    let c_next = f.clone() * c_prev + i * tanh(gate(&pre, 2));
+                    h = o * tanh(c_next.clone());
+                    c = Some(c_next);
+                    Some(f)
+                }
+                Cell::Gru => {
+                    // r and z in one sigmoid: [B, 2H]
+                    let rz = sigmoid(gi_t.clone().narrow(1, 0, 2 * d_h) + gh.clone().narrow(1, 0, 2 * d_h));
+                    let (r, z) = (gate(&rz, 0), gate(&rz, 1));
+                    // reset_after: r gates the hidden projection, bias included (PyTorch).
+                    let n = tanh(gate(&gi_t, 2) + r * gate(&gh, 2));
+                    h = n.clone() + z.clone() * (h - n); // (1 - z) * n + z * h
+                    Some(z)
+                }
+            };
+            if let (Some(gates), Some(kept)) = (probes.gates.as_mut(), kept) {
+                gates.push(kept);
+            }
+            if let Some(p) = probes.hidden.as_ref().and_then(|p| p.get(t)) {
+                h = h + p.clone();
+            }
             outputs.push(h.clone());
         }
-        (Tensor::stack(outputs, 0), h)
+        (Tensor::stack(outputs, 0), LayerState { h, c })
     }
 }
 
@@ -79,17 +223,19 @@ impl GruLayer {
 pub struct PoemModel {
     /// `[V, E]`
     pub embedding: Param<Tensor<2>>,
-    pub gru: Vec<GruLayer>,
-    /// `[H, V]`
-    pub fc_weight: Param<Tensor<2>>,
+    pub layers: Vec<RecurrentLayer>,
+    /// Tied models: `[H, E]`, projecting h into the embedding space.
+    pub proj: Option<Param<Tensor<2>>>,
+    /// Untied models: `[H, V]`.
+    pub fc_weight: Option<Param<Tensor<2>>>,
     /// `[1, V]`
     pub fc_bias: Param<Tensor<2>>,
     pub dropout: Dropout,
 }
 
 impl PoemModelConfig {
-    /// Initialises weights as PyTorch does (embedding N(0, 1); GRU and Linear
-    /// U(-1/sqrt(fan), 1/sqrt(fan))), from a seed, on the host, so every device starts alike.
+    /// Initialises weights as PyTorch does (embedding N(0, 1); recurrent and output layers
+    /// U(-1/sqrt(hidden), 1/sqrt(hidden))), from a seed, on the host, so every device starts alike.
     pub fn init(&self, device: &Device, seed: u64) -> PoemModel {
         let mut rng = StdRng::seed_from_u64(seed);
         let params = self
@@ -99,7 +245,6 @@ impl PoemModelConfig {
                 let values: Vec<f32> = if name == "embedding.weight" {
                     (0..shape[0] * shape[1]).map(|_| rng.sample(StandardNormal)).collect()
                 } else {
-                    // GRU and fc both have fan-in `hidden` in PyTorch's init.
                     let k = 1.0 / (self.shape.hidden as f32).sqrt();
                     (0..shape[0] * shape[1]).map(|_| rng.random_range(-k..k)).collect()
                 };
@@ -109,18 +254,25 @@ impl PoemModelConfig {
         self.from_params(params)
     }
 
-    /// Parameter names (PyTorch's, see `checkpoint`) and their shapes here, in a fixed order.
+    /// Parameter names (PyTorch's, see `checkpoint`) and their shapes here, in a fixed order:
+    /// embedding, each layer's four tensors, then the output layer (last, see `training`).
     pub fn param_shapes(&self) -> Vec<(String, [usize; 2])> {
-        let (e, h, v) = (self.shape.embedding, self.shape.hidden, self.vocab_size);
+        let s = &self.shape;
+        let (e, h, v, gh) = (s.embedding, s.hidden, self.vocab_size, s.cell.gates() * s.hidden);
+        let cell = s.cell.name();
         let mut shapes = vec![("embedding.weight".to_string(), [v, e])];
-        for l in 0..self.shape.layers {
+        for l in 0..s.layers {
             let d_in = if l == 0 { e } else { h };
-            shapes.push((format!("gru.weight_ih_l{l}"), [d_in, 3 * h]));
-            shapes.push((format!("gru.weight_hh_l{l}"), [h, 3 * h]));
-            shapes.push((format!("gru.bias_ih_l{l}"), [1, 3 * h]));
-            shapes.push((format!("gru.bias_hh_l{l}"), [1, 3 * h]));
+            shapes.push((format!("{cell}.weight_ih_l{l}"), [d_in, gh]));
+            shapes.push((format!("{cell}.weight_hh_l{l}"), [h, gh]));
+            shapes.push((format!("{cell}.bias_ih_l{l}"), [1, gh]));
+            shapes.push((format!("{cell}.bias_hh_l{l}"), [1, gh]));
         }
-        shapes.push(("fc.weight".to_string(), [h, v]));
+        if s.tied {
+            shapes.push(("proj.weight".to_string(), [h, e]));
+        } else {
+            shapes.push(("fc.weight".to_string(), [h, v]));
+        }
         shapes.push(("fc.bias".to_string(), [1, v]));
         shapes
     }
@@ -131,13 +283,22 @@ impl PoemModelConfig {
         let mut it = params.into_iter().map(Param::from_tensor);
         let mut next = || it.next().expect("counted above");
         let embedding = next();
-        let gru = (0..self.shape.layers)
-            .map(|_| GruLayer { weight_ih: next(), weight_hh: next(), bias_ih: next(), bias_hh: next() })
+        let layers = (0..self.shape.layers)
+            .map(|_| RecurrentLayer {
+                weight_ih: next(),
+                weight_hh: next(),
+                bias_ih: next(),
+                bias_hh: next(),
+                cell: self.shape.cell,
+            })
             .collect();
+        let out = next();
+        let (proj, fc_weight) = if self.shape.tied { (Some(out), None) } else { (None, Some(out)) };
         PoemModel {
             embedding,
-            gru,
-            fc_weight: next(),
+            layers,
+            proj,
+            fc_weight,
             fc_bias: next(),
             dropout: DropoutConfig::new(self.shape.dropout).init(),
         }
@@ -152,55 +313,83 @@ impl PoemModel {
     /// The parameters in `PoemModelConfig::param_shapes` order.
     pub fn params(&self) -> Vec<Tensor<2>> {
         let mut out = vec![self.embedding.val()];
-        for layer in &self.gru {
-            out.extend([
-                layer.weight_ih.val(),
-                layer.weight_hh.val(),
-                layer.bias_ih.val(),
-                layer.bias_hh.val(),
-            ]);
+        for layer in &self.layers {
+            out.extend([layer.weight_ih.val(), layer.weight_hh.val(), layer.bias_ih.val(), layer.bias_hh.val()]);
         }
-        out.extend([self.fc_weight.val(), self.fc_bias.val()]);
+        out.extend(self.proj.iter().chain(&self.fc_weight).map(Param::val));
+        out.push(self.fc_bias.val());
         out
     }
 
-    pub fn hidden_size(&self) -> usize {
-        self.fc_weight.dims()[0]
+    pub fn cell(&self) -> Cell {
+        self.layers[0].cell
     }
 
-    /// - `tokens`: `[B, T]`; `state`: `[L, B, H]` or `None` for zeros
-    /// - returns logits `[B, T, V]` and the final state `[L, B, H]`
-    pub fn forward(&self, tokens: Tensor<2, Int>, state: Option<Tensor<3>>) -> (Tensor<3>, Tensor<3>) {
+    pub fn hidden_size(&self) -> usize {
+        self.layers[0].hidden_size()
+    }
+
+    /// The output layer as `(input projection, weight [K, V])`: for a tied model h is first
+    /// projected to the embedding size and the weight is the transposed embedding.
+    pub fn output_weight(&self) -> (Option<Tensor<2>>, Tensor<2>) {
+        match (&self.proj, &self.fc_weight) {
+            (Some(proj), _) => (Some(proj.val()), self.embedding.val().transpose()),
+            (None, Some(fc)) => (None, fc.val()),
+            (None, None) => unreachable!("from_params sets one of them"),
+        }
+    }
+
+    /// - `tokens`: `[B, T]`; `state`: `None` for zeros
+    /// - returns logits `[B, T, V]` and the final state
+    pub fn forward(&self, tokens: Tensor<2, Int>, state: Option<State>) -> (Tensor<3>, State) {
+        self.forward_probed(tokens, state, &mut Probes::default())
+    }
+
+    /// `forward` with probes on the last layer (see `Probes`).
+    pub fn forward_probed(&self, tokens: Tensor<2, Int>, state: Option<State>, probes: &mut Probes) -> (Tensor<3>, State) {
         let [batch, t_len] = tokens.dims();
-        let (hidden, finals) = self.hidden_states(tokens, state); // [B*T, H]
-        let logits = hidden.matmul(self.fc_weight.val()) + self.fc_bias.val(); // [B*T, V]
+        let (hidden, finals) = self.hidden_states(tokens, state, probes); // [B*T, K]
+        let (_, weight) = self.output_weight();
+        let logits = hidden.matmul(weight) + self.fc_bias.val(); // [B*T, V]
         let vocab = logits.dims()[1];
         (logits.reshape([batch, t_len, vocab]), finals)
     }
 
-    /// Everything before the output layer (training works the output layer's gradients by hand).
+    /// Everything before the output layer's weight (training works its gradients by hand).
     ///
-    /// - `tokens`: `[B, T]`; `state`: `[L, B, H]` or `None` for zeros
-    /// - returns the last layer's hidden states batch-major `[B*T, H]` and the final state `[L, B, H]`
-    pub fn hidden_states(&self, tokens: Tensor<2, Int>, state: Option<Tensor<3>>) -> (Tensor<2>, Tensor<3>) {
+    /// - `tokens`: `[B, T]`; `state`: `None` for zeros; `probes` apply to the last layer
+    /// - returns the output layer's input batch-major `[B*T, K]` (K = H, or E when tied)
+    ///   and the final state
+    pub fn hidden_states(&self, tokens: Tensor<2, Int>, state: Option<State>, probes: &mut Probes) -> (Tensor<2>, State) {
         let [batch, t_len] = tokens.dims();
         let device = tokens.device();
-        let d_h = self.hidden_size();
-        let state = state
-            .unwrap_or_else(|| Tensor::zeros([self.gru.len(), batch, d_h], &device));
+        let (n_layers, d_h) = (self.layers.len(), self.hidden_size());
+        let lstm = self.cell() == Cell::Lstm;
+        let state = state.unwrap_or_else(|| State {
+            h: Tensor::zeros([n_layers, batch, d_h], &device),
+            c: lstm.then(|| Tensor::zeros([n_layers, batch, d_h], &device)),
+        });
+        let layer_slice = |t: &Tensor<3>, l: usize| t.clone().narrow(0, l, 1).reshape([batch, d_h]);
         // Time-major so each step's slice is contiguous: [T, B, E]
         let mut x = embedding(self.embedding.val(), tokens.swap_dims(0, 1));
-        let mut finals = Vec::with_capacity(self.gru.len());
-        for (l, layer) in self.gru.iter().enumerate() {
+        let (mut finals_h, mut finals_c) = (Vec::with_capacity(n_layers), Vec::new());
+        let mut no_probes = Probes::default();
+        for (l, layer) in self.layers.iter().enumerate() {
             if l > 0 {
                 x = self.dropout.forward(x);
             }
-            let h0 = state.clone().narrow(0, l, 1).reshape([batch, d_h]);
-            let (out, h_last) = layer.forward(x, h0); // [T, B, H], [B, H]
+            let start = LayerState { h: layer_slice(&state.h, l), c: state.c.as_ref().map(|c| layer_slice(c, l)) };
+            let layer_probes = if l + 1 == n_layers { &mut *probes } else { &mut no_probes };
+            let (out, last) = layer.forward(x, start, layer_probes); // [T, B, H]
             x = out;
-            finals.push(h_last);
+            finals_h.push(last.h);
+            finals_c.extend(last.c);
         }
-        let hidden = x.swap_dims(0, 1).reshape([batch * t_len, d_h]); // [B*T, H]
-        (hidden, Tensor::stack(finals, 0))
+        let mut hidden = x.swap_dims(0, 1).reshape([batch * t_len, d_h]); // [B*T, H]
+        if let (Some(proj), _) = self.output_weight() {
+            hidden = hidden.matmul(proj); // [B*T, E]
+        }
+        let c = (!finals_c.is_empty()).then(|| Tensor::stack(finals_c, 0));
+        (hidden, State { h: Tensor::stack(finals_h, 0), c })
     }
 }

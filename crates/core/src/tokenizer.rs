@@ -68,6 +68,16 @@ impl Vocab {
         id.checked_sub(SPECIALS.len()).and_then(|i| self.chars.get(i)).copied()
     }
 
+    /// Share of the poems' characters that this vocabulary does not know (0 for no poems).
+    pub fn unknown_share(&self, poems: &[Poem]) -> f64 {
+        let (mut unknown, mut total) = (0usize, 0usize);
+        for c in poems.iter().flat_map(|p| &p.content) {
+            total += 1;
+            unknown += self.id(*c).is_none() as usize;
+        }
+        unknown as f64 / total.max(1) as f64
+    }
+
     /// All characters, most frequent first.
     pub fn chars(&self) -> &[char] {
         &self.chars

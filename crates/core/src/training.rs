@@ -5,13 +5,15 @@
 //! for autodiff, so the optimizer state can be read back asynchronously (the browser cannot
 //! read tensors synchronously) and saved by parameter name.
 
+use std::sync::Arc;
+
 use burn::config::Config;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor};
 
 use crate::corpus::{CleaningConfig, Corpus};
-use crate::data::{Batch, encode_poems, epoch_plan, eval_plan};
-use crate::model::{ModelShape, PoemModel, PoemModelConfig};
+use crate::data::{Batch, EncodedCorpus, epoch_plan, eval_plan};
+use crate::model::{ModelShape, PoemModel, PoemModelConfig, Probes};
 use crate::tokenizer::Vocab;
 
 #[derive(Config, Debug, PartialEq)]
@@ -40,11 +42,15 @@ pub struct TrainConfig {
     pub min_char_freq: usize,
 }
 
+/// Longest sequence and largest batch `Trainer::gradient_flow` measures.
+pub const GRADIENT_FLOW_STEPS: usize = 48;
+pub const GRADIENT_FLOW_BATCH: usize = 16;
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TrainError {
     #[error(
-        "the loss became {loss} at step {step}; the model was restored to step {restored_step}. \
-         Lower the learning rate or the gradient clip and continue"
+        "step {step} gave a loss or gradient of {loss}, so it was not applied; the model is \
+         still the one from step {restored_step}. Lower the learning rate or the gradient clip and continue"
     )]
     NonFiniteLoss { step: u64, loss: f32, restored_step: u64 },
     #[error("reading a result back from the device failed: {0}")]
@@ -53,6 +59,34 @@ pub enum TrainError {
     NoData,
     #[error("there are no held-out poems to measure the model on")]
     NoValidation,
+    #[error("invalid settings: {0}")]
+    Settings(String),
+}
+
+impl TrainConfig {
+    /// Checks every setting is usable before a model is built.
+    pub fn validate(&self) -> Result<(), String> {
+        let finite_in = |x: f64, lo: f64, hi: f64| x.is_finite() && x >= lo && x <= hi;
+        if self.batch_size == 0 {
+            return Err("the batch size must be at least 1".into());
+        }
+        if self.max_seq_len < 2 {
+            return Err("the sequence cap must be at least 2 (BOS and one character)".into());
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 10.0) {
+            return Err(format!("the learning rate must be above 0 and at most 10 (got {})", self.learning_rate));
+        }
+        if !finite_in(self.grad_clip, 0.0, 1e6) {
+            return Err(format!("the gradient clip must be between 0 and 1e6 (got {})", self.grad_clip));
+        }
+        if !(finite_in(self.beta1, 0.0, 1.0) && self.beta1 < 1.0 && finite_in(self.beta2, 0.0, 1.0) && self.beta2 < 1.0) {
+            return Err("Adam's betas must be in [0, 1)".into());
+        }
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
+            return Err("Adam's epsilon must be above 0".into());
+        }
+        Ok(())
+    }
 }
 
 /// Mean cross-entropy over real target tokens; PAD positions (mask 0) never count.
@@ -120,6 +154,12 @@ pub fn output_layer_grads(
     }
 }
 
+/// A step's new weights and optimizer state, before they are committed.
+struct Update {
+    params: Vec<Tensor<2>>,
+    adam: AdamState,
+}
+
 /// Adam's moments, one pair per parameter, and its step count.
 #[derive(Debug, Clone)]
 pub struct AdamState {
@@ -129,7 +169,7 @@ pub struct AdamState {
 }
 
 /// Everything that changes while training. Tensors are immutable handles, so a clone is a
-/// cheap snapshot (used to roll back a step whose loss was not finite).
+/// cheap snapshot.
 #[derive(Debug, Clone)]
 pub struct TrainState {
     pub params: Vec<Tensor<2>>,
@@ -140,6 +180,14 @@ pub struct TrainState {
     pub batch_in_epoch: usize,
     /// Target characters trained on so far.
     pub tokens: u64,
+}
+
+/// `‖∂L/∂h_t‖` for t = 1..T: for the whole poem's mean loss, and for the last character's
+/// loss alone (which shows how far back one prediction's gradient reaches).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradientFlow {
+    pub whole_poem: Vec<f32>,
+    pub last_char: Vec<f32>,
 }
 
 /// Held-out loss in nats per character (EOS included) and its perplexity.
@@ -158,21 +206,29 @@ pub struct Trainer {
     pub vocab: Vocab,
     pub state: TrainState,
     device: Device,
-    train: Vec<Vec<u32>>,
-    validation: Vec<Vec<u32>>,
+    data: Arc<EncodedCorpus>,
+    /// The batches of epoch `plan_epoch`.
     plan: Vec<Vec<usize>>,
+    plan_epoch: usize,
+    /// The gradients' global norm (before clipping) at the last step.
+    pub last_grad_norm: f32,
 }
 
 impl Trainer {
-    /// A fresh model for `corpus`, its vocabulary built from the training split.
-    pub fn new(
-        corpus: &Corpus,
-        shape: ModelShape,
-        config: TrainConfig,
-        device: &Device,
-    ) -> Self {
+    /// A fresh model for `corpus`, its vocabulary built from the training split. Settings
+    /// are checked before anything is allocated.
+    pub fn new(corpus: &Corpus, shape: ModelShape, config: TrainConfig, device: &Device) -> Result<Self, TrainError> {
+        config.validate().map_err(TrainError::Settings)?;
         let vocab = Vocab::build(&corpus.train, config.min_char_freq);
-        let model_config = PoemModelConfig::new(vocab.len(), shape);
+        shape.validate(vocab.len()).map_err(TrainError::Settings)?;
+        Self::on_data(Arc::new(EncodedCorpus::new(corpus, vocab)), shape, config, device)
+    }
+
+    /// A fresh model on an already encoded corpus (shared with other trainers).
+    pub fn on_data(data: Arc<EncodedCorpus>, shape: ModelShape, config: TrainConfig, device: &Device) -> Result<Self, TrainError> {
+        config.validate().map_err(TrainError::Settings)?;
+        shape.validate(data.vocab.len()).map_err(TrainError::Settings)?;
+        let model_config = PoemModelConfig::new(data.vocab.len(), shape);
         let params = model_config.init(device, config.seed).params();
         let zeros: Vec<Tensor<2>> = params.iter().map(|p| p.zeros_like()).collect();
         let state = TrainState {
@@ -183,32 +239,31 @@ impl Trainer {
             batch_in_epoch: 0,
             tokens: 0,
         };
-        Self::with_state(corpus, vocab, model_config, config, state, device)
+        Ok(Self::with_state(data, model_config, config, state, device))
     }
 
-    /// Continues from a saved state (see `checkpoint`).
+    /// Continues from a saved state (see `checkpoint`) on `data`, encoded with the model's vocabulary.
     pub fn with_state(
-        corpus: &Corpus,
-        vocab: Vocab,
+        data: Arc<EncodedCorpus>,
         model_config: PoemModelConfig,
         config: TrainConfig,
         state: TrainState,
         device: &Device,
     ) -> Self {
-        let train = encode_poems(&corpus.train, &vocab);
-        let validation = encode_poems(&corpus.validation, &vocab);
         let mut trainer = Trainer {
-            cleaning: corpus.config.clone(),
+            cleaning: data.cleaning.clone(),
             model_config,
             config,
-            vocab,
+            vocab: data.vocab.clone(),
             state,
             device: device.clone(),
-            train,
-            validation,
+            data,
             plan: Vec::new(),
+            plan_epoch: 0,
+            last_grad_norm: f32::NAN,
         };
-        trainer.plan = trainer.make_plan();
+        trainer.plan_epoch = trainer.state.epoch;
+        trainer.plan = trainer.make_plan(trainer.plan_epoch);
         trainer
     }
 
@@ -216,9 +271,14 @@ impl Trainer {
         &self.device
     }
 
-    fn make_plan(&self) -> Vec<Vec<usize>> {
-        let lengths: Vec<usize> = self.train.iter().map(Vec::len).collect();
-        epoch_plan(&lengths, self.config.batch_size, self.config.seed, self.state.epoch)
+    fn make_plan(&self, epoch: usize) -> Vec<Vec<usize>> {
+        let lengths: Vec<usize> = self.data.train.iter().map(Vec::len).collect();
+        epoch_plan(&lengths, self.config.batch_size, self.config.seed, epoch)
+    }
+
+    /// The encoded corpus this trainer learns from.
+    pub fn data(&self) -> &Arc<EncodedCorpus> {
+        &self.data
     }
 
     /// Batches per epoch.
@@ -248,137 +308,212 @@ impl Trainer {
         Ok(self.model_config.from_params(params))
     }
 
-    fn next_batch(&mut self) -> Batch {
-        if self.state.batch_in_epoch >= self.plan.len() {
-            self.state.epoch += 1;
-            self.state.batch_in_epoch = 0;
-            self.plan = self.make_plan();
+    /// One optimisation step on the next batch; returns the batch's mean loss. The loss and
+    /// the gradients' norm are read back and checked *before* the update is committed: a
+    /// step whose loss or gradients are not finite changes nothing (not even the batch
+    /// position) and returns `NonFiniteLoss`. The training split must not be empty.
+    pub async fn train_step(&mut self) -> Result<f32, TrainError> {
+        if self.data.train.is_empty() {
+            return Err(TrainError::NoData);
         }
-        let indices = &self.plan[self.state.batch_in_epoch];
-        self.state.batch_in_epoch += 1;
-        let poems: Vec<&[u32]> = indices.iter().map(|&i| self.train[i].as_slice()).collect();
-        Batch::new(&poems, self.config.max_seq_len)
-    }
-
-    /// One optimisation step on the next batch. Returns the batch's mean loss, still on the
-    /// device (reading it is the caller's choice), and the number of target tokens.
-    /// The training split must not be empty (`train_steps` checks).
-    pub fn train_step(&mut self) -> (Tensor<1>, usize) {
-        let batch = self.next_batch();
+        let (epoch, batch_in_epoch) = self.next_position();
+        if epoch != self.plan_epoch {
+            self.plan = self.make_plan(epoch);
+            self.plan_epoch = epoch;
+        }
+        let batch = self.batch(&self.plan[batch_in_epoch]);
         let (inputs, targets, mask) = batch.to_tensors(&self.device);
         let n = batch.tokens;
-        // Autodiff tracks everything below the output layer, whose gradients are done by hand.
-        // `param_shapes` puts the output layer (fc.weight, fc.bias) last.
-        let (below, head) = self.state.params.split_at(self.state.params.len() - 2);
+        let params = &self.state.params;
+        let tied = self.model_config.shape.tied;
+        // Autodiff tracks everything up to the output layer's weight, whose gradients (and
+        // the bias's) are done by hand. `param_shapes` puts the output layer last.
+        let by_hand = if tied { 1 } else { 2 };
+        let (below, head) = params.split_at(params.len() - by_hand);
         let tracked = below
             .iter()
             .map(|p| p.clone().autodiff().require_grad())
             .chain(head.iter().cloned())
             .collect();
         let model = self.model_config.from_params(tracked);
-        let (hidden, _) = model.hidden_states(inputs, None); // [B*T, H]
+        let (hidden, _) = model.hidden_states(inputs, None, &mut Probes::default()); // [B*T, K]
         let positions = hidden.dims()[0];
+        // The output weight [K, V]: the transposed embedding when tied.
+        let weight = if tied { params[0].clone().transpose() } else { head[0].clone() };
         let out = output_layer_grads(
             hidden.clone().inner(),
-            head[0].clone(),
-            head[1].clone(),
+            weight,
+            params[params.len() - 1].clone(),
             targets.reshape([positions, 1]),
             mask.reshape([positions, 1]).div_scalar(n.max(1) as f32),
         );
         // d(sum(hidden * d_hidden)) / d(hidden) = d_hidden: backpropagates the hand-made
-        // gradient through the GRU and the embedding.
+        // gradient through the recurrent layers and the embedding.
         let grads = (hidden * out.d_hidden).sum().backward();
         let mut grads: Vec<Tensor<2>> = model.params()[..below.len()]
             .iter()
             .zip(below)
             .map(|(p, plain)| p.grad(&grads).unwrap_or_else(|| plain.zeros_like()))
             .collect();
-        grads.extend([out.d_weight, out.d_bias]);
-        self.apply_adam(grads);
-        self.state.step += 1;
-        self.state.tokens += n as u64;
-        (out.loss, n)
+        if tied {
+            grads[0] = grads[0].clone() + out.d_weight.transpose(); // the embedding scores too
+        } else {
+            grads.push(out.d_weight);
+        }
+        grads.push(out.d_bias);
+
+        let squared_norm = grads.iter().map(|g| g.clone().square().sum()).reduce(|a, b| a + b).expect("the model has parameters");
+        let next = self.adam_update(grads, squared_norm.clone().sqrt());
+        // A NaN or infinity anywhere in the new weights makes their sum non-finite.
+        let weights_sum = next.params.iter().map(|p| p.clone().sum()).reduce(|a, b| a + b).expect("the model has parameters");
+        // One read-back for all three checks, before anything is committed.
+        let checks = read_values(Tensor::cat(vec![out.loss, squared_norm, weights_sum], 0)).await?;
+        let (loss, norm) = (checks[0], checks[1].sqrt());
+        if let Some(&bad) = checks.iter().find(|v| !v.is_finite()) {
+            let step = self.state.step;
+            return Err(TrainError::NonFiniteLoss { step: step + 1, loss: bad, restored_step: step });
+        }
+        let s = &mut self.state;
+        (s.params, s.adam) = (next.params, next.adam);
+        (s.epoch, s.batch_in_epoch) = (epoch, batch_in_epoch + 1);
+        s.step += 1;
+        s.tokens += n as u64;
+        self.last_grad_norm = norm;
+        Ok(loss)
+    }
+
+    /// The epoch and batch index the next step trains on.
+    fn next_position(&self) -> (usize, usize) {
+        if self.state.batch_in_epoch >= self.plan.len() {
+            (self.state.epoch + 1, 0)
+        } else {
+            (self.state.epoch, self.state.batch_in_epoch)
+        }
+    }
+
+    fn batch(&self, indices: &[usize]) -> Batch {
+        let poems: Vec<&[u32]> = indices.iter().map(|&i| self.data.train[i].as_slice()).collect();
+        Batch::new(&poems, self.config.max_seq_len)
     }
 
     /// Adam (bias-corrected) after scaling all gradients so their global norm is at most
-    /// `grad_clip`; everything stays on the device.
-    fn apply_adam(&mut self, grads: Vec<Tensor<2>>) {
+    /// `grad_clip`: the weights and moments it would give, on the device, not yet committed.
+    fn adam_update(&self, grads: Vec<Tensor<2>>, norm: Tensor<1>) -> Update {
         let c = &self.config;
-        let scale = (c.grad_clip > 0.0).then(|| {
-            let squared = grads.iter().map(|g| g.clone().square().sum()).reduce(|a, b| a + b);
-            let norm = squared.expect("the model has parameters").sqrt();
-            norm.clamp_min(c.grad_clip).recip().mul_scalar(c.grad_clip).reshape([1, 1])
-        });
-        let adam = &mut self.state.adam;
-        adam.t += 1;
-        let bias1 = 1.0 - c.beta1.powi(adam.t as i32);
-        let bias2 = 1.0 - c.beta2.powi(adam.t as i32);
+        let scale = (c.grad_clip > 0.0)
+            .then(|| norm.clamp_min(c.grad_clip).recip().mul_scalar(c.grad_clip).reshape([1, 1]));
+        let old = &self.state.adam;
+        let t = old.t + 1;
+        let bias1 = 1.0 - c.beta1.powi(t as i32);
+        let bias2 = 1.0 - c.beta2.powi(t as i32);
+        let mut next = Update { params: Vec::new(), adam: AdamState { m: Vec::new(), v: Vec::new(), t } };
         for (i, grad) in grads.into_iter().enumerate() {
             let grad = match &scale {
                 Some(s) => grad * s.clone(),
                 None => grad,
             };
-            let m = adam.m[i].clone().mul_scalar(c.beta1) + grad.clone().mul_scalar(1.0 - c.beta1);
-            let v = adam.v[i].clone().mul_scalar(c.beta2) + grad.square().mul_scalar(1.0 - c.beta2);
+            let m = old.m[i].clone().mul_scalar(c.beta1) + grad.clone().mul_scalar(1.0 - c.beta1);
+            let v = old.v[i].clone().mul_scalar(c.beta2) + grad.square().mul_scalar(1.0 - c.beta2);
             let denom = v.clone().div_scalar(bias2).sqrt().add_scalar(c.epsilon);
             let update = m.clone().mul_scalar(c.learning_rate / bias1) / denom;
-            self.state.params[i] = self.state.params[i].clone() - update;
-            adam.m[i] = m;
-            adam.v[i] = v;
+            next.params.push(self.state.params[i].clone() - update);
+            next.adam.m.push(m);
+            next.adam.v.push(v);
         }
+        next
     }
 
-    /// Runs `n` steps and reads their losses back. If a loss is not finite, the state before
-    /// these steps is restored and an error says so: a bad step never costs the trained model.
+    /// Runs up to `n` steps and returns their losses. A step whose loss or gradients are not
+    /// finite is not applied: the error names the step and the model stays as it was
+    /// after the last good step.
     pub async fn train_steps(&mut self, n: usize) -> Result<Vec<f32>, TrainError> {
-        if self.train.is_empty() {
-            return Err(TrainError::NoData);
-        }
-        let snapshot = self.state.clone();
-        let mut pending = Vec::with_capacity(n);
-        for _ in 0..n {
-            pending.push(self.train_step().0);
-        }
         let mut losses = Vec::with_capacity(n);
-        for (i, loss) in pending.into_iter().enumerate() {
-            let value = read_scalar(loss).await?;
-            if !value.is_finite() {
-                let step = snapshot.step + i as u64 + 1;
-                let restored_step = snapshot.step;
-                self.restore(snapshot);
-                return Err(TrainError::NonFiniteLoss { step, loss: value, restored_step });
-            }
-            losses.push(value);
+        for _ in 0..n {
+            losses.push(self.train_step().await?);
         }
         Ok(losses)
     }
 
-    fn restore(&mut self, state: TrainState) {
-        let epoch_changed = state.epoch != self.state.epoch;
-        self.state = state;
-        if epoch_changed {
-            self.plan = self.make_plan();
+    /// How far back the loss reaches: the norm of the gradient of the loss with respect to
+    /// the last layer's hidden state at each time step, averaged over a fixed batch of the
+    /// longest training poems. Nothing is updated.
+    pub async fn gradient_flow(&self) -> Result<GradientFlow, TrainError> {
+        let mut order: Vec<usize> = (0..self.data.train.len()).collect();
+        if order.is_empty() {
+            return Err(TrainError::NoData);
         }
+        order.sort_by_key(|&i| (std::cmp::Reverse(self.data.train[i].len()), i));
+        order.truncate(self.config.batch_size.clamp(1, GRADIENT_FLOW_BATCH));
+        let shortest = order.iter().map(|&i| self.data.train[i].len()).min().unwrap_or(0);
+        let t_len = (shortest + 1).min(self.config.max_seq_len).clamp(1, GRADIENT_FLOW_STEPS);
+        let batch = Batch::new(&order.iter().map(|&i| self.data.train[i].as_slice()).collect::<Vec<_>>(), t_len);
+        let (inputs, targets, mask) = batch.to_tensors(&self.device);
+        let [b, t] = inputs.dims();
+        let last_only = {
+            let mut m = vec![0.0f32; b * t];
+            m.iter_mut().skip(t - 1).step_by(t).for_each(|x| *x = 1.0);
+            Tensor::<2>::from_data(burn::tensor::TensorData::new(m, [b, t]), &self.device)
+        };
+        let mut norms = Vec::with_capacity(2);
+        for mask in [mask.clone(), last_only] {
+            let model = self.model_config.from_params(self.state.params.iter().map(|p| p.clone().autodiff()).collect());
+            let d_h = model.hidden_size();
+            let probes: Vec<Tensor<2>> =
+                (0..t).map(|_| Tensor::<2>::zeros([b, d_h], &self.device).autodiff().require_grad()).collect();
+            let mut hooks = Probes { hidden: Some(probes.clone()), gates: None };
+            let (logits, _) = model.forward_probed(inputs.clone(), None, &mut hooks);
+            let tokens = read_scalar(mask.clone().sum()).await? as usize;
+            let grads = masked_cross_entropy(logits, targets.clone(), mask.autodiff(), tokens).backward();
+            let per_step: Vec<Tensor<2>> = probes
+                .iter()
+                .map(|p| p.grad(&grads).unwrap_or_else(|| Tensor::zeros([b, d_h], &self.device)))
+                .collect();
+            // ‖∂L/∂h_t‖ per row, averaged over the batch: [T]
+            let norm = Tensor::stack::<3>(per_step, 0).square().sum_dim(2).sqrt().mean_dim(1).reshape([t]);
+            norms.push(read_values(norm).await?);
+        }
+        let last = norms.pop().expect("two passes");
+        Ok(GradientFlow { whole_poem: norms.pop().expect("two passes"), last_char: last })
     }
 
     /// Loss and perplexity on the validation split.
     pub async fn evaluate(&self) -> Result<Evaluation, TrainError> {
-        if self.validation.is_empty() {
+        let (total, tokens) = self.evaluate_part(0..self.eval_batches()).await?;
+        Ok(Evaluation::from_sum(total, tokens))
+    }
+
+    /// Validation batches (a fixed order), so the browser can evaluate a few at a time and
+    /// stay responsive.
+    pub fn eval_batches(&self) -> usize {
+        self.data.validation.len().div_ceil(self.config.batch_size.max(1))
+    }
+
+    /// Summed loss and target count over some validation batches (see `eval_batches`).
+    pub async fn evaluate_part(&self, batches: std::ops::Range<usize>) -> Result<(f64, usize), TrainError> {
+        if self.data.validation.is_empty() {
             return Err(TrainError::NoValidation);
         }
         let model = self.model();
-        let lengths: Vec<usize> = self.validation.iter().map(Vec::len).collect();
+        let lengths: Vec<usize> = self.data.validation.iter().map(Vec::len).collect();
         let (mut total, mut tokens) = (0.0f64, 0usize);
-        for indices in eval_plan(&lengths, self.config.batch_size) {
-            let poems: Vec<&[u32]> = indices.iter().map(|&i| self.validation[i].as_slice()).collect();
+        let plan = eval_plan(&lengths, self.config.batch_size);
+        for indices in plan.get(batches).unwrap_or(&[]) {
+            let poems: Vec<&[u32]> = indices.iter().map(|&i| self.data.validation[i].as_slice()).collect();
             let batch = Batch::new(&poems, self.config.max_seq_len);
             let (inputs, targets, mask) = batch.to_tensors(&self.device);
             let (logits, _) = model.forward(inputs, None);
             total += read_scalar(summed_nll(logits, targets, mask)).await? as f64;
             tokens += batch.tokens;
         }
+        Ok((total, tokens))
+    }
+}
+
+impl Evaluation {
+    /// From a summed loss over `tokens` targets.
+    pub fn from_sum(total: f64, tokens: usize) -> Self {
         let loss = total / tokens.max(1) as f64;
-        Ok(Evaluation { loss, perplexity: loss.exp(), tokens })
+        Evaluation { loss, perplexity: loss.exp(), tokens }
     }
 }
 

@@ -64,39 +64,6 @@ fn checkpoint_round_trip_gives_identical_logits_and_resumes_the_same_curve() {
 }
 
 #[test]
-fn pytorch_export_has_torch_names_and_shapes() {
-    let corpus = tangshi();
-    let trainer = tiny_trainer(&corpus, 3);
-    let ckpt = block_on(Checkpoint::capture(&trainer)).unwrap();
-    let bytes = ckpt.to_pytorch_safetensors();
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let v = trainer.vocab.len();
-    let mut names: Vec<(String, Vec<usize>)> =
-        file.tensors().into_iter().map(|(n, t)| (n, t.shape().to_vec())).collect();
-    names.sort();
-    assert_eq!(
-        names,
-        vec![
-            ("embedding.weight".into(), vec![v, 24]),
-            ("fc.bias".into(), vec![v]),
-            ("fc.weight".into(), vec![v, 48]),
-            ("gru.bias_hh_l0".into(), vec![144]),
-            ("gru.bias_ih_l0".into(), vec![144]),
-            ("gru.weight_hh_l0".into(), vec![144, 48]),
-            ("gru.weight_ih_l0".into(), vec![144, 24]),
-        ]
-    );
-    // fc.weight is the transpose of our [H, V] layout.
-    let fc = file.tensor("fc.weight").unwrap();
-    let at = |row: usize, col: usize| {
-        let i = (row * 48 + col) * 4;
-        f32::from_le_bytes(fc.data()[i..i + 4].try_into().unwrap())
-    };
-    let ours = &ckpt.params[ckpt.params.len() - 2];
-    assert_eq!(at(7, 3), ours[3 * v + 7]);
-}
-
-#[test]
 fn mismatched_and_damaged_checkpoints_say_what_differs() {
     let corpus = tangshi();
     let trainer = tiny_trainer(&corpus, 4);
@@ -112,25 +79,11 @@ fn mismatched_and_damaged_checkpoints_say_what_differs() {
     let torch = ckpt.to_pytorch_safetensors();
     assert!(matches!(Checkpoint::from_bytes(&torch), Err(CheckpointError::NotACheckpoint(_))));
     let mut future = bytes.clone();
-    let key = b"\"format_version\":\"1\"";
+    let key = b"\"format_version\":\"2\"";
     let at = future.windows(key.len()).position(|w| w == key).expect("version in header");
     future[at + key.len() - 2] = b'9';
     let err = Checkpoint::from_bytes(&future).unwrap_err();
     assert!(matches!(err, CheckpointError::Version { .. }), "{err}");
-}
-
-#[test]
-fn non_finite_loss_restores_the_model() {
-    let corpus = tangshi();
-    let mut trainer = tiny_trainer(&corpus, 5);
-    block_on(trainer.train_steps(3)).unwrap();
-    let good = block_on(trainer.evaluate()).unwrap();
-    trainer.config.learning_rate = f64::NAN;
-    let err = block_on(trainer.train_steps(3)).unwrap_err();
-    assert!(matches!(err, TrainError::NonFiniteLoss { restored_step: 3, .. }), "{err}");
-    assert!(err.to_string().contains("restored to step 3"));
-    assert_eq!(trainer.state.step, 3);
-    assert_eq!(block_on(trainer.evaluate()).unwrap(), good);
 }
 
 fn trained() -> shige_core::Trainer {

@@ -1,21 +1,46 @@
-//! The browser's entry point: a thin async shell over `shige-core`, exposing a `Trainer`
-//! class to JS. Every error reaches JS as a thrown `Error` with a readable message; the
-//! page's worker runs it (only `www/` knows the DOM).
+//! The browser's entry point: a thin async shell over `shige-core`, exposing `Corpus` and
+//! `Trainer` classes to JS. Every error reaches JS as a thrown `Error` with a readable
+//! message; the page's worker runs it (only `www/` knows the DOM).
 
 mod device;
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use shige_core::{
-    Checkpoint, CleaningConfig, CleaningReport, Corpus, GenerateOptions, ModelShape, PoemModel, TrainConfig, generate, load_corpus,
+    Cell, Checkpoint, CleaningConfig, Corpus, EncodedCorpus, GenerateOptions, ModelShape, PoemModel, PoemModelConfig,
+    TrainConfig, Vocab, generate_traced, load_corpus,
 };
 use wasm_bindgen::prelude::*;
 
+thread_local! {
+    /// The message of a Rust panic. With `panic = abort` a panic traps the call mid-way and
+    /// leaves the trainer borrowed, so later calls report the crash instead of "busy".
+    static PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
+        console_error_panic_hook::hook(info);
+    }));
+}
+
+/// The message of the panic that stopped this module, if one did. The page then starts a
+/// fresh module and restores the model (see `Trainer.rescue`).
+#[wasm_bindgen(js_name = panicMessage)]
+pub fn panic_message() -> Option<String> {
+    PANIC.with(|p| p.borrow().clone())
+}
+
+/// Deliberately panics while holding the trainer (tests check the page recovers).
+#[wasm_bindgen(js_name = panicForTests)]
+pub fn panic_for_tests(trainer: &Trainer) {
+    let _held = trainer.inner.borrow_mut();
+    panic!("a panic requested by a test");
 }
 
 fn js_err(e: impl std::fmt::Display) -> JsError {
@@ -27,22 +52,29 @@ fn reject(e: impl std::fmt::Display) -> JsValue {
     js_err(e).into()
 }
 
-const BUSY: &str = "the trainer is busy with another call";
+/// Why the trainer cannot be borrowed: another call holds it, or a panic left it borrowed.
+fn busy() -> String {
+    match panic_message() {
+        Some(p) => format!("the trainer crashed ({p}); the page restores the model"),
+        None => "the trainer is busy with another call".to_string(),
+    }
+}
 
 /// Settings accepted by `Trainer.create` (all optional; camelCase in JS).
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 struct TrainerOptions {
+    cell: String,
     embedding: usize,
     hidden: usize,
     layers: usize,
     dropout: f64,
+    tied: bool,
     learning_rate: f64,
     batch_size: usize,
     max_seq_len: usize,
     grad_clip: f64,
     seed: u64,
-    min_char_freq: usize,
     /// "auto" (WebGPU on a hardware adapter, else the CPU), "webgpu" (any adapter) or "cpu"
     backend: String,
 }
@@ -51,22 +83,100 @@ impl Default for TrainerOptions {
     fn default() -> Self {
         let (shape, train) = (ModelShape::new(), TrainConfig::new());
         Self {
+            cell: shape.cell.name().into(),
             embedding: shape.embedding,
             hidden: shape.hidden,
             layers: shape.layers,
             dropout: shape.dropout,
+            tied: shape.tied,
             learning_rate: train.learning_rate,
             batch_size: train.batch_size,
             max_seq_len: train.max_seq_len,
             grad_clip: train.grad_clip,
             seed: train.seed,
-            min_char_freq: train.min_char_freq,
             backend: "auto".into(),
         }
     }
 }
 
-/// What the page shows about the corpus and model.
+impl TrainerOptions {
+    fn from_js(options: JsValue) -> Result<Self, JsError> {
+        if options.is_undefined() || options.is_null() {
+            return Ok(Self::default());
+        }
+        serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("bad trainer options: {e}")))
+    }
+
+    fn shape(&self) -> Result<ModelShape, JsError> {
+        let cell = Cell::parse(&self.cell).ok_or_else(|| js_err(format!("unknown cell {:?}: use rnn, lstm or gru", self.cell)))?;
+        Ok(ModelShape::new()
+            .with_cell(cell)
+            .with_embedding(self.embedding)
+            .with_hidden(self.hidden)
+            .with_layers(self.layers)
+            .with_dropout(self.dropout)
+            .with_tied(self.tied))
+    }
+
+    fn train_config(&self) -> TrainConfig {
+        TrainConfig::new()
+            .with_learning_rate(self.learning_rate)
+            .with_batch_size(self.batch_size)
+            .with_max_seq_len(self.max_seq_len)
+            .with_grad_clip(self.grad_clip)
+            .with_seed(self.seed)
+    }
+}
+
+/// What the page shows about a corpus.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CorpusInfo {
+    poems_found: usize,
+    poems_kept: usize,
+    poems_train: usize,
+    poems_validation: usize,
+    dropped: Vec<(String, usize)>,
+    chars_per_epoch: usize,
+    vocab_size: usize,
+}
+
+fn corpus_info(data: &EncodedCorpus) -> CorpusInfo {
+    let report = &data.report;
+    CorpusInfo {
+        poems_found: report.found,
+        poems_kept: report.kept,
+        poems_train: data.train.len(),
+        poems_validation: data.validation.len(),
+        dropped: report.dropped.iter().map(|(r, n)| (r.describe().to_string(), *n)).collect(),
+        chars_per_epoch: data.train_chars(),
+        vocab_size: data.vocab.len(),
+    }
+}
+
+/// A parsed, cleaned and encoded corpus. Only the token ids are kept (the text is dropped),
+/// and every run created on it shares them.
+#[wasm_bindgen]
+pub struct CorpusData {
+    data: Arc<EncodedCorpus>,
+}
+
+#[wasm_bindgen]
+impl CorpusData {
+    /// Parses, cleans and encodes a corpus file; throws a readable `Error` on bad input.
+    pub fn parse(bytes: &[u8]) -> Result<CorpusData, JsError> {
+        let corpus = load_corpus(bytes, &CleaningConfig::new()).map_err(js_err)?;
+        let vocab = Vocab::build(&corpus.train, TrainConfig::new().min_char_freq);
+        Ok(CorpusData { data: Arc::new(EncodedCorpus::new(&corpus, vocab)) })
+    }
+
+    /// Poems found, kept, dropped (by reason), the split, the vocabulary and epoch size.
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        Ok(serde_wasm_bindgen::to_value(&corpus_info(&self.data))?)
+    }
+}
+
+/// What the page shows about a model.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Info {
@@ -76,18 +186,19 @@ struct Info {
     step: u64,
     epochs: f64,
     batches_per_epoch: usize,
-    vocab_size: usize,
     params: usize,
-    poems_found: usize,
-    poems_kept: usize,
-    poems_train: usize,
-    poems_validation: usize,
-    dropped: Vec<(String, usize)>,
-    chars_per_epoch: usize,
     tokens_seen: u64,
+    grad_norm: f32,
+    cell: Cell,
     embedding: usize,
     hidden: usize,
     layers: usize,
+    tied: bool,
+    learning_rate: f64,
+    batch_size: usize,
+    max_seq_len: usize,
+    seed: u64,
+    corpus: CorpusInfo,
 }
 
 #[derive(Serialize)]
@@ -99,10 +210,19 @@ struct EvalResult {
 
 struct Inner {
     trainer: shige_core::Trainer,
-    corpus: Corpus,
     /// A CPU copy of the weights for sampling, and the step it was taken at: sampling
     /// reads logits every character, which is cheap on the CPU and slow through WebGPU.
     sampler: Option<(u64, PoemModel)>,
+}
+
+/// The last committed state, kept outside `Inner` so the model can still be saved after a
+/// panic left `Inner` borrowed (`Trainer.rescue`).
+struct LastGood {
+    cleaning: CleaningConfig,
+    model: PoemModelConfig,
+    train: TrainConfig,
+    vocab: Vocab,
+    state: shige_core::training::TrainState,
 }
 
 /// Trains and samples one poem model. Calls must not overlap (the page's worker queues
@@ -110,24 +230,24 @@ struct Inner {
 #[wasm_bindgen]
 pub struct Trainer {
     inner: Rc<RefCell<Inner>>,
+    last_good: Rc<RefCell<LastGood>>,
     backend: String,
     fallback_reason: Option<String>,
     skipped_software_webgpu: bool,
 }
 
-fn parse_corpus(bytes: &[u8], cleaning: &CleaningConfig) -> Result<Corpus, JsError> {
-    load_corpus(bytes, cleaning).map_err(js_err)
-}
-
-/// Dropped poems as `(reason, count)` pairs for the page.
-fn dropped(report: &CleaningReport) -> Vec<(String, usize)> {
-    report.dropped.iter().map(|(r, n)| (r.describe().to_string(), *n)).collect()
-}
-
 impl Trainer {
-    fn wrap(trainer: shige_core::Trainer, corpus: Corpus, opened: device::Opened) -> Trainer {
+    fn wrap(trainer: shige_core::Trainer, opened: device::Opened) -> Trainer {
+        let last_good = LastGood {
+            cleaning: trainer.cleaning.clone(),
+            model: trainer.model_config.clone(),
+            train: trainer.config.clone(),
+            vocab: trainer.vocab.clone(),
+            state: trainer.state.clone(),
+        };
         Trainer {
-            inner: Rc::new(RefCell::new(Inner { trainer, corpus, sampler: None })),
+            inner: Rc::new(RefCell::new(Inner { trainer, sampler: None })),
+            last_good: Rc::new(RefCell::new(last_good)),
             backend: opened.name,
             fallback_reason: opened.fallback_reason,
             skipped_software_webgpu: opened.skipped_software_webgpu,
@@ -136,7 +256,7 @@ impl Trainer {
 
     fn info_value(&self, inner: &Inner) -> Info {
         let t = &inner.trainer;
-        let report = &inner.corpus.report;
+        let (shape, config) = (&t.model_config.shape, &t.config);
         Info {
             backend: self.backend.clone(),
             fallback_reason: self.fallback_reason.clone(),
@@ -144,62 +264,52 @@ impl Trainer {
             step: t.state.step,
             epochs: t.epochs_done(),
             batches_per_epoch: t.batches_per_epoch(),
-            vocab_size: t.vocab.len(),
             params: t.model_config.num_params(),
-            poems_found: report.found,
-            poems_kept: report.kept,
-            poems_train: inner.corpus.train.len(),
-            poems_validation: inner.corpus.validation.len(),
-            dropped: dropped(report),
-            chars_per_epoch: inner.corpus.train_chars(),
             tokens_seen: t.state.tokens,
-            embedding: t.model_config.shape.embedding,
-            hidden: t.model_config.shape.hidden,
-            layers: t.model_config.shape.layers,
+            grad_norm: t.last_grad_norm,
+            cell: shape.cell,
+            embedding: shape.embedding,
+            hidden: shape.hidden,
+            layers: shape.layers,
+            tied: shape.tied,
+            learning_rate: config.learning_rate,
+            batch_size: config.batch_size,
+            max_seq_len: config.max_seq_len,
+            seed: config.seed,
+            corpus: corpus_info(t.data()),
         }
+    }
+
+    fn borrow(&self) -> Result<std::cell::Ref<'_, Inner>, JsError> {
+        self.inner.try_borrow().map_err(|_| js_err(busy()))
     }
 }
 
 #[wasm_bindgen]
 impl Trainer {
-    /// `Trainer.create(corpusBytes, options)`: parses the corpus and builds a fresh model.
-    pub async fn create(corpus: Vec<u8>, options: JsValue) -> Result<Trainer, JsError> {
-        let o: TrainerOptions = if options.is_undefined() || options.is_null() {
-            TrainerOptions::default()
-        } else {
-            serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("bad trainer options: {e}")))?
-        };
-        if o.embedding == 0 || o.hidden == 0 || o.layers == 0 || o.batch_size == 0 || o.max_seq_len < 2 {
-            return Err(js_err("embedding, hidden, layers and batch size must be positive, and the sequence cap at least 2"));
-        }
-        if !(o.learning_rate.is_finite() && o.learning_rate > 0.0) || !(0.0..1.0).contains(&o.dropout) {
-            return Err(js_err("the learning rate must be a positive number and dropout in [0, 1)"));
-        }
-        let corpus = parse_corpus(&corpus, &CleaningConfig::new())?;
+    /// `Trainer.create(corpus, options)`: a fresh model on a parsed corpus.
+    pub async fn create(corpus: &CorpusData, options: JsValue) -> Result<Trainer, JsError> {
+        let o = TrainerOptions::from_js(options)?;
+        let (shape, config) = (o.shape()?, o.train_config());
+        config.validate().map_err(js_err)?;
+        shape.validate(corpus.data.vocab.len()).map_err(js_err)?;
         let opened = device::open(&o.backend).await;
-        let shape = ModelShape::new().with_embedding(o.embedding).with_hidden(o.hidden).with_layers(o.layers).with_dropout(o.dropout);
-        let config = TrainConfig::new()
-            .with_learning_rate(o.learning_rate)
-            .with_batch_size(o.batch_size)
-            .with_max_seq_len(o.max_seq_len)
-            .with_grad_clip(o.grad_clip)
-            .with_seed(o.seed)
-            .with_min_char_freq(o.min_char_freq);
-        let trainer = shige_core::Trainer::new(&corpus, shape, config, &opened.device);
-        Ok(Trainer::wrap(trainer, corpus, opened))
+        let trainer = shige_core::Trainer::on_data(corpus.data.clone(), shape, config, &opened.device).map_err(js_err)?;
+        Ok(Trainer::wrap(trainer, opened))
     }
 
     /// `Trainer.load(checkpointBytes, corpusBytes?, backend?)`: a saved model (from the page or
     /// the CLI). With a corpus it can continue training on it; without, it can only write.
     pub async fn load(checkpoint: Vec<u8>, corpus: Option<Vec<u8>>, backend: Option<String>) -> Result<Trainer, JsError> {
         let ckpt = Checkpoint::from_bytes(&checkpoint).map_err(js_err)?;
+        drop(checkpoint);
         let corpus = match corpus {
-            Some(bytes) => parse_corpus(&bytes, &ckpt.cleaning)?,
+            Some(bytes) => load_corpus(&bytes, &ckpt.cleaning).map_err(js_err)?,
             None => Corpus { config: ckpt.cleaning.clone(), train: Vec::new(), validation: Vec::new(), report: Default::default() },
         };
         let opened = device::open(backend.as_deref().unwrap_or("auto")).await;
         let trainer = shige_core::resume(&ckpt, &corpus, &opened.device);
-        Ok(Trainer::wrap(trainer, corpus, opened))
+        Ok(Trainer::wrap(trainer, opened))
     }
 
     /// `"webgpu: <adapter>"` or `"cpu"`.
@@ -207,59 +317,112 @@ impl Trainer {
         self.backend.clone()
     }
 
-    /// Corpus and model facts: step, epochs, vocabulary size, parameter count, cleaning report.
+    /// Model and corpus facts: step, epochs, shape, settings, parameter count, cleaning report.
     pub fn info(&self) -> Result<JsValue, JsError> {
-        let inner = self.inner.try_borrow().map_err(|_| js_err(BUSY))?;
+        let inner = self.borrow()?;
         Ok(serde_wasm_bindgen::to_value(&self.info_value(&inner))?)
     }
 
     /// Every character the model can write, most frequent first.
     pub fn vocabulary(&self) -> Result<String, JsError> {
-        let inner = self.inner.try_borrow().map_err(|_| js_err(BUSY))?;
-        Ok(inner.trainer.vocab.chars().iter().collect())
+        Ok(self.borrow()?.trainer.vocab.chars().iter().collect())
     }
 
     /// Whether the model knows this character (so it can start a poem).
     #[wasm_bindgen(js_name = hasChar)]
     pub fn has_char(&self, c: &str) -> Result<bool, JsError> {
         let mut chars = c.chars();
-        let inner = self.inner.try_borrow().map_err(|_| js_err(BUSY))?;
+        let inner = self.borrow()?;
         Ok(match (chars.next(), chars.next()) {
             (Some(c), None) => inner.trainer.vocab.id(c).is_some(),
             _ => false,
         })
     }
 
-    /// Runs `n` training steps; resolves to their losses. A non-finite loss rejects with an
-    /// Error, and the model is restored to before these steps.
+    /// Runs `n` training steps; resolves to their losses. A step whose loss or gradients are
+    /// not finite is not applied and rejects with an Error; the model stays at the last good step.
     #[wasm_bindgen(js_name = trainSteps)]
     pub fn train_steps(&self, n: usize) -> js_sys::Promise {
-        let inner = self.inner.clone();
+        let (inner, last_good) = (self.inner.clone(), self.last_good.clone());
         wasm_bindgen_futures::future_to_promise(async move {
-            let mut inner = inner.try_borrow_mut().map_err(|_| reject(BUSY))?;
-            let losses = inner.trainer.train_steps(n).await.map_err(reject)?;
+            let mut inner = inner.try_borrow_mut().map_err(|_| reject(busy()))?;
+            let result = inner.trainer.train_steps(n).await;
+            last_good.borrow_mut().state = inner.trainer.state.clone();
+            let losses = result.map_err(reject)?;
             Ok(js_sys::Float32Array::from(losses.as_slice()).into())
         })
+    }
+
+    /// Sets the learning rate for the next steps (a run's schedule).
+    #[wasm_bindgen(js_name = setLearningRate)]
+    pub fn set_learning_rate(&self, lr: f64) -> Result<(), JsError> {
+        if !(lr.is_finite() && lr > 0.0 && lr <= 10.0) {
+            return Err(js_err("the learning rate must be above 0 and at most 10"));
+        }
+        let mut inner = self.inner.try_borrow_mut().map_err(|_| js_err(busy()))?;
+        inner.trainer.config.learning_rate = lr;
+        self.last_good.borrow_mut().train.learning_rate = lr;
+        Ok(())
     }
 
     /// Held-out loss and perplexity: `{ loss, perplexity }`.
     pub fn evaluate(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let inner = inner.try_borrow().map_err(|_| reject(BUSY))?;
+            let inner = inner.try_borrow().map_err(|_| reject(busy()))?;
             let e = inner.trainer.evaluate().await.map_err(reject)?;
             Ok(serde_wasm_bindgen::to_value(&EvalResult { loss: e.loss, perplexity: e.perplexity })?)
         })
     }
 
-    /// Writes a poem: `{ start, temperature, topK, topP, seed, form, acrostic, maxChars }`.
+    /// Validation batches, to evaluate a few at a time (`evaluatePart`).
+    #[wasm_bindgen(js_name = evalBatches)]
+    pub fn eval_batches(&self) -> Result<usize, JsError> {
+        Ok(self.borrow()?.trainer.eval_batches())
+    }
+
+    /// Summed held-out loss over validation batches `start..end`: `{ total, tokens }`.
+    #[wasm_bindgen(js_name = evaluatePart)]
+    pub fn evaluate_part(&self, start: usize, end: usize) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            #[derive(Serialize)]
+            struct Part {
+                total: f64,
+                tokens: usize,
+            }
+            let inner = inner.try_borrow().map_err(|_| reject(busy()))?;
+            let (total, tokens) = inner.trainer.evaluate_part(start..end).await.map_err(reject)?;
+            Ok(serde_wasm_bindgen::to_value(&Part { total, tokens })?)
+        })
+    }
+
+    /// `‖∂L/∂h_t‖` for each time step: `{ wholePoem: number[], lastChar: number[] }`.
+    #[wasm_bindgen(js_name = gradientFlow)]
+    pub fn gradient_flow(&self) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            #[derive(Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Flow {
+                whole_poem: Vec<f32>,
+                last_char: Vec<f32>,
+            }
+            let inner = inner.try_borrow().map_err(|_| reject(busy()))?;
+            let flow = inner.trainer.gradient_flow().await.map_err(reject)?;
+            Ok(serde_wasm_bindgen::to_value(&Flow { whole_poem: flow.whole_poem, last_char: flow.last_char })?)
+        })
+    }
+
+    /// Writes a poem: `{ start, temperature, topK, topP, seed, form, acrostic, maxChars }` ->
+    /// `{ text, steps: [{ char, top: [[char, p]...], gate: number[], hidden: number[] }] }`.
     pub fn generate(&self, options: JsValue) -> js_sys::Promise {
         let inner = self.inner.clone();
         let cpu_backend = self.backend == "cpu";
         wasm_bindgen_futures::future_to_promise(async move {
             let options: GenerateOptions = serde_wasm_bindgen::from_value(options)
                 .map_err(|e| reject(format!("bad generate options: {e}")))?;
-            let mut inner = inner.try_borrow_mut().map_err(|_| reject(BUSY))?;
+            let mut inner = inner.try_borrow_mut().map_err(|_| reject(busy()))?;
             let step = inner.trainer.state.step;
             let fresh = matches!(&inner.sampler, Some((s, _)) if *s == step);
             if !fresh {
@@ -271,8 +434,8 @@ impl Trainer {
                 inner.sampler = Some((step, model));
             }
             let (_, model) = inner.sampler.as_ref().expect("set above");
-            let poem = generate(model, &inner.trainer.vocab, &options).await.map_err(reject)?;
-            Ok(JsValue::from_str(&poem))
+            let written = generate_traced(model, &inner.trainer.vocab, &options).await.map_err(reject)?;
+            Ok(serde_wasm_bindgen::to_value(&written)?)
         })
     }
 
@@ -280,30 +443,58 @@ impl Trainer {
     pub fn save(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let inner = inner.try_borrow().map_err(|_| reject(BUSY))?;
+            let inner = inner.try_borrow().map_err(|_| reject(busy()))?;
             let ckpt = Checkpoint::capture(&inner.trainer).await.map_err(reject)?;
-            Ok(js_sys::Uint8Array::from(ckpt.to_bytes().as_slice()).into())
+            Ok(bytes_to_js(ckpt.to_bytes()))
         })
     }
+
+    /// The checkpoint of the last completed step, even after a panic left the trainer
+    /// borrowed: how the page keeps the model when the module has to be restarted.
+    pub fn rescue(&self) -> js_sys::Promise {
+        let last_good = self.last_good.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (ckpt, good) = {
+                let good = last_good.borrow();
+                (Checkpoint::capture_state(&good.cleaning, &good.model, &good.train, &good.vocab, &good.state), good.state.step)
+            };
+            let ckpt = ckpt.await.map_err(|e| reject(format!("the model of step {good} could not be read: {e}")))?;
+            Ok(bytes_to_js(ckpt.to_bytes()))
+        })
+    }
+}
+
+/// Copies a serialised checkpoint to JS and frees the wasm copy at once.
+fn bytes_to_js(bytes: Vec<u8>) -> JsValue {
+    js_sys::Uint8Array::from(bytes.as_slice()).into()
+}
+
+/// The hidden size at which a model with these settings has about `params` parameters (the
+/// classroom's "same parameter budget").
+#[wasm_bindgen(js_name = hiddenForBudget)]
+pub fn hidden_for_budget(options: JsValue, vocab_size: usize, params: usize) -> Result<usize, JsError> {
+    let shape = TrainerOptions::from_js(options)?.shape()?;
+    Ok(shape.hidden_for_budget(vocab_size, params))
+}
+
+/// Parameter count for these settings and vocabulary size.
+#[wasm_bindgen(js_name = countParams)]
+pub fn count_params(options: JsValue, vocab_size: usize) -> Result<usize, JsError> {
+    let shape = TrainerOptions::from_js(options)?.shape()?;
+    Ok(PoemModelConfig::new(vocab_size, shape).num_params())
+}
+
+/// Bytes of wasm memory training with these settings needs, estimated (see
+/// `shige_core::memory`), so the page can refuse a model that would not fit.
+#[wasm_bindgen(js_name = estimateMemory)]
+pub fn estimate_memory(options: JsValue, vocab_size: usize) -> Result<f64, JsError> {
+    let o = TrainerOptions::from_js(options)?;
+    Ok(shige_core::memory::training_bytes(&PoemModelConfig::new(vocab_size, o.shape()?), &o.train_config()) as f64)
 }
 
 /// Parses and cleans a corpus; throws an `Error` with a readable message on bad input.
 #[wasm_bindgen(js_name = inspectCorpus)]
 pub fn inspect_corpus(bytes: &[u8]) -> Result<JsValue, JsError> {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct CorpusSummary {
-        kept: usize,
-        found: usize,
-        dropped: Vec<(String, usize)>,
-        train_chars: usize,
-    }
-    let corpus = parse_corpus(bytes, &CleaningConfig::new())?;
-    let summary = CorpusSummary {
-        kept: corpus.report.kept,
-        found: corpus.report.found,
-        dropped: dropped(&corpus.report),
-        train_chars: corpus.train_chars(),
-    };
-    Ok(serde_wasm_bindgen::to_value(&summary)?)
+    let corpus = CorpusData::parse(bytes)?;
+    corpus.info()
 }

@@ -28,13 +28,18 @@ pub fn tiny_trainer(corpus: &Corpus, seed: u64) -> Trainer {
     tiny_trainer_on(corpus, seed, &cpu())
 }
 
+pub fn tiny_shape() -> ModelShape {
+    ModelShape::new().with_embedding(24).with_hidden(48)
+}
+
 pub fn tiny_trainer_on(corpus: &Corpus, seed: u64, device: &burn::tensor::Device) -> Trainer {
     Trainer::new(
         corpus,
-        ModelShape::new().with_embedding(24).with_hidden(48),
+        tiny_shape(),
         TrainConfig::new().with_batch_size(16).with_seed(seed).with_min_char_freq(1).with_learning_rate(5e-3),
         device,
     )
+    .expect("valid settings")
 }
 
 /// The wgpu device, if an adapter exists. `SHIGE_REQUIRE_WGPU=1` (set by scripts/test.sh,
