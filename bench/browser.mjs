@@ -1,10 +1,11 @@
 // Browser half of `scripts/bench.sh` (not a test): in headless Chromium, our wasm Trainer on
 // WebGPU and on the CPU, and TF.js on each of its backends that initialise, all training the
 // same model on batches of 32 x 64 characters. Prints one JSON line per run.
+// Also times the page itself at its default settings on the CPU: a poem and Pause while training.
 // Usage: node bench/browser.mjs --pieces FILE --vocab V [--steps N] [--warmup N]
-//          [--ours webgpu,cpu] [--tfjs cpu,wasm,webgl,webgpu]
+//          [--ours webgpu,cpu] [--tfjs cpu,wasm,webgl,webgpu] [--page cpu]
 import { basename, dirname, join } from 'node:path';
-import { serve, launch, root } from '../tests/harness.mjs';
+import { serve, launch, root, openApp, waitForStep, DEFAULT } from '../tests/harness.mjs';
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
 const list = (name, dflt) => arg(name, dflt).split(',').filter(Boolean);
@@ -42,10 +43,11 @@ async function inChromium(url, fn, arg) {
 for (const backend of list('ours', 'webgpu,cpu')) {
   try {
     const r = await inChromium(`${server.url}bench/blank.html`, async ({ corpusUrl, backend, shape, steps, warmup }) => {
-      const corpus = new Uint8Array(await (await fetch(corpusUrl)).arrayBuffer());
+      const bytes = new Uint8Array(await (await fetch(corpusUrl)).arrayBuffer());
       const m = await import('/pkg/shige.js');
       await m.default();
-      const options = { embedding: shape.embedding, hidden: shape.hidden, batchSize: shape.batch, maxSeqLen: shape.seq, minCharFreq: 2, backend };
+      const options = { embedding: shape.embedding, hidden: shape.hidden, batchSize: shape.batch, maxSeqLen: shape.seq, backend };
+      const corpus = m.CorpusData.parse(bytes);
       const t = await m.Trainer.create(corpus, options);
       await t.trainSteps(warmup);
       const times = [];
@@ -61,7 +63,7 @@ for (const backend of list('ours', 'webgpu,cpu')) {
         await t.generate({ start: '月', form: 'qijue', seed: i });
         gen.push(performance.now() - s);
       }
-      return { peer: 'shige', backend: t.backend(), vocab: t.info().vocabSize, times, poemMs: gen.sort((a, b) => a - b)[2] };
+      return { peer: 'shige', backend: t.backend(), vocab: t.info().corpus.vocabSize, times, poemMs: gen.sort((a, b) => a - b)[2] };
     }, { corpusUrl: `/data/${basename(pieces)}`, backend, shape, steps, warmup });
     report(r);
   } catch (e) {
@@ -76,6 +78,36 @@ for (const backend of list('tfjs', 'cpu,wasm,webgl,webgpu')) {
     report({ peer: 'tfjs', ...r, vocab });
   } catch (e) {
     console.log(JSON.stringify({ peer: 'tfjs', backend, error: String(e.message ?? e).split('\n')[0] }));
+  }
+}
+
+// The page as a user meets it: default settings, built-in corpus, CPU. Milliseconds from a
+// click on 月 to its poem, and from Pause to the last step, while training (the tests count
+// the same in steps).
+for (const backend of list('page', 'cpu')) {
+  const context = await launch({ webgpu: backend !== 'cpu' });
+  try {
+    const page = await openApp(context, server.url, `${DEFAULT}&backend=${backend}`);
+    const stepMs = () => page.evaluate(() => { const s = [...window.shige.stats.values()][0]; return (1000 * s.seconds) / Math.max(1, s.steps); });
+    await page.click('#start');
+    await waitForStep(page, 5);
+    const poemMs = [];
+    for (let i = 0; i < 3; i++) {
+      const n = await page.$$eval('#poems li', (l) => l.length);
+      const t0 = await page.evaluate(() => performance.now());
+      await page.click('.chip:text("月")');
+      await page.waitForFunction((n) => document.querySelectorAll('#poems li').length > n, n, { polling: 10 });
+      poemMs.push(await page.evaluate((t0) => performance.now() - t0, t0));
+    }
+    const t0 = await page.evaluate(() => performance.now());
+    await page.click('#pause');
+    await page.waitForFunction(() => window.shige.state().runs.every((r) => !r.running), null, { polling: 10 });
+    const pauseMs = await page.evaluate((t0) => performance.now() - t0, t0);
+    console.log(JSON.stringify({ peer: 'shige-page', backend, stepMs: await stepMs(), poemWhileTrainingMs: median(poemMs), pauseMs }));
+  } catch (e) {
+    console.log(JSON.stringify({ peer: 'shige-page', backend, error: String(e.message ?? e) }));
+  } finally {
+    await context.close();
   }
 }
 server.close();

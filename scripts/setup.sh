@@ -49,7 +49,8 @@ if [ ! -d "$ROOT/tests/node_modules" ] || [ "$ROOT/tests/package-lock.json" -nt 
 fi
 
 # App assets: uPlot and the built-in corpus (全唐诗 converted to simplified characters).
-if [ ! -d "$ROOT/assets/node_modules/uplot" ] || [ ! -d "$ROOT/assets/node_modules/chinese-poetry" ]; then
+if [ ! -d "$ROOT/assets/node_modules/uplot" ] || [ ! -d "$ROOT/assets/node_modules/chinese-poetry" ] \
+  || [ ! -d "$ROOT/assets/node_modules/i18next" ]; then
   say "npm install (assets/)"
   npm install --prefix "$ROOT/assets" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
 fi

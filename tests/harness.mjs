@@ -52,7 +52,9 @@ export async function launch({ webgpu = true } = {}) {
 }
 
 /** A tiny model so ~30 steps finish quickly even on SwiftShader's software WebGPU. */
-export const TINY = '?embedding=16&hidden=32&batchSize=8&maxSeqLen=24&learningRate=0.01';
+export const TINY = '?lang=en&embedding=16&hidden=32&batchSize=8&maxSeqLen=24&learningRate=0.01';
+/** The page's defaults (embedding 128, GRU 256, batch 32 …), in English for the assertions. */
+export const DEFAULT = '?lang=en';
 
 export async function openApp(context, url, query = TINY) {
   const page = context.pages()[0] ?? await context.newPage();
@@ -74,6 +76,40 @@ export async function withApp(url, { webgpu, query = TINY }, fn) {
 
 export async function uploadCorpus(page, file) {
   await page.setInputFiles('#corpus-file', file);
+}
+
+/** The first run's step, as the page last heard it from the worker. */
+export const step = (page, run = 0) => page.evaluate((i) => window.shige.state().runs[i]?.info.step ?? 0, run);
+
+/** Waits until the first run (or every run) reaches `n` steps. */
+export async function waitForStep(page, n, { timeout = 900_000 } = {}) {
+  await page.waitForFunction((n) => window.shige.state()?.runs.every((r) => r.info.step >= n), n, { timeout, polling: 200 });
+}
+
+/** Waits until no run is training (after Pause). */
+export async function waitForPaused(page, { timeout = 300_000 } = {}) {
+  await page.waitForFunction(() => window.shige.state()?.runs.every((r) => !r.running), null, { timeout, polling: 100 });
+}
+
+/** The text of the notices shown, newest first. */
+export const noticeTexts = (page) => page.$$eval('#notices .notice-text', (els) => els.map((e) => e.textContent));
+
+/** Reads a value from the page's IndexedDB: `[store, key]`, or `[store]` for all values. */
+export function readDb(page, storeName, key) {
+  return page.evaluate(([storeName, key]) => new Promise((resolve, reject) => {
+    const req = indexedDB.open('shige');
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const tx = req.result.transaction(storeName, 'readonly');
+      const get = key == null ? tx.objectStore(storeName).getAll() : tx.objectStore(storeName).get(key);
+      get.onsuccess = () => {
+        const strip = (v) => (v && v.bytes ? { ...v, bytes: undefined, size: v.bytes.byteLength, head: Array.from(v.bytes.slice(0, 64)) } : v);
+        resolve(Array.isArray(get.result) ? get.result.map(strip) : strip(get.result));
+        req.result.close();
+      };
+      get.onerror = () => reject(get.error);
+    };
+  }), [storeName, key]);
 }
 
 export const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;

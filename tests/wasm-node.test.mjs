@@ -9,10 +9,11 @@ await init({ module_or_path: await readFile(new URL('../dist/pkg/shige_bg.wasm',
 
 test('tangshi.txt is parsed and cleaned in wasm', async () => {
   const summary = inspectCorpus(await readFile(`${dataDir}/tangshi.txt`));
-  assert.equal(summary.found, 168);
-  assert.equal(summary.kept, 118);
-  assert.deepEqual(summary.dropped, [['too long', 50]]);
-  assert.ok(summary.trainChars > 0);
+  assert.equal(summary.poemsFound, 168);
+  assert.equal(summary.poemsKept, 118);
+  assert.deepEqual(summary.dropped, [['too_long', 50]]);
+  assert.equal(summary.poemsTrain + summary.poemsValidation, 118);
+  assert.ok(summary.charsPerEpoch > 0 && summary.vocabSize > 100);
 });
 
 test('bad corpora throw readable errors', () => {

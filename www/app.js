@@ -1,215 +1,359 @@
 // The page: wires the DOM to the trainer worker. Nothing here blocks on training.
-const $ = (id) => document.getElementById(id);
-const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+import * as i18n from './i18n.js';
+import { t, formatNumber } from './i18n.js';
+import { call, on } from './trainer-client.js';
+import * as notices from './notices.js';
+import { attempt, download, describeError } from './notices.js';
+import { TrainingChart, FlowChart, COLORS } from './chart.js';
+import * as share from './share.js';
+import { reveal } from './internals.js';
 
-// ---- worker calls -------------------------------------------------------------------------
-let nextId = 1;
-const pending = new Map();
-function call(op, args) {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    worker.postMessage({ id, op, args });
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+
+// ---- state from the worker ----------------------------------------------------------------
+let current = null;                      // the worker's last state
+const stats = new Map();                 // runId -> { steps, seconds, loss, bestPpl }
+let runOrder = '';                       // run ids and names, to rebuild the charts only when they change
+const chart = new TrainingChart($('chart'));
+const flowChart = new FlowChart($('flow-chart'));
+
+const colorOf = (runId) => COLORS[Math.max(0, current?.runs.findIndex((r) => r.id === runId) ?? 0) % COLORS.length];
+
+function applyState(state) {
+  current = state;
+  const order = state.runs.map((r) => `${r.id}:${r.name}`).join('|');
+  for (const r of state.runs) {
+    const s = stats.get(r.id) ?? { steps: 0, seconds: 0, loss: null, bestPpl: null };
+    s.bestPpl = Math.min(s.bestPpl ?? Infinity, ...r.history.evals.map(([, p]) => p));
+    if (!Number.isFinite(s.bestPpl)) s.bestPpl = null;
+    s.loss ??= r.history.losses.at(-1)?.[1] ?? null;
+    stats.set(r.id, s);
+  }
+  if (order !== runOrder) {
+    runOrder = order;
+    const runs = state.runs.map((r) => ({ id: r.id, name: r.name, color: colorOf(r.id), history: r.history, flow: r.history.flow }));
+    chart.setRuns(runs);
+    flowChart.setRuns(runs);
+  }
+  showCorpus(state.corpus);
+  renderRuns();
+  renderWriteRuns();
+  $('undo').hidden = !state.undo;
+  showBackend(state.runs[0]?.info);
+  setButtons();
+}
+
+function showBackend(info) {
+  if (!info) return;
+  const why = !info.fallbackReason ? '' : info.skippedSoftwareWebgpu ? t('backend.skippedSoftware') : t('backend.unavailable');
+  $('backend').textContent = `${info.backend}${why}`;
+  $('backend').title = info.fallbackReason ?? t('backend.title');
+}
+
+function showCorpus(c) {
+  $('corpus-name').textContent = c.id === 'builtin' ? t('corpus.builtinName') : c.name;
+  const info = c.info;
+  const row = (label, value, id = '') => {
+    const div = document.createElement('div');
+    const dt = document.createElement('dt');
+    dt.textContent = label;
+    const dd = document.createElement('dd');
+    dd.textContent = value;
+    if (id) dd.id = id;
+    div.append(dt, dd);
+    return div;
+  };
+  const rows = [
+    row(t('corpus.kept'), formatNumber(info.poemsKept), 'poems-kept'),
+    row(t('corpus.split'), `${formatNumber(info.poemsTrain)} / ${formatNumber(info.poemsValidation)}`),
+    ...info.dropped.map(([why, n]) => row(t('corpus.dropped', { why: t(`dropReason.${why}`, { defaultValue: why }) }), formatNumber(n))),
+    row(t('corpus.vocabulary'), formatNumber(info.vocabSize), 'vocab-size'),
+    row(t('corpus.charsPerEpoch'), formatNumber(info.charsPerEpoch)),
+  ];
+  $('corpus-stats').replaceChildren(...rows);
+}
+
+// ---- runs table ---------------------------------------------------------------------------
+function formatTime(seconds) {
+  if (seconds < 90) return t('time.seconds', { n: Math.round(seconds) });
+  if (seconds < 5400) return t('time.minutes', { n: Math.round(seconds / 60) });
+  return t('time.hours', { n: formatNumber(seconds / 3600, 1) });
+}
+
+function charsPerSecond(run, s) {
+  const i = run.info;
+  const perStep = i.corpus.charsPerEpoch / Math.max(1, i.batchesPerEpoch);
+  return s.seconds > 0 ? (s.steps * perStep) / s.seconds : null;
+}
+
+function renderRuns() {
+  const body = $('runs').tBodies[0];
+  const focused = document.activeElement?.dataset?.action ? `${document.activeElement.closest('tr')?.dataset.run}:${document.activeElement.dataset.action}` : null;
+  body.replaceChildren(...current.runs.map((run) => {
+    const s = stats.get(run.id);
+    const tr = document.createElement('tr');
+    tr.dataset.run = run.id;
+    const cell = (text) => { const td = document.createElement('td'); td.textContent = text; return td; };
+    const nameCell = document.createElement('td');
+    const swatch = document.createElement('span');
+    swatch.className = 'swatch';
+    swatch.style.background = colorOf(run.id);
+    const name = document.createElement('input');
+    name.className = 'run-name';
+    name.value = run.name;
+    name.setAttribute('aria-label', t('runs.rename'));
+    name.dataset.action = 'rename';
+    name.onchange = () => attempt(async () => applyState(await call('renameRun', { runId: run.id, name: name.value })));
+    nameCell.append(swatch, name);
+    const cps = charsPerSecond(run, s);
+    const actions = document.createElement('td');
+    actions.className = 'actions';
+    const button = (label, action, fn, group) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = label;
+      b.dataset.action = action;
+      if (group) b.dataset.group = group;
+      b.onclick = () => attempt(fn);
+      actions.append(b);
+      return b;
+    };
+    button(run.running ? t('runs.pause') : t('runs.train'), 'toggle',
+      async () => applyState(await call(run.running ? 'pause' : 'train', { runId: run.id })));
+    button(t('runs.saveOne'), 'save', () => saveRun(run.id), 'save');
+    const remove = button(t('runs.remove'), 'remove', async () => {
+      if (!confirm(t('runs.confirmRemove', { name: run.name }))) return;
+      applyState(await call('removeRun', { runId: run.id }));
+    }, 'runs-edit');
+    remove.disabled = current.runs.length === 1;
+    if (run.error) tr.title = run.error;
+    tr.append(nameCell, cell(t(`cell.${run.info.cell}`)), cell(formatNumber(run.info.params)), cell(formatNumber(run.info.step)),
+      cell(s.loss == null ? '–' : formatNumber(s.loss, 3)), cell(cps == null ? '–' : formatNumber(cps)),
+      cell(s.bestPpl == null ? '–' : formatNumber(s.bestPpl, 1)), cell(formatTime(s.seconds)), actions);
+    return tr;
+  }));
+  share.applyTeacherMode(params);
+  if (focused) {
+    const [runId, action] = focused.split(':');
+    body.querySelector(`tr[data-run="${runId}"] [data-action="${action}"]`)?.focus();
+  }
+  updateProgress();
+}
+
+function updateProgress() {
+  const run = selectedRun();
+  if (!run) return;
+  const epochs = run.info.epochs;
+  const frac = epochs - Math.floor(epochs);
+  $('epoch-progress').value = frac;
+  const s = stats.get(run.id);
+  const perS = s.seconds > 0 ? s.steps / s.seconds : 0;
+  const left = perS > 0 ? ((1 - frac) * run.info.batchesPerEpoch) / perS : null;
+  $('progress-text').textContent = t('runs.progress', {
+    name: run.name, epoch: Math.floor(epochs) + 1, pct: formatNumber(frac * 100, 1),
+    eta: left == null ? '–' : formatTime(left),
   });
 }
-worker.onmessage = ({ data }) => {
-  if (data.id) {
-    const p = pending.get(data.id);
-    pending.delete(data.id);
-    data.ok ? p.resolve(data.result) : p.reject(new Error(data.error));
-    return;
-  }
-  events[data.event]?.(data);
-};
-worker.onerror = (e) => showError(`The trainer stopped unexpectedly: ${e.message ?? 'unknown error'}. Reload the page; your model was autosaved.`);
 
-// ---- errors -------------------------------------------------------------------------------
-function showError(text) {
-  $('error-text').textContent = text;
-  $('error').hidden = false;
-}
-$('error-close').onclick = () => { $('error').hidden = true; };
-async function attempt(fn) {
-  try { return await fn(); } catch (e) { showError(e.message); return undefined; }
-}
-
-// ---- chart (uPlot) ------------------------------------------------------------------------
-const series = { step: [], loss: [], smooth: [], ppl: [] };
-let chart = null;
-function makeChart() {
-  const el = $('chart');
-  chart = new uPlot({
-    width: el.clientWidth || 800,
-    height: 300,
-    scales: { x: { time: false }, ppl: { distr: 3 } },
-    series: [
-      { label: 'step' },
-      { label: 'loss', stroke: '#e0b4ae', width: 1, scale: 'y' },
-      { label: 'loss (smoothed)', stroke: '#b3261e', width: 2, scale: 'y' },
-      { label: 'held-out perplexity', stroke: '#2a6fb0', width: 2, scale: 'ppl', points: { show: true }, spanGaps: true },
-    ],
-    axes: [{ label: 'step' }, { label: 'loss (nats/char)', scale: 'y' }, { label: 'perplexity', scale: 'ppl', side: 1, grid: { show: false } }],
-  }, [[], [], [], []], el);
-  new ResizeObserver(() => chart.setSize({ width: el.clientWidth, height: 300 })).observe(el);
-}
-function resetChart(history) {
-  for (const k of Object.keys(series)) series[k].length = 0;
-  const evals = new Map((history?.evals ?? []).map(([s, p]) => [s, p]));
-  for (const [step, loss] of history?.losses ?? []) addPoint(step, loss, evals.get(step));
-  redraw();
-}
-function addPoint(step, loss, ppl) {
-  const prev = series.smooth.length ? series.smooth[series.smooth.length - 1] : loss;
-  series.step.push(step); series.loss.push(loss); series.smooth.push(0.9 * prev + 0.1 * loss);
-  series.ppl.push(ppl ?? null);
-}
-function redraw() {
-  chart.setData([series.step, series.loss, series.smooth, series.ppl]);
-  $('chart').dataset.points = String(series.step.length);
-}
-
-// ---- state display ------------------------------------------------------------------------
-let current = null;
-let speed = { steps: 0, seconds: 0 };   // this training run, for steps/s and ETA
-function formatInt(n) { return Number(n).toLocaleString('en-US'); }
-function showInfo(info) {
-  current = info;
-  const why = !info.fallbackReason ? '' : info.skippedSoftwareWebgpu ? ' (faster than software WebGPU)' : ' (WebGPU unavailable)';
-  $('backend').textContent = info.backend + why;
-  $('backend').title = info.fallbackReason ?? 'Where training runs';
-  $('corpus-name').textContent = info.corpusName;
-  const dropped = info.dropped.map(([why, n]) => `<div><dt>Dropped: ${why}</dt><dd>${formatInt(n)}</dd></div>`).join('');
-  $('corpus-stats').innerHTML =
-    `<div><dt>Poems kept</dt><dd id="poems-kept">${formatInt(info.poemsKept)}</dd></div>` +
-    `<div><dt>Training / held out</dt><dd>${formatInt(info.poemsTrain)} / ${formatInt(info.poemsValidation)}</dd></div>` +
-    dropped +
-    `<div><dt>Vocabulary</dt><dd id="vocab-size">${formatInt(info.vocabSize)}</dd></div>` +
-    `<div><dt>Characters per epoch</dt><dd>${formatInt(info.charsPerEpoch)}</dd></div>`;
-  $('param-count').textContent = `${formatInt(info.params)} (embedding ${info.embedding}, hidden ${info.hidden}, ${info.layers} layer${info.layers > 1 ? 's' : ''})`;
-  $('step').textContent = formatInt(info.step);
-  const frac = info.epochs - Math.floor(info.epochs);
-  $('epoch-progress').value = frac;
-  $('progress-text').textContent = `epoch ${Math.floor(info.epochs) + 1}, ${(frac * 100).toFixed(1)}%`;
-  setRunning(info.running);
-}
-function setRunning(running) {
-  $('start').disabled = running;
-  $('pause').disabled = !running;
-  for (const id of ['reset', 'save', 'generate']) $(id).disabled = false;
+function setButtons() {
+  const anyRunning = current.runs.some((r) => r.running);
+  const allRunning = current.runs.every((r) => r.running);
+  const hadFocus = document.activeElement;
+  $('start').disabled = allRunning;
+  $('pause').disabled = !anyRunning;
+  for (const id of ['add-run', 'budget', 'reset', 'save', 'generate']) $(id).disabled = false;
   for (const chip of document.querySelectorAll('.chip')) chip.disabled = false;
+  // A button that disables itself must not drop the focus to <body>.
+  if (hadFocus === $('start') && $('start').disabled) $('pause').focus();
+  if (hadFocus === $('pause') && $('pause').disabled) $('start').focus();
 }
 
-const events = {
-  progress({ losses, seconds, info }) {
-    for (let k = 0; k < losses.length; k++) addPoint(info.step - losses.length + k + 1, losses[k]);
-    redraw();
-    speed.steps += losses.length; speed.seconds += seconds;
-    const charsPerStep = info.charsPerEpoch / Math.max(1, info.batchesPerEpoch);
-    const stepsPerS = speed.steps / speed.seconds;
-    $('loss').textContent = series.smooth[series.smooth.length - 1].toFixed(3);
-    $('steps-per-s').textContent = stepsPerS.toFixed(2);
-    $('chars-per-s').textContent = formatInt(Math.round(stepsPerS * charsPerStep));
-    const left = (1 - (info.epochs % 1)) * info.batchesPerEpoch / stepsPerS;
-    $('eta').textContent = left < 90 ? `${Math.round(left)} s` : left < 5400 ? `${Math.round(left / 60)} min` : `${(left / 3600).toFixed(1)} h`;
-    showInfo({ ...current, ...info, running: true });
-  },
-  eval({ step, perplexity }) {
-    const i = series.step.lastIndexOf(step);
-    if (i >= 0) series.ppl[i] = perplexity;
-    redraw();
-    $('perplexity').textContent = perplexity.toFixed(1);
-  },
-  error({ message }) { showError(message); },
-  warning({ message }) { showError(message); },
-  stopped({ info }) { showInfo({ ...info, running: false }); speed = { steps: 0, seconds: 0 }; },
-};
+const selectedRun = () => current?.runs.find((r) => r.id === $('write-run').value) ?? current?.runs[0];
+
+function renderWriteRuns() {
+  const select = $('write-run');
+  const keep = select.value;
+  select.replaceChildren(...current.runs.map((r) => {
+    const o = document.createElement('option');
+    o.value = r.id;
+    o.textContent = r.name;
+    return o;
+  }));
+  if (current.runs.some((r) => r.id === keep)) select.value = keep;
+}
+
+// ---- worker events ------------------------------------------------------------------------
+on('progress', ({ runId, step, loss, seconds, epochs }) => {
+  const s = stats.get(runId);
+  const run = current?.runs.find((r) => r.id === runId);
+  if (!s || !run) return;
+  s.steps += 1; s.seconds += seconds; s.loss = loss;
+  run.info.step = step; run.info.epochs = epochs;
+  chart.addLoss(runId, step, loss);
+  scheduleTable();
+});
+on('eval', ({ runId, step, perplexity }) => {
+  const s = stats.get(runId);
+  if (s) s.bestPpl = Math.min(s.bestPpl ?? Infinity, perplexity);
+  chart.addEval(runId, step, perplexity);
+  scheduleTable();
+});
+on('flow', ({ runId, step, wholePoem, lastChar }) => flowChart.update(runId, { step, wholePoem, lastChar }));
+on('state', ({ state }) => applyState(state));
+on('error', ({ key, vars }) => notices.show(t(key, vars)));
+on('warning', ({ key, vars }) => notices.show(t(key, vars), { kind: 'warning' }));
+on('fatal', ({ message }) => notices.show(t('notice.workerDied', { message })));
+on('autosave', (e) => {
+  if (e.state === 'on') { notices.clear('autosave'); notices.show(t('notice.autosaveOk'), { kind: 'info', id: 'autosave-ok' }); return; }
+  const actions = [];
+  if (e.offerDownload) actions.push({ label: t('notice.download'), run: () => saveRun(e.runId) });
+  if (e.state === 'other-tab') {
+    actions.push({ label: t('notice.takeOver'), run: async () => applyState(await call('takeOverAutosave')) });
+    actions.push({ label: t('notice.saveAsOwn'), run: async () => applyState(await call('saveAsOwn')) });
+  }
+  notices.show(autosaveMessage(e), { kind: 'warning', id: 'autosave', actions });
+});
+on('unrestorable', ({ modelId, name, message }) => {
+  notices.show(t('notice.unrestorable', { name, message }), { kind: 'warning', id: `broken-${modelId}`, actions: [
+    { label: t('notice.download'), run: async () => download(await call('storedBytes', { modelId }), `${name}.ckpt`) },
+  ] });
+});
+
+function autosaveMessage(e) {
+  if (e.state === 'other-tab') return e.lostLock ? t('notice.lockLost') : t('notice.otherTab');
+  if (e.state === 'unavailable') return t('notice.noStorage');
+  return t('notice.autosaveFailed', { reason: e.quota ? t('notice.quota') : e.reason });
+}
+
+let tablePending = false;
+function scheduleTable() {
+  if (tablePending) return;
+  tablePending = true;
+  setTimeout(() => { tablePending = false; if (current) renderRuns(); }, 250);
+}
 
 // ---- settings -----------------------------------------------------------------------------
 function readSettings() {
   const f = new FormData($('settings'));
   const num = (k) => Number(f.get(k));
   return {
-    embedding: num('embedding'), hidden: num('hidden'), layers: num('layers'),
-    learningRate: num('learningRate'), batchSize: num('batchSize'), maxSeqLen: num('maxSeqLen'),
+    cell: f.get('cell'), embedding: num('embedding'), hidden: num('hidden'), layers: num('layers'), tied: f.get('tied') === 'on',
+    learningRate: num('learningRate'), batchSize: num('batchSize'), maxSeqLen: num('maxSeqLen'), seed: num('seed'),
     backend: f.get('backend'),
   };
 }
 function writeSettings(s) {
   for (const [k, v] of Object.entries(s ?? {})) {
     const input = $('settings').elements.namedItem(k);
-    if (input) input.value = v;
+    if (!input) continue;
+    if (input.type === 'checkbox') input.checked = !!v; else input.value = v;
   }
 }
-// URL parameters override the defaults (e.g. ?hidden=32&batchSize=8 for a quick demo).
-for (const [k, v] of new URLSearchParams(location.search)) {
+const MEMORY_BUDGET = 3 * 2 ** 30;
+async function checkSettings() {
+  if (!current) return true;
+  const settings = readSettings();
+  try {
+    const [params, memory] = await Promise.all([call('countParams', { settings }), call('estimateMemory', { settings })]);
+    $('param-count').textContent = formatNumber(params);
+    const tooBig = memory > MEMORY_BUDGET;
+    $('settings-warning').textContent = tooBig ? t('settings.tooBig', { gib: formatNumber(memory / 2 ** 30, 1) }) : '';
+    for (const id of ['add-run', 'reset']) $(id).disabled = tooBig;
+    return !tooBig;
+  } catch (e) {
+    $('settings-warning').textContent = describeError(e);
+    return false;
+  }
+}
+$('settings').addEventListener('input', () => checkSettings());
+// URL parameters preset the form (e.g. ?hidden=32&batchSize=8 for a quick demo).
+for (const [k, v] of params) {
   const input = $('settings').elements.namedItem(k);
-  if (input) input.value = v;
+  if (input) { if (input.type === 'checkbox') input.checked = v === 'true' || v === '1'; else input.value = v; }
 }
 
 // ---- actions ------------------------------------------------------------------------------
-$('start').onclick = () => attempt(async () => showInfo(await call('train')));
-$('pause').onclick = () => attempt(async () => { $('pause').disabled = true; showInfo(await call('pause')); });
+$('start').onclick = () => attempt(async () => applyState(await call('train', {})));
+// Pause stays enabled until the worker answers, so the focus can move on to Train then.
+$('pause').onclick = () => attempt(async () => applyState(await call('pause', {})));
+$('add-run').onclick = () => attempt(async () => {
+  if (!(await checkSettings())) return;
+  applyState(await call('addRun', { settings: readSettings() }));
+});
+$('budget').onclick = () => attempt(async () => {
+  const first = current.runs[0];
+  const settings = readSettings();
+  const hidden = await call('hiddenForBudget', { settings, params: first.info.params });
+  writeSettings({ hidden });
+  const params = await call('countParams', { settings: { ...settings, hidden } });
+  await checkSettings();
+  $('settings-warning').textContent = t('runs.budgetResult', { hidden, params: formatNumber(params), name: first.name, target: formatNumber(first.info.params) });
+});
 $('reset').onclick = () => attempt(async () => {
-  if (!confirm('Start a new model with these settings? The current one can be restored with “Undo”.')) return;
-  const info = await call('reset', { options: readSettings() });
-  resetChart(info.history); showInfo(info); $('undo-reset').hidden = false;
+  if (!(await checkSettings())) return;
+  if (!confirm(t('runs.confirmNew'))) return;
+  applyState(await call('reset', { settings: readSettings() }));
 });
-$('undo-reset').onclick = () => attempt(async () => {
-  const info = await call('undoReset');
-  writeSettings(info.settings);
-  resetChart(info.history); showInfo(info); $('undo-reset').hidden = true;
+$('undo').onclick = () => attempt(async () => {
+  if (!confirm(t('runs.confirmUndo'))) return;
+  applyState(await call('undo'));
 });
-$('save').onclick = () => attempt(async () => {
-  const bytes = await call('save');
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
-  a.download = `shige-step${current.step}.ckpt`;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-});
+async function saveRun(runId) {
+  const run = current.runs.find((r) => r.id === runId) ?? selectedRun();
+  const bytes = await call('save', { runId: run.id });
+  download(bytes, `shige-${run.name.replace(/[^\p{L}\p{N}_-]+/gu, '_')}-step${run.info.step}.ckpt`);
+}
+$('save').onclick = () => attempt(() => saveRun(selectedRun()?.id));
+$('load').onclick = () => $('load-file').click();
 $('load-file').onchange = (e) => attempt(async () => {
   const file = e.target.files[0];
   e.target.value = '';
   if (!file) return;
-  const info = await call('load', { bytes: new Uint8Array(await file.arrayBuffer()) });
-  writeSettings({ embedding: info.embedding, hidden: info.hidden, layers: info.layers });   // the loaded model's shape
-  resetChart(info.history); showInfo(info);
-  $('undo-reset').hidden = false;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const state = await call('load', { bytes, name: file.name.replace(/\.(ckpt|safetensors)$/, '') }, [bytes.buffer]);
+  applyState(state);
+  writeSettings(state.runs[0].settings);
+  await checkSettings();
 });
 
+// ---- corpus -------------------------------------------------------------------------------
 function setBusy() {
-  for (const id of ['start', 'pause', 'reset', 'save', 'generate']) $(id).disabled = true;
-  for (const chip of document.querySelectorAll('.chip')) chip.disabled = true;
+  for (const id of ['start', 'pause', 'add-run', 'reset', 'save', 'generate']) $(id).disabled = true;
 }
-async function useCorpus(bytes, name) {
-  $('corpus-name').textContent = `${name} (reading…)`;
+async function useCorpus(args, name, transfer = []) {
+  $('corpus-name').textContent = t('corpus.reading', { name });
   setBusy();
   try {
-    const info = await call('setCorpus', { bytes, name, options: readSettings() });
-    resetChart(info.history); showInfo(info);
-    $('poems').innerHTML = '';
-    $('undo-reset').hidden = false;
+    applyState(await call('setCorpus', args, transfer));
+    $('poems').replaceChildren();
+    notices.clear('need-file');
   } catch (e) {
-    showError(`${name}: ${e.message}. The current model and corpus are unchanged.`);
-    if (current) showInfo({ ...current, running: false });
+    notices.show(t('corpus.failed', { name, message: describeError(e) }));
+    if (current) applyState(current);
   }
 }
-const MAX_FILE = 256 * 1024 * 1024;
+const MAX_FILE = 256 * 2 ** 20;
 async function useFile(file) {
-  if (file.size > MAX_FILE) return showError(`${file.name} is ${Math.round(file.size / 2 ** 20)} MiB; the limit is 256 MiB.`);
-  await useCorpus(new Uint8Array(await file.arrayBuffer()), file.name);
+  if (file.size > MAX_FILE) return notices.show(t('corpus.tooLarge', { name: file.name, mib: Math.round(file.size / 2 ** 20) }));
+  // The buffer moves to the worker: the page keeps no copy.
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  return useCorpus({ bytes, name: file.name }, file.name, [bytes.buffer]);
 }
+const chooseCorpus = () => $('corpus-file').click();
+$('corpus-choose').onclick = chooseCorpus;
 $('corpus-file').onchange = (e) => { const f = e.target.files[0]; e.target.value = ''; if (f) useFile(f); };
-$('corpus-default').onclick = async () => useCorpus(await fetchDefaultCorpus(), 'the built-in 全唐诗');
+$('corpus-default').onclick = () => useCorpus({ builtin: true }, t('corpus.builtinName'));
 const zone = $('drop-zone');
+zone.onkeydown = (e) => { if ((e.key === 'Enter' || e.key === ' ') && e.target === zone) { e.preventDefault(); chooseCorpus(); } };
 zone.ondragover = (e) => { e.preventDefault(); zone.classList.add('over'); };
 zone.ondragleave = () => zone.classList.remove('over');
 zone.ondrop = (e) => { e.preventDefault(); zone.classList.remove('over'); const f = e.dataTransfer.files[0]; if (f) useFile(f); };
 
-// ---- generation ---------------------------------------------------------------------------
-const FORM_NAMES = { free: 'free', wujue: '五绝', qijue: '七绝', wulv: '五律', qilv: '七律' };
+// ---- writing ------------------------------------------------------------------------------
 $('temperature').oninput = () => { $('temperature-value').value = $('temperature').value; };
 async function write(start) {
+  const run = selectedRun();
   const form = $('form').value;
   const acrostic = $('acrostic').value.trim();
   const options = {
@@ -217,46 +361,111 @@ async function write(start) {
     temperature: Number($('temperature').value), topK: Number($('top-k').value), topP: 0.95,
     seed: Number($('seed').value), maxChars: 80,
   };
-  if (!acrostic && !start) return showError('Type a start character or pick one above.');
+  if (!acrostic && !start) return notices.show(t('write.needStart'));
   const t0 = performance.now();
   try {
-    const poem = await call('generate', options);
-    addPoem(poem, { ...options, ms: performance.now() - t0 });
+    const written = await call('generate', { runId: run.id, options });
     $('seed').value = String(options.seed + 1);   // next click, next poem
-  } catch (e) { showError(e.message); }
+    await addPoem(written, { ...options, ms: performance.now() - t0, run });
+  } catch (e) { notices.show(describeError(e)); }
 }
-function addPoem(poem, o) {
+async function addPoem(written, o) {
   const li = document.createElement('li');
+  li.dataset.poem = written.text;
   const text = document.createElement('div');
   text.className = 'poem-text';
-  text.textContent = poem.replace(/([。！？；])/g, '$1\n').trim();
+  text.lang = 'zh-Hans';
   const meta = document.createElement('div');
   meta.className = 'poem-meta';
-  meta.textContent = `${o.acrostic ? '藏头 ' + o.acrostic : o.start} · ${FORM_NAMES[o.form]} · T=${o.temperature} · seed ${o.seed} · step ${current?.step ?? 0} · ${Math.round(o.ms)} ms`;
+  const head = o.acrostic ? `藏头 ${o.acrostic}` : o.start;
+  meta.textContent = t('write.meta', { head, form: t(`form.${o.form}`), temperature: o.temperature, seed: o.seed,
+    step: o.run.info.step, run: o.run.name, ms: Math.round(o.ms) });
   const copy = document.createElement('button');
-  copy.type = 'button'; copy.textContent = 'Copy';
-  copy.onclick = () => navigator.clipboard?.writeText(poem).then(() => { copy.textContent = 'Copied'; });
+  copy.type = 'button';
+  copy.textContent = t('write.copy');
+  copy.onclick = () => navigator.clipboard?.writeText(written.text).then(() => { copy.textContent = t('write.copied'); });
   meta.append(copy);
   li.append(text, meta);
-  li.dataset.poem = poem;
   $('poems').prepend(li);
+  await reveal(text, written, { cell: o.run.info.cell });
+  li.dataset.done = 'true';
 }
 $('chips').onclick = (e) => { if (e.target.classList.contains('chip')) write(e.target.textContent); };
 $('generate-form').onsubmit = (e) => { e.preventDefault(); write($('start-char').value.trim()); };
 
-// ---- start --------------------------------------------------------------------------------
-async function fetchDefaultCorpus() {
-  const res = await fetch('default-corpus.txt');
-  if (!res.ok) throw new Error(`the built-in corpus could not be loaded (HTTP ${res.status})`);
-  return new Uint8Array(await res.arrayBuffer());
+// ---- lab, share, export -------------------------------------------------------------------
+for (const radio of document.querySelectorAll('input[name="flow-kind"]')) {
+  radio.onchange = () => flowChart.setKind(radio.value);
 }
-makeChart();
-// For tests and the curious: the chart's data and the worker, from the console.
-window.shige = { series, call, info: () => current };
-attempt(async () => {
-  const info = await call('start', { defaultCorpus: await fetchDefaultCorpus(), options: readSettings() });
-  writeSettings(info.settings);
-  resetChart(info.history);
-  showInfo(info);
-  document.body.dataset.ready = 'true';
+const shareOutput = (text) => { $('share-output').textContent = text; };
+async function copyText(text) {
+  try { await navigator.clipboard.writeText(text); shareOutput(t('share.copied', { url: text })); } catch { shareOutput(text); }
+}
+$('copy-link').onclick = () => copyText(share.link(current, { lang: i18n.language() }));
+$('copy-teacher-link').onclick = () => {
+  const hide = [...document.querySelectorAll('#teacher-groups input:checked')].map((i) => i.value);
+  copyText(share.link(current, { hide, lang: i18n.language() }));
+};
+function renderTeacherGroups() {
+  $('teacher-groups').replaceChildren(...share.GROUPS.map((g) => {
+    const label = document.createElement('label');
+    label.className = 'check';
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.value = g;
+    const span = document.createElement('span');
+    span.textContent = t(`teacher.group.${g}`);
+    label.append(box, span);
+    return label;
+  }));
+}
+const stamp = () => new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-');
+$('export-csv').onclick = () => download(share.csv(current.runs), `shige-runs-${stamp()}.csv`, 'text/csv');
+$('export-json').onclick = () => download(share.json(current), `shige-runs-${stamp()}.json`, 'application/json');
+$('export-png').onclick = () => attempt(async () => download(await chart.png(t('chart.pngTitle')), `shige-chart-${stamp()}.png`));
+
+// ---- language -----------------------------------------------------------------------------
+$('lang-switch').onclick = () => i18n.switchTo(i18n.other());
+i18n.onChange(() => {
+  runOrder = '';
+  renderTeacherGroups();
+  if (current) applyState(current);
 });
+
+// ---- start --------------------------------------------------------------------------------
+// For tests and the curious: the charts' data and the worker, from the console.
+window.shige = { call, state: () => current, chart, flowChart, stats };
+
+async function openExperiment(exp) {
+  const base = readSettings();
+  const runs = exp.runs.map((r) => ({ name: r.name, settings: { ...base, ...r.settings } }));
+  const state = await call('openExperiment', { corpus: exp.corpus, runs });
+  applyState(state);
+  writeSettings(exp.runs[0].settings);
+  if (exp.corpus.hash && state.corpus.id !== exp.corpus.hash) {
+    notices.show(t('share.needFile', { name: exp.corpus.name }), { kind: 'info', id: 'need-file', actions: [
+      { label: t('corpus.choose'), run: chooseCorpus },
+    ] });
+  }
+}
+
+async function startPage() {
+  if (params.get('lang') && params.get('lang') in i18n.LANGUAGES) {
+    try { localStorage.setItem('shige.lang', params.get('lang')); } catch { /* not remembered */ }
+  }
+  await i18n.setup();
+  renderTeacherGroups();
+  share.applyTeacherMode(params);
+  let exp = null;
+  try { exp = share.fromUrl(params); } catch (e) { notices.show(t(e.key ?? 'share.damaged')); }
+  await attempt(async () => {
+    const settings = readSettings();
+    const state = await call('start', { settings, backend: settings.backend });
+    applyState(state);
+    if (exp) await openExperiment(exp);
+    else if (state.restored) writeSettings(state.runs[0].settings);
+    await checkSettings();
+    document.body.dataset.ready = 'true';
+  });
+}
+startPage();

@@ -42,13 +42,12 @@ function open() {
   return opening;
 }
 
-/** Describes a storage failure for people. */
+/** Whether a storage failure means the disk or the site's quota is full. */
+export const isQuota = (error) => error?.name === 'QuotaExceededError' || /quota/i.test(error?.message ?? '');
+
+/** A storage failure's own words (the page says it in the reader's language when it can). */
 export function describe(error) {
-  const name = error?.name ?? '';
-  if (name === 'QuotaExceededError' || /quota/i.test(error?.message ?? '')) {
-    return 'the browser has no room left for this site (storage quota exceeded)';
-  }
-  return error?.message || name || 'unknown storage error';
+  return error?.message || error?.name || 'unknown storage error';
 }
 
 /**

@@ -26,7 +26,15 @@ const autosave = { state: 'on', failures: 0, nextTryStep: 0, warned: false };
 const post = (msg, transfer) => self.postMessage(msg, transfer ?? []);
 const message = (e) => (e instanceof Error ? e.message : String(e));
 const uid = (prefix) => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-const warn = (text, extra = {}) => post({ event: 'warning', message: text, ...extra });
+/** A failure the page can put in the reader's language: `key` names its string in locales/. */
+class Coded extends Error {
+  constructor(key, vars = {}) {
+    super(key);
+    this.key = key;
+    this.vars = vars;
+  }
+}
+const warn = (key, vars = {}) => post({ event: 'warning', key, vars });
 
 // ---- the loop ---------------------------------------------------------------------------
 const inbox = [];
@@ -74,8 +82,8 @@ async function handle({ id, op, args }) {
     post({ id, ok: true, result }, result instanceof Uint8Array ? [result.buffer] : []);
   } catch (e) {
     console.error(`shige worker: ${op} failed:`, e);
-    if (await crashed(e)) post({ id, ok: false, error: `${message(e)} — the trainer was restarted; try again` });
-    else post({ id, ok: false, error: message(e) });
+    if (await crashed(e)) post({ id, ok: false, error: message(e), key: 'error.restarted', vars: { message: message(e) } });
+    else post({ id, ok: false, error: message(e), key: e.key, vars: e.vars });
   }
 }
 
@@ -83,7 +91,7 @@ async function handle({ id, op, args }) {
 function targetRuns(runId) { return runId ? runs.filter((r) => r.id === runId) : runs; }
 function findRun(runId) {
   const run = runs.find((r) => r.id === runId) ?? (runId === undefined ? runs[0] : null);
-  if (!run) throw new Error('that run no longer exists');
+  if (!run) throw new Coded('error.noSuchRun');
   return run;
 }
 
@@ -128,7 +136,7 @@ async function trainOne(run) {
     run.running = false;
     if (await crashed(e)) return;
     run.error = message(e);
-    post({ event: 'error', runId: run.id, message: `${run.name}: ${message(e)}` });
+    post({ event: 'error', runId: run.id, key: 'notice.runError', vars: { name: run.name, message: message(e) } });
     announce();
     return;
   }
@@ -136,6 +144,7 @@ async function trainOne(run) {
   const info = run.trainer.info();
   run.steps += 1; run.seconds += seconds;
   run.history.losses.push([info.step, losses[0]]);
+  (run.history.gradNorms ??= []).push([info.step, info.gradNorm]);
   post({ event: 'progress', runId: run.id, step: info.step, loss: losses[0], seconds, epochs: info.epochs,
     gradNorm: info.gradNorm, batchesPerEpoch: info.batchesPerEpoch, charsPerEpoch: info.corpus.charsPerEpoch });
   const evalEvery = Math.max(10, Math.min(200, Math.round(info.batchesPerEpoch / 10)));
@@ -169,7 +178,7 @@ async function runJob(job) {
       post({ event: 'flow', runId: run.id, step: job.step, ...flow });
     }
   } catch (e) {
-    if (!(await crashed(e))) post({ event: 'warning', message: `${run.name}: ${message(e)}` });
+    if (!(await crashed(e))) warn('notice.runError', { name: run.name, message: message(e) });
   }
 }
 
@@ -198,7 +207,7 @@ async function autosaveRun(run, { force = false } = {}) {
   try {
     bytes = await run.trainer.save();      // the only part on the loop: reading the weights
   } catch (e) {
-    if (!(await crashed(e))) warn(`${run.name}: the model could not be saved (${message(e)})`, { runId: run.id, offerDownload: false });
+    if (!(await crashed(e))) warn('notice.saveFailed', { name: run.name, message: message(e) });
     return;
   }
   run.saving = store.save({ models: [modelRecord(run, bytes)], meta: { workspace: workspaceRecord() } })
@@ -206,7 +215,7 @@ async function autosaveRun(run, { force = false } = {}) {
       run.savedStep = step;
       if (autosave.state === 'failing') {
         autosave.state = 'on'; autosave.failures = 0; autosave.warned = false;
-        post({ event: 'autosave', state: 'on', message: 'Autosave works again.' });
+        post({ event: 'autosave', state: 'on' });
       }
     })
     .catch((e) => {
@@ -217,8 +226,7 @@ async function autosaveRun(run, { force = false } = {}) {
       run.savedStep = step;
       if (!autosave.warned) {
         autosave.warned = true;
-        post({ event: 'autosave', state: 'failing', runId: run.id, offerDownload: true,
-          message: `Autosave failed: ${store.describe(e)}. Your model is still here and keeps training; download it to keep a copy.` });
+        post({ event: 'autosave', state: 'failing', runId: run.id, offerDownload: true, reason: store.describe(e), quota: store.isQuota(e) });
       }
     })
     .finally(() => { run.saving = null; });
@@ -249,8 +257,7 @@ async function lockWorkspace(id, { steal = false } = {}) {
       if (e?.name === 'AbortError' && workspace.id === id) {
         workspace.owner = false; workspace.release = null;
         autosave.state = 'other-tab';
-        post({ event: 'autosave', state: 'other-tab', lostLock: true,
-          message: 'Another tab took over the autosave of these models. This tab no longer saves them.' });
+        post({ event: 'autosave', state: 'other-tab', lostLock: true });
         announce();
       }
     });
@@ -287,7 +294,7 @@ async function crashed(error) {
     }
     runs = saved.filter((s) => s.bytes).map((s) => s.run);
     jobs.length = 0;
-    warn(`The trainer crashed (${panic}) and was restarted. Restored: ${restored.join(', ') || 'nothing'}.`);
+    warn('notice.crashed', { panic, restored: restored.join(', ') || '–' });
     announce();
   })().finally(() => { recovering = null; });
   await recovering;
@@ -305,7 +312,7 @@ async function loadWasm() {
 // ---- corpora ----------------------------------------------------------------------------
 async function fetchBuiltin() {
   const res = await fetch(BUILTIN.url);
-  if (!res.ok) throw new Error(`the built-in corpus could not be loaded (HTTP ${res.status})`);
+  if (!res.ok) throw new Coded('error.builtinMissing', { status: res.status });
   return new Uint8Array(await res.arrayBuffer());
 }
 
@@ -318,8 +325,7 @@ function parseCorpus(bytes, name, id) {
 function checkMemory(settings, vocabSize) {
   const need = wasm.estimateMemory(settings, vocabSize);
   if (need > MEMORY_BUDGET) {
-    throw new Error(`this model needs about ${(need / 2 ** 30).toFixed(1)} GiB to train, more than a browser tab can hold `
-      + `(${MEMORY_BUDGET / 2 ** 30} GiB): lower hidden, embedding, batch or the sequence cap`);
+    throw new Coded('settings.tooBig', { gib: (need / 2 ** 30).toFixed(1) });
   }
 }
 
@@ -369,7 +375,7 @@ async function restoreWorkspace(saved) {
   let bytes;
   if (saved.corpusId === BUILTIN.id) bytes = await fetchBuiltin();
   else bytes = (await store.getCorpus(saved.corpusId))?.bytes;
-  if (!bytes) throw new Error('its corpus is missing from storage');
+  if (!bytes) throw new Coded('error.corpusMissing');
   const restoredCorpus = parseCorpus(bytes, saved.corpusName, saved.corpusId);
   const restored = [];
   for (const id of saved.runIds) {
@@ -401,7 +407,7 @@ const ops = {
         saved = await store.getMeta('workspace');
       } catch (e) {
         autosave.state = 'unavailable';
-        warn(`Autosave is off: this browser does not let the page store data (${store.describe(e)}). Download your model to keep it.`);
+        console.warn('shige worker: no storage:', e);
       }
     }
     let restored = null;
@@ -409,7 +415,7 @@ const ops = {
       try {
         restored = await restoreWorkspace(saved);
       } catch (e) {
-        warn(`The saved models could not be restored (${message(e)}); they are kept in the library. Starting a new model.`);
+        warn('notice.restoreFailed', { message: message(e) });
       }
     }
     if (restored?.runs.length) {
@@ -427,12 +433,11 @@ const ops = {
         const owner = await lockWorkspace(workspace.id);
         if (!owner) autosave.state = 'other-tab';
         await saveWorkspace().catch((e) => post({ event: 'autosave', state: 'failing', offerDownload: true,
-          message: `Autosave failed: ${store.describe(e)}. Your model is still here; download it to keep a copy.` }));
+          reason: store.describe(e), quota: store.isQuota(e) }));
       }
     }
-    if (autosave.state === 'other-tab') {
-      post({ event: 'autosave', state: 'other-tab', message: 'Another tab is training these models and owns their autosave. This tab will not save them.' });
-    }
+    if (autosave.state === 'other-tab') post({ event: 'autosave', state: 'other-tab' });
+    if (autosave.state === 'unavailable') post({ event: 'autosave', state: 'unavailable' });
     return { ...state(), restored: !!restored?.runs.length };
   },
 
@@ -453,17 +458,17 @@ const ops = {
   async addRun({ settings, name }) {
     const run = await createRun(settings, name);
     runs.push(run);
-    if (canAutosave()) await saveWorkspace().catch((e) => warn(`Autosave failed: ${store.describe(e)}`));
+    if (canAutosave()) await saveWorkspace().catch((e) => warn('notice.autosaveFailed', { reason: store.describe(e) }));
     announce();
     return state();
   },
 
   async removeRun({ runId }) {
     const run = findRun(runId);
-    if (runs.length === 1) throw new Error('the last run cannot be removed; start a new model instead');
+    if (runs.length === 1) throw new Coded('error.lastRun');
     runs = runs.filter((r) => r !== run);
     // The model stays in the library; only the page's list changes.
-    if (canAutosave()) await store.save({ meta: { workspace: workspaceRecord() } }).catch((e) => warn(`Autosave failed: ${store.describe(e)}`));
+    if (canAutosave()) await store.save({ meta: { workspace: workspaceRecord() } }).catch((e) => warn('notice.autosaveFailed', { reason: store.describe(e) }));
     announce();
     return state();
   },
@@ -471,7 +476,7 @@ const ops = {
   async renameRun({ runId, name }) {
     const run = findRun(runId);
     const clean = String(name ?? '').trim().slice(0, 60);
-    if (!clean) throw new Error('a run needs a name');
+    if (!clean) throw new Coded('error.emptyName');
     run.name = clean;
     if (canAutosave()) await autosaveRun(run, { force: true });
     announce();
@@ -509,9 +514,21 @@ const ops = {
 
   /** Swaps the current set with the one it replaced (nothing is dropped). */
   async undo() {
-    if (!undoSlot) throw new Error('there is no previous model to bring back');
+    if (!undoSlot) throw new Coded('error.nothingToUndo');
     if (undoSlot.lazy) undoSlot = await restoreWorkspace(undoSlot.lazy);
     await replaceWorkspace({ corpus: undoSlot.corpus, runs: undoSlot.runs }, { persistCorpus: false });
+    announce();
+    return state();
+  },
+
+  /** Opens a shared experiment: its runs, fresh, on its corpus (the built-in one until the
+   * user chooses the file it names); the current set is kept for undo. */
+  async openExperiment({ corpus: spec, runs: specs }) {
+    const sameFile = spec?.hash && corpus.id === spec.hash;
+    const next = sameFile || corpus.id === BUILTIN.id ? { ...corpus } : parseCorpus(await fetchBuiltin(), '', BUILTIN.id);
+    const fresh = [];
+    for (const { name, settings } of specs) fresh.push(await createRun({ ...settings, backend: backendPreference }, name, next));
+    await replaceWorkspace({ corpus: next, runs: fresh }, { persistCorpus: false });
     announce();
     return state();
   },
@@ -542,7 +559,7 @@ const ops = {
   /** A model kept in storage (e.g. one set aside because it could not be opened). */
   async storedBytes({ modelId }) {
     const record = await store.getModel(modelId);
-    if (!record) throw new Error('that model is no longer in storage');
+    if (!record) throw new Coded('error.notStored');
     return record.bytes;
   },
 

@@ -48,6 +48,15 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// A stable name for translations (as serialised).
+    pub fn code(self) -> &'static str {
+        match self {
+            DropReason::ForbiddenChar => "forbidden_char",
+            DropReason::TooShort => "too_short",
+            DropReason::TooLong => "too_long",
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             DropReason::ForbiddenChar => "contains one of _ ( （ 《 [ □",

@@ -234,6 +234,8 @@ pub struct Written {
 
 /// Characters listed per step in a trace.
 pub const TRACE_TOP: usize = 10;
+/// Extra candidates kept for the top list, since special tokens (not characters) are skipped.
+const SPECIALS_ROOM: usize = 4;
 
 /// Writes one poem. The text returned starts with `options.start` (or the first acrostic
 /// character) and ends at EOS, at the form's last line, or at `max_chars`.
@@ -352,7 +354,13 @@ fn top_probabilities(logits: &[f32], vocab: &Vocab, k: usize) -> Vec<(char, f32)
     let top = logits.iter().copied().filter(|l| l.is_finite()).fold(f32::NEG_INFINITY, f32::max);
     let total: f64 = logits.iter().filter(|l| l.is_finite()).map(|&l| ((l - top) as f64).exp()).sum();
     let mut ranked: Vec<(usize, f32)> = logits.iter().copied().enumerate().filter(|(_, l)| l.is_finite()).collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    // Only the top k need ordering: select them in linear time, then sort those.
+    let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if ranked.len() > k + SPECIALS_ROOM {
+        ranked.select_nth_unstable_by(k + SPECIALS_ROOM, by_score);
+        ranked.truncate(k + SPECIALS_ROOM);
+    }
+    ranked.sort_by(by_score);
     ranked
         .into_iter()
         .filter_map(|(t, l)| vocab.char_of(t).map(|c| (c, (((l - top) as f64).exp() / total) as f32)))

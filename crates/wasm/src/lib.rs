@@ -21,8 +21,22 @@ thread_local! {
     static PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
+#[cfg(target_arch = "wasm32")]
+unsafe extern "C" {
+    /// The static constructors (burn's `inventory` registrations), synthesised by wasm-ld.
+    fn __wasm_call_ctors();
+}
+
 #[wasm_bindgen(start)]
 pub fn start() {
+    // Run the constructors once, here. Without an explicit call wasm-ld runs them again at the
+    // top of every export, including each `await` resuming in wasm: that made every call into
+    // the module milliseconds slower, and a poem take seconds.
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: called once, at instantiation, before any other Rust code runs.
+    unsafe {
+        __wasm_call_ctors()
+    };
     std::panic::set_hook(Box::new(|info| {
         PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
         console_error_panic_hook::hook(info);
@@ -148,7 +162,7 @@ fn corpus_info(data: &EncodedCorpus) -> CorpusInfo {
         poems_kept: report.kept,
         poems_train: data.train.len(),
         poems_validation: data.validation.len(),
-        dropped: report.dropped.iter().map(|(r, n)| (r.describe().to_string(), *n)).collect(),
+        dropped: report.dropped.iter().map(|(r, n)| (r.code().to_string(), *n)).collect(),
         chars_per_epoch: data.train_chars(),
         vocab_size: data.vocab.len(),
     }
@@ -217,6 +231,7 @@ struct Inner {
 
 /// The last committed state, kept outside `Inner` so the model can still be saved after a
 /// panic left `Inner` borrowed (`Trainer.rescue`).
+#[derive(Clone)]
 struct LastGood {
     cleaning: CleaningConfig,
     model: PoemModelConfig,
@@ -454,11 +469,10 @@ impl Trainer {
     pub fn rescue(&self) -> js_sys::Promise {
         let last_good = self.last_good.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let (ckpt, good) = {
-                let good = last_good.borrow();
-                (Checkpoint::capture_state(&good.cleaning, &good.model, &good.train, &good.vocab, &good.state), good.state.step)
-            };
-            let ckpt = ckpt.await.map_err(|e| reject(format!("the model of step {good} could not be read: {e}")))?;
+            let g = last_good.borrow().clone();
+            let ckpt = Checkpoint::capture_state(&g.cleaning, &g.model, &g.train, &g.vocab, &g.state)
+                .await
+                .map_err(|e| reject(format!("the model of step {} could not be read: {e}", g.state.step)))?;
             Ok(bytes_to_js(ckpt.to_bytes()))
         })
     }

@@ -1,0 +1,196 @@
+// The charts (uPlot): every run's loss and held-out perplexity on one chart, and the
+// gradient flow ‖∂L/∂hₜ‖ per time step. Each run keeps its colour on both.
+import { t } from './i18n.js';
+
+export const COLORS = ['#b3261e', '#1f5fa0', '#2e7d32', '#7b3fa0', '#c05f00', '#00796b', '#5d4037', '#ad1457'];
+const SMOOTHING = 0.9;
+
+/** A colour with some transparency (uPlot strokes take CSS colours). */
+const faint = (hex) => `${hex}59`;
+
+function resizeWith(el, chart, height) {
+  new ResizeObserver(() => chart()?.setSize({ width: Math.max(200, el.clientWidth), height })).observe(el);
+}
+
+export class TrainingChart {
+  constructor(el) {
+    this.el = el;
+    this.height = 320;
+    this.runs = [];           // [{ id, name, color }]
+    this.values = new Map();  // runId -> { loss: [], smooth: [], ppl: [] } indexed by step - 1
+    this.plot = null;
+    this.pending = false;
+    resizeWith(el, () => this.plot, this.height);
+  }
+
+  /** The runs to draw, with their histories ({ losses: [[step, loss]], evals: [[step, ppl]] }). */
+  setRuns(runs) {
+    this.runs = runs.map((r) => ({ id: r.id, name: r.name, color: r.color }));
+    this.values = new Map();
+    for (const r of runs) {
+      this.values.set(r.id, { loss: [], smooth: [], ppl: [], last: null });
+      for (const [step, loss] of r.history?.losses ?? []) this.addLoss(r.id, step, loss, false);
+      for (const [step, ppl] of r.history?.evals ?? []) this.addEval(r.id, step, ppl, false);
+    }
+    this.build();
+  }
+
+  addLoss(runId, step, loss, draw = true) {
+    const v = this.values.get(runId);
+    if (!v) return;
+    const i = step - 1;
+    v.loss[i] = loss;
+    v.last = v.last == null ? loss : SMOOTHING * v.last + (1 - SMOOTHING) * loss;
+    v.smooth[i] = v.last;
+    if (draw) this.schedule();
+  }
+
+  addEval(runId, step, perplexity, draw = true) {
+    const v = this.values.get(runId);
+    if (!v) return;
+    v.ppl[step - 1] = perplexity;
+    if (draw) this.schedule();
+  }
+
+  /** Points drawn per run: `{ runId: { loss, perplexity } }` (tests read it). */
+  counts() {
+    const out = {};
+    for (const [id, v] of this.values) {
+      out[id] = { loss: v.loss.filter((x) => x != null).length, perplexity: v.ppl.filter((x) => x != null).length };
+    }
+    return out;
+  }
+
+  series() {
+    const s = [{ label: t('chart.step') }];
+    for (const r of this.runs) {
+      s.push({ label: `${r.name} · ${t('chart.loss')}`, stroke: faint(r.color), width: 1, scale: 'y', spanGaps: true });
+      s.push({ label: `${r.name} · ${t('chart.smoothed')}`, stroke: r.color, width: 2, scale: 'y', spanGaps: true });
+      s.push({ label: `${r.name} · ${t('chart.perplexity')}`, stroke: r.color, width: 1.5, dash: [6, 4], scale: 'ppl',
+        spanGaps: true, points: { show: true, size: 6 } });
+    }
+    return s;
+  }
+
+  data() {
+    const length = Math.max(0, ...[...this.values.values()].map((v) => v.loss.length));
+    const xs = Array.from({ length }, (_, i) => i + 1);
+    const out = [xs];
+    const dense = (a) => Array.from({ length }, (_, i) => a[i] ?? null);
+    for (const r of this.runs) {
+      const v = this.values.get(r.id);
+      out.push(dense(v.loss), dense(v.smooth), dense(v.ppl));
+    }
+    return out;
+  }
+
+  build() {
+    this.plot?.destroy();
+    this.plot = new uPlot({
+      width: Math.max(200, this.el.clientWidth || 800),
+      height: this.height,
+      scales: { x: { time: false }, ppl: { distr: 3 } },
+      series: this.series(),
+      axes: [
+        { label: t('chart.step') },
+        { label: t('chart.lossAxis'), scale: 'y' },
+        { label: t('chart.perplexity'), scale: 'ppl', side: 1, grid: { show: false } },
+      ],
+      legend: { live: true },
+    }, this.data(), this.el);
+    this.el.dataset.points = String(this.plot.data[0].length);
+  }
+
+  schedule() {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      const data = this.data();
+      this.plot.setData(data);
+      this.el.dataset.points = String(data[0].length);
+    });
+  }
+
+  /** The chart with a title and a legend, as a PNG blob (for lab reports). */
+  async png(title) {
+    const source = this.plot.ctx.canvas;
+    const legendHeight = 26 * this.runs.length + 16;
+    const canvas = document.createElement('canvas');
+    canvas.width = source.width;
+    canvas.height = source.height + 40 + legendHeight;
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.fillStyle = '#222';
+    ctx.font = '20px "Noto Sans CJK SC", sans-serif';
+    ctx.fillText(title, 16, 28);
+    ctx.drawImage(source, 0, 40);
+    this.runs.forEach((r, i) => {
+      const y = source.height + 56 + 26 * i;
+      ctx.fillStyle = r.color;
+      ctx.fillRect(16, y - 12, 28, 6);
+      ctx.fillStyle = '#222';
+      ctx.font = '16px "Noto Sans CJK SC", sans-serif';
+      ctx.fillText(`${r.name} — ${t('chart.legendNote')}`, 54, y - 4);
+    });
+    return new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+  }
+}
+
+/** ‖∂L/∂hₜ‖ over t for each run (its last measurement), on a log scale. */
+export class FlowChart {
+  constructor(el) {
+    this.el = el;
+    this.height = 240;
+    this.runs = [];
+    this.kind = 'lastChar';
+    this.plot = null;
+    resizeWith(el, () => this.plot, this.height);
+  }
+
+  /** `runs`: [{ id, name, color, flow: { step, wholePoem: [], lastChar: [] } | null }] */
+  setRuns(runs) {
+    this.runs = runs;
+    this.build();
+  }
+
+  update(runId, flow) {
+    const run = this.runs.find((r) => r.id === runId);
+    if (!run) return;
+    run.flow = flow;
+    const data = this.data();
+    if (this.plot && data[0].length === this.plot.data[0].length) this.plot.setData(data);
+    else this.build();
+  }
+
+  setKind(kind) {
+    this.kind = kind;
+    this.build();
+  }
+
+  data() {
+    const length = Math.max(0, ...this.runs.map((r) => r.flow?.[this.kind]?.length ?? 0));
+    const xs = Array.from({ length }, (_, i) => i + 1);
+    // Zero cannot go on a log scale: draw it as a gap.
+    return [xs, ...this.runs.map((r) => xs.map((_, i) => { const g = r.flow?.[this.kind]?.[i]; return g > 0 ? g : null; }))];
+  }
+
+  /** Points per run (tests read it). */
+  counts() {
+    return Object.fromEntries(this.runs.map((r) => [r.id, r.flow?.[this.kind]?.filter((g) => g != null).length ?? 0]));
+  }
+
+  build() {
+    this.plot?.destroy();
+    const data = this.data();
+    this.plot = new uPlot({
+      width: Math.max(200, this.el.clientWidth || 800),
+      height: this.height,
+      scales: { x: { time: false }, y: { distr: 3 } },
+      series: [{ label: 't' }, ...this.runs.map((r) => ({ label: r.name, stroke: r.color, width: 2, points: { show: true, size: 4 } }))],
+      axes: [{ label: t('lab.timeStep') }, { label: t('lab.gradNorm') }],
+    }, data, this.el);
+    this.el.dataset.points = String(data[0].length);
+  }
+}

@@ -1,0 +1,92 @@
+// Inside a poem: while a poem is written, the model's top next characters at each step; a
+// click on a character of a finished poem shows that step's distribution and heatmaps of the
+// gate (GRU update gate z, LSTM forget gate f) and of the hidden units over the poem.
+import { t, formatNumber } from './i18n.js';
+
+const $ = (id) => document.getElementById(id);
+const REVEAL_MS = 70;
+
+/** Renders a written poem into `el` as clickable characters; resolves when all are shown. */
+export async function reveal(el, written, { cell, animate = true }) {
+  el.textContent = '';
+  const steps = written.steps ?? [];
+  const spans = [];
+  for (let i = 0; i < steps.length; i++) {
+    const span = document.createElement('button');
+    span.type = 'button';
+    span.className = 'poem-char';
+    span.textContent = steps[i].char;
+    span.onclick = () => inspect(written, i, cell, spans);
+    spans.push(span);
+  }
+  if (!steps.length) { el.textContent = written.text; return; }
+  const lineEnd = /[。！？；]/u;
+  for (let i = 0; i < spans.length; i++) {
+    el.append(spans[i]);
+    if (lineEnd.test(steps[i].char) && i < spans.length - 1) el.append(document.createElement('br'));
+    if (animate) {
+      inspect(written, i, cell, spans);
+      await new Promise((r) => setTimeout(r, REVEAL_MS));
+    }
+  }
+  inspect(written, spans.length - 1, cell, spans);
+}
+
+/** Shows step `i` of a written poem in the inspector. */
+export function inspect(written, i, cell, spans) {
+  const aside = $('inspector');
+  aside.hidden = false;
+  spans?.forEach((s, k) => s.classList.toggle('selected', k === i));
+  const step = written.steps[i];
+  $('inspect-step').textContent = t('inspect.step', { n: i + 1, char: step.char });
+  const list = $('inspect-top');
+  list.textContent = '';
+  for (const [c, p] of step.top) {
+    const li = document.createElement('li');
+    li.className = c === step.char ? 'chosen' : '';
+    const ch = document.createElement('span');
+    ch.className = 'top-char';
+    ch.textContent = c;
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    bar.style.width = `${Math.max(1, p * 100)}%`;
+    const pct = document.createElement('span');
+    pct.className = 'pct';
+    pct.textContent = `${formatNumber(p * 100, 1)}%`;
+    li.append(ch, bar, pct);
+    list.append(li);
+  }
+  const hasGates = written.steps.some((s) => s.gate?.length);
+  $('gate-title').textContent = hasGates ? t(cell === 'lstm' ? 'inspect.gateLstm' : 'inspect.gateGru') : t('inspect.noGate');
+  $('gate-map').hidden = !hasGates;
+  if (hasGates) heatmap($('gate-map'), written.steps.map((s) => s.gate), i, [0, 1]);
+  heatmap($('hidden-map'), written.steps.map((s) => s.hidden), i, [-1, 1]);
+  $('gate-map').setAttribute('aria-label', t('inspect.heatmapLabel', { what: $('gate-title').textContent, n: written.steps.length }));
+  $('hidden-map').setAttribute('aria-label', t('inspect.heatmapLabel', { what: t('inspect.hidden'), n: written.steps.length }));
+}
+
+/** Units down, characters across; `range` maps to white..red (or blue..white..red when it spans 0). */
+function heatmap(canvas, columns, selected, [lo, hi]) {
+  const units = Math.max(1, ...columns.map((c) => c?.length ?? 0));
+  const ctx = canvas.getContext('2d');
+  const cellW = Math.max(4, Math.floor(480 / Math.max(1, columns.length)));
+  canvas.width = cellW * columns.length;
+  const rowH = units > 160 ? 160 / units : Math.max(1, Math.floor(160 / units));
+  canvas.height = Math.ceil(rowH * units);
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  columns.forEach((col, x) => {
+    (col ?? []).forEach((v, y) => {
+      const f = Math.min(1, Math.max(0, (v - lo) / (hi - lo)));
+      ctx.fillStyle = lo < 0 ? diverging(f) : sequential(f);
+      ctx.fillRect(x * cellW, y * rowH, cellW, Math.max(rowH, 1));
+    });
+  });
+  ctx.strokeStyle = '#111';
+  ctx.lineWidth = 2;
+  ctx.strokeRect(selected * cellW + 1, 1, cellW - 2, canvas.height - 2);
+}
+
+const sequential = (f) => `rgb(255, ${Math.round(255 - 200 * f)}, ${Math.round(255 - 215 * f)})`;
+const diverging = (f) => (f < 0.5
+  ? `rgb(${Math.round(60 + 390 * f)}, ${Math.round(110 + 290 * f)}, 255)`
+  : `rgb(255, ${Math.round(255 - 400 * (f - 0.5))}, ${Math.round(255 - 430 * (f - 0.5))})`);
