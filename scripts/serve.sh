@@ -12,5 +12,4 @@ while [ $# -gt 0 ]; do
 done
 bash scripts/setup.sh
 bash scripts/build-site.sh --optimize
-say "serving http://127.0.0.1:$port/ (Ctrl-C to stop)"
-exec python3 -m http.server "$port" --bind 127.0.0.1 --directory dist/site
+exec node scripts/serve.mjs --port "$port"

@@ -1,9 +1,9 @@
 // Shared by the browser tests: a static server for dist/site and a Chromium launcher.
-import { createServer } from 'node:http';
-import { readFile, mkdtemp, mkdir } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
+import { mkdtemp, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { chromium } from 'playwright-core';
+import { listen } from '../scripts/static-server.mjs';
 
 export const root = new URL('..', import.meta.url).pathname;
 export const site = join(root, 'dist/site');
@@ -13,29 +13,13 @@ export const outputDir = join(root, 'tests/output');
 export const shigeBin = process.env.SHIGE_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'release/shige');
 await mkdir(outputDir, { recursive: true });
 
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
-  '.wasm': 'application/wasm', '.txt': 'text/plain; charset=utf-8', '.json': 'application/json' };
-
 /**
- * Serves dist/site on 127.0.0.1 at a free port. `mounts` maps URL prefixes ('/tfjs/') to other
- * folders (the benchmark's peers); `headers` go on every response.
+ * Serves dist/site on 127.0.0.1 at a free port (the same server as scripts/serve.sh). `mounts`
+ * maps URL prefixes ('/tfjs/') to other folders; `headers` go on every response; `base` puts
+ * the site under a subpath; `root` serves another copy of the site; `log` sees each response.
  */
-export async function serve({ mounts = {}, headers = {} } = {}) {
-  const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    const prefix = Object.keys(mounts).find((p) => path.startsWith(p));
-    const base = prefix ? join(mounts[prefix], path.slice(prefix.length)) : join(site, path);
-    const file = path.endsWith('/') ? `${base}/index.html` : base;
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...headers });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end('not found');
-    }
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
+export async function serve({ mounts = {}, headers = {}, base = '/', root: siteRoot = site, isolate = false, log = null } = {}) {
+  return listen({ root: siteRoot, base, mounts, headers, isolate, log });
 }
 
 const FLAGS = ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking',

@@ -1,12 +1,14 @@
 // The page: wires the DOM to the trainer worker. Nothing here blocks on training.
 import * as i18n from './i18n.js';
 import { t, formatNumber } from './i18n.js';
-import { call, on } from './trainer-client.js';
+import { call, on, startWorker } from './trainer-client.js';
+import * as offline from './offline.js';
 import * as notices from './notices.js';
 import { attempt, download, describeError } from './notices.js';
 import { TrainingChart, FlowChart, COLORS } from './chart.js';
 import * as share from './share.js';
 import { reveal } from './internals.js';
+import * as library from './library.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -42,11 +44,20 @@ function applyState(state) {
   $('undo').hidden = !state.undo;
   showBackend(state.runs[0]?.info);
   setButtons();
+  scheduleLibrary();
+}
+
+// The library list is read from storage: at most every two seconds.
+let libraryTimer = null;
+function scheduleLibrary() {
+  if (libraryTimer || !document.body.dataset.ready) return;
+  libraryTimer = setTimeout(() => { libraryTimer = null; library.refresh().catch(() => {}); }, 2000);
 }
 
 function showBackend(info) {
   if (!info) return;
   const why = !info.fallbackReason ? '' : info.skippedSoftwareWebgpu ? t('backend.skippedSoftware') : t('backend.unavailable');
+  delete $('backend').dataset.i18n;   // no longer "starting…"
   $('backend').textContent = `${info.backend}${why}`;
   $('backend').title = info.fallbackReason ?? t('backend.title');
 }
@@ -148,6 +159,7 @@ function updateProgress() {
   const frac = epochs - Math.floor(epochs);
   $('epoch-progress').value = frac;
   const s = stats.get(run.id);
+  delete $('progress-text').dataset.i18n;   // no longer "not started"
   const perS = s.seconds > 0 ? s.steps / s.seconds : 0;
   const left = perS > 0 ? ((1 - frac) * run.info.batchesPerEpoch) / perS : null;
   $('progress-text').textContent = t('runs.progress', {
@@ -399,7 +411,11 @@ for (const radio of document.querySelectorAll('input[name="flow-kind"]')) {
 }
 const shareOutput = (text) => { $('share-output').textContent = text; };
 async function copyText(text) {
-  try { await navigator.clipboard.writeText(text); shareOutput(t('share.copied', { url: text })); } catch { shareOutput(text); }
+  shareOutput(text);   // shown at once; the clipboard may ask for permission, or never answer
+  try {
+    await Promise.race([navigator.clipboard.writeText(text), new Promise((_, no) => setTimeout(no, 2000))]);
+    shareOutput(t('share.copied', { url: text }));
+  } catch { /* the link stays shown to copy by hand */ }
 }
 $('copy-link').onclick = () => copyText(share.link(current, { lang: i18n.language() }));
 $('copy-teacher-link').onclick = () => {
@@ -434,7 +450,7 @@ i18n.onChange(() => {
 
 // ---- start --------------------------------------------------------------------------------
 // For tests and the curious: the charts' data and the worker, from the console.
-window.shige = { call, state: () => current, chart, flowChart, stats };
+window.shige = { call, state: () => current, chart, flowChart, stats, checkForUpdate: offline.checkForUpdate };
 
 async function openExperiment(exp) {
   const base = readSettings();
@@ -458,6 +474,12 @@ async function startPage() {
   share.applyTeacherMode(params);
   let exp = null;
   try { exp = share.fromUrl(params); } catch (e) { notices.show(t(e.key ?? 'share.damaged')); }
+  $('backend').textContent = t('backend.offlineCopy');
+  await offline.register({ onUpdate: (apply) => notices.show(t('update.ready'), { kind: 'info', id: 'update', actions: [
+    { label: t('update.reload'), run: apply },
+  ] }) });
+  offline.buildId().then((id) => { if (id) $('build-id').textContent = id; });
+  startWorker();
   await attempt(async () => {
     const settings = readSettings();
     const state = await call('start', { settings, backend: settings.backend });
@@ -465,6 +487,8 @@ async function startPage() {
     if (exp) await openExperiment(exp);
     else if (state.restored) writeSettings(state.runs[0].settings);
     await checkSettings();
+    library.setup({ opened: (state) => { applyState(state); writeSettings(state.runs[0].settings); } });
+    await library.refresh().catch(() => {});
     document.body.dataset.ready = 'true';
   });
 }

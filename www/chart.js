@@ -189,7 +189,8 @@ export class FlowChart {
       height: this.height,
       scales: { x: { time: false }, y: { distr: 3 } },
       series: [{ label: 't' }, ...this.runs.map((r) => ({ label: r.name, stroke: r.color, width: 2, points: { show: true, size: 4 } }))],
-      axes: [{ label: t('lab.timeStep') }, { label: t('lab.gradNorm') }],
+      // Gradients span many powers of ten: label the log axis as 1e-5, 1e-4 …
+      axes: [{ label: t('lab.timeStep') }, { label: t('lab.gradNorm'), size: 70, values: (u, ticks) => ticks.map((v) => (v == null ? '' : v.toExponential(0))) }],
     }, data, this.el);
     this.el.dataset.points = String(data[0].length);
   }

@@ -2,7 +2,7 @@
 // that hides chosen controls, and exports for lab reports (CSV, JSON).
 
 /** Controls a teacher can hide (`?hide=settings,load`), by their `data-group`. */
-export const GROUPS = ['corpus', 'settings', 'runs-edit', 'new-model', 'load', 'save', 'lab', 'write-options', 'share'];
+export const GROUPS = ['corpus', 'settings', 'runs-edit', 'new-model', 'load', 'save', 'lab', 'write-options', 'library', 'share'];
 const SETTING_KEYS = ['cell', 'embedding', 'hidden', 'layers', 'tied', 'learningRate', 'batchSize', 'maxSeqLen', 'seed'];
 
 const toBase64Url = (text) => btoa(String.fromCharCode(...new TextEncoder().encode(text)))

@@ -1,8 +1,15 @@
 // The page's side of the trainer worker: calls answered by promises, events by listeners.
-const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+let worker = null;
 let nextId = 1;
 const pending = new Map();
 const listeners = {};
+
+/** Starts the worker (after the service worker controls the page, so its fetches are cached). */
+export function startWorker() {
+  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = onMessage;
+  worker.onerror = onError;
+}
 
 /** Runs `op` in the worker; `transfer` hands buffers over instead of copying them. */
 export function call(op, args, transfer = []) {
@@ -18,7 +25,7 @@ export function on(event, fn) {
   (listeners[event] ??= []).push(fn);
 }
 
-worker.onmessage = ({ data }) => {
+function onMessage({ data }) {
   if (data.id) {
     const p = pending.get(data.id);
     pending.delete(data.id);
@@ -27,10 +34,10 @@ worker.onmessage = ({ data }) => {
     return;
   }
   for (const fn of listeners[data.event] ?? []) fn(data);
-};
+}
 
-worker.onerror = (e) => {
+function onError(e) {
   for (const fn of listeners.fatal ?? []) fn({ message: e.message ?? 'unknown error' });
   for (const p of pending.values()) p.reject(new Error(e.message ?? 'the trainer stopped'));
   pending.clear();
-};
+}

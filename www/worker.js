@@ -20,8 +20,9 @@ let backendPreference = 'auto';
 const corpus = { id: null, name: '', bytes: null, data: null, info: null };
 let runs = [];                       // the runs on the page, in order
 let undoSlot = null;                 // { corpus, runs } the page had before the last replace
-let workspace = { id: null, owner: false, release: null };
+let workspace = { id: null, owner: false };
 const autosave = { state: 'on', failures: 0, nextTryStep: 0, warned: false };
+let trash = [];                      // library models deleted in this session (for undo)
 
 const post = (msg, transfer) => self.postMessage(msg, transfer ?? []);
 const message = (e) => (e instanceof Error ? e.message : String(e));
@@ -218,18 +219,18 @@ async function autosaveRun(run, { force = false } = {}) {
         post({ event: 'autosave', state: 'on' });
       }
     })
-    .catch((e) => {
-      autosave.failures += 1;
-      autosave.state = 'failing';
-      // Back off: 200, 400, 800 … steps before the next try.
-      autosave.nextTryStep = step + AUTOSAVE_EVERY * 2 ** Math.min(autosave.failures, 6);
-      run.savedStep = step;
-      if (!autosave.warned) {
-        autosave.warned = true;
-        post({ event: 'autosave', state: 'failing', runId: run.id, offerDownload: true, reason: store.describe(e), quota: store.isQuota(e) });
-      }
-    })
+    .catch((e) => { run.savedStep = step; autosaveFailed(e, run.id, step); })
     .finally(() => { run.saving = null; });
+}
+
+/** Notes a failed write: says so once (with a download), then backs off 200, 400, 800 … steps. */
+function autosaveFailed(error, runId, step = 0) {
+  autosave.failures += 1;
+  autosave.state = 'failing';
+  autosave.nextTryStep = step + AUTOSAVE_EVERY * 2 ** Math.min(autosave.failures, 6);
+  if (autosave.warned) return;
+  autosave.warned = true;
+  post({ event: 'autosave', state: 'failing', runId, offerDownload: true, reason: store.describe(error), quota: store.isQuota(error) });
 }
 
 /** Saves every run, the corpus and the workspace in one transaction (waits for it). */
@@ -241,29 +242,50 @@ async function saveWorkspace({ corpusRecord = null, extraMeta = {} } = {}) {
   for (const run of runs) run.savedStep = run.trainer.info().step;
 }
 
-/** Takes the workspace's lock if no other tab holds it (or takes it over with `steal`). */
-async function lockWorkspace(id, { steal = false } = {}) {
-  workspace.release?.();
-  workspace = { id, owner: false, release: null };
-  if (!navigator.locks) { workspace.owner = true; return true; }
-  const granted = await new Promise((resolve) => {
-    const held = navigator.locks.request(`shige-workspace-${id}`, steal ? { steal: true } : { ifAvailable: true }, (lock) => {
+// Web Locks, one per model: a tab writes a model only while it holds that model's lock.
+const held = new Map();              // model id -> release()
+
+/** Takes a model's lock if no other tab holds it (or takes it over with `steal`). */
+function lockModel(id, { steal = false } = {}) {
+  if (!navigator.locks) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const request = navigator.locks.request(`shige-model-${id}`, steal ? { steal: true } : { ifAvailable: true }, (lock) => {
       if (!lock) { resolve(false); return undefined; }
       resolve(true);
-      return new Promise((release) => { if (workspace.id === id) workspace.release = release; else release(); });
+      return new Promise((release) => held.set(id, release));
     });
-    held.catch((e) => {
-      // Another tab took the lock over: stop writing at once.
-      if (e?.name === 'AbortError' && workspace.id === id) {
-        workspace.owner = false; workspace.release = null;
+    request.catch((e) => {
+      // Another tab took the lock over: stop writing this model at once.
+      if (e?.name !== 'AbortError' || !held.has(id)) return;
+      held.delete(id);
+      if (runs.some((r) => r.id === id) && autosave.state !== 'unavailable') {
         autosave.state = 'other-tab';
         post({ event: 'autosave', state: 'other-tab', lostLock: true });
         announce();
       }
     });
   });
-  workspace.owner = granted;
-  return granted;
+}
+
+/** Holds the locks of the page's runs (and lets go of the others); true if it holds them all. */
+async function lockRuns({ steal = false } = {}) {
+  for (const [id, release] of held) {
+    if (!runs.some((r) => r.id === id)) { release(); held.delete(id); }
+  }
+  let all = true;
+  for (const r of runs) {
+    if (!held.has(r.id) && !(await lockModel(r.id, { steal }))) all = false;
+  }
+  workspace.owner = all;
+  return all;
+}
+
+/** After the runs changed: autosave on if this tab holds every run's lock. */
+async function claimRuns(options) {
+  if (autosave.state === 'unavailable') return;
+  const owner = await lockRuns(options);
+  if (owner && autosave.state === 'other-tab') autosave.state = 'on';
+  if (!owner) autosave.state = 'other-tab';
 }
 
 // ---- crashes ----------------------------------------------------------------------------
@@ -322,15 +344,17 @@ function parseCorpus(bytes, name, id) {
   return { id, name, bytes, data, info: data.info() };
 }
 
-function checkMemory(settings, vocabSize) {
-  const need = wasm.estimateMemory(settings, vocabSize);
+/** Refuses a run that would not fit beside `others` (the runs that stay in memory). */
+function checkMemory(settings, vocabSize, others = []) {
+  const need = wasm.estimateMemory(settings, vocabSize)
+    + others.reduce((sum, r) => sum + wasm.estimateMemory(r.settings, r.trainer.info().corpus.vocabSize), 0);
   if (need > MEMORY_BUDGET) {
     throw new Coded('settings.tooBig', { gib: (need / 2 ** 30).toFixed(1) });
   }
 }
 
-async function createRun(settings, name, onCorpus = corpus) {
-  checkMemory(settings, onCorpus.info.vocabSize);
+async function createRun(settings, name, onCorpus = corpus, others = runs) {
+  checkMemory(settings, onCorpus.info.vocabSize, others);
   const trainer = await wasm.Trainer.create(onCorpus.data, settings);
   return newRun(trainer, { name, settings });
 }
@@ -340,28 +364,40 @@ async function replaceWorkspace(next, { persistCorpus }) {
   for (const r of runs) r.running = false;
   const previous = { corpus: { ...corpus }, runs, workspaceId: workspace.id, owner: workspace.owner };
   const nextId = uid('w');
-  // Nothing changes in the page until the new set is stored (or storage is off).
+  // Nothing changes in the page until the new set is stored in one transaction. If storage
+  // is off or failing, the swap happens in memory only and the previous set stays in memory.
+  let stored = false;
   if (canAutosave()) {
     const models = [];
     for (const run of next.runs) models.push({ ...modelRecordFor(run, next.corpus, nextId), bytes: await run.trainer.save() });
     // Also keep the current set's latest state, so the swap loses nothing.
     for (const run of runs) models.push(modelRecord(run, await run.trainer.save()));
     const corpusRecord = persistCorpus ? { id: next.corpus.id, name: next.corpus.name, bytes: next.corpus.bytes } : null;
-    await store.save({ models, corpus: corpusRecord, meta: {
-      workspace: { id: nextId, corpusId: next.corpus.id, corpusName: next.corpus.name, runIds: next.runs.map((r) => r.id) },
-      undo: workspace.id ? workspaceRecord() : null,
-    } });
+    try {
+      await store.save({ models, corpus: corpusRecord, meta: {
+        workspace: { id: nextId, corpusId: next.corpus.id, corpusName: next.corpus.name, runIds: next.runs.map((r) => r.id) },
+        undo: workspace.id ? workspaceRecord() : null,
+      } });
+      stored = true;
+    } catch (e) {
+      autosaveFailed(e, next.runs[0]?.id);
+    }
   }
   Object.assign(corpus, next.corpus);
   runs = next.runs;
-  undoSlot = previous.runs.length ? previous : null;
-  jobs.length = 0;
-  if (autosave.state !== 'unavailable') {
-    const owner = await lockWorkspace(nextId);
-    autosave.state = owner ? 'on' : 'other-tab';
+  if (!previous.runs.length) {
+    undoSlot = null;
+  } else if (stored) {
+    // The previous set is in storage (saved above): free its memory, reload it on Undo.
+    undoSlot = { lazy: { corpusId: previous.corpus.id, corpusName: previous.corpus.name, runIds: previous.runs.map((r) => r.id) } };
+    for (const r of previous.runs) r.trainer.free();
+    if (previous.corpus.data !== next.corpus.data) previous.corpus.data?.free();
   } else {
-    workspace = { id: nextId, owner: false, release: null };
+    undoSlot = previous;
   }
+  jobs.length = 0;
+  workspace = { id: nextId, owner: false };
+  await claimRuns();
 }
 
 function modelRecordFor(run, onCorpus, workspaceId) {
@@ -421,20 +457,16 @@ const ops = {
     if (restored?.runs.length) {
       Object.assign(corpus, restored.corpus);
       runs = restored.runs;
-      const owner = await lockWorkspace(saved.id);
-      if (!owner) autosave.state = 'other-tab';
+      workspace = { id: saved.id, owner: false };
+      await claimRuns();
       const undo = await store.getMeta('undo').catch(() => null);
       if (undo?.runIds?.length) undoSlot = { lazy: undo };
     } else {
       Object.assign(corpus, parseCorpus(await fetchBuiltin(), '', BUILTIN.id));
       runs = [await createRun(settings)];
-      workspace = { id: uid('w'), owner: false, release: null };
-      if (autosave.state !== 'unavailable') {
-        const owner = await lockWorkspace(workspace.id);
-        if (!owner) autosave.state = 'other-tab';
-        await saveWorkspace().catch((e) => post({ event: 'autosave', state: 'failing', offerDownload: true,
-          reason: store.describe(e), quota: store.isQuota(e) }));
-      }
+      workspace = { id: uid('w'), owner: false };
+      await claimRuns();
+      if (canAutosave()) await saveWorkspace().catch((e) => autosaveFailed(e, runs[0].id));
     }
     if (autosave.state === 'other-tab') post({ event: 'autosave', state: 'other-tab' });
     if (autosave.state === 'unavailable') post({ event: 'autosave', state: 'unavailable' });
@@ -458,7 +490,8 @@ const ops = {
   async addRun({ settings, name }) {
     const run = await createRun(settings, name);
     runs.push(run);
-    if (canAutosave()) await saveWorkspace().catch((e) => warn('notice.autosaveFailed', { reason: store.describe(e) }));
+    await lockRuns();
+    if (canAutosave()) await saveWorkspace().catch((e) => autosaveFailed(e, runs[0]?.id));
     announce();
     return state();
   },
@@ -468,7 +501,7 @@ const ops = {
     if (runs.length === 1) throw new Coded('error.lastRun');
     runs = runs.filter((r) => r !== run);
     // The model stays in the library; only the page's list changes.
-    if (canAutosave()) await store.save({ meta: { workspace: workspaceRecord() } }).catch((e) => warn('notice.autosaveFailed', { reason: store.describe(e) }));
+    if (canAutosave()) await store.save({ meta: { workspace: workspaceRecord() } }).catch((e) => autosaveFailed(e, runs[0]?.id));
     announce();
     return state();
   },
@@ -489,7 +522,7 @@ const ops = {
     const id = builtin ? BUILTIN.id : await store.hashBytes(data);
     const next = parseCorpus(data, builtin ? '' : name, id);      // throws on bad input: nothing changed
     const fresh = [];
-    for (const r of runs) fresh.push(await createRun(r.settings, r.name, next));
+    for (const r of runs) fresh.push(await createRun(r.settings, r.name, next, fresh));
     await replaceWorkspace({ corpus: next, runs: fresh }, { persistCorpus: !builtin });
     announce();
     return state();
@@ -497,7 +530,7 @@ const ops = {
 
   /** A fresh set of one run with these settings on the current corpus; the current set is kept for undo. */
   async reset({ settings }) {
-    const run = await createRun(settings);
+    const run = await createRun(settings, undefined, corpus, []);
     await replaceWorkspace({ corpus: { ...corpus }, runs: [run] }, { persistCorpus: false });
     announce();
     return state();
@@ -527,7 +560,7 @@ const ops = {
     const sameFile = spec?.hash && corpus.id === spec.hash;
     const next = sameFile || corpus.id === BUILTIN.id ? { ...corpus } : parseCorpus(await fetchBuiltin(), '', BUILTIN.id);
     const fresh = [];
-    for (const { name, settings } of specs) fresh.push(await createRun({ ...settings, backend: backendPreference }, name, next));
+    for (const { name, settings } of specs) fresh.push(await createRun({ ...settings, backend: backendPreference }, name, next, fresh));
     await replaceWorkspace({ corpus: next, runs: fresh }, { persistCorpus: false });
     announce();
     return state();
@@ -535,7 +568,7 @@ const ops = {
 
   /** Steals the autosave from the other tab. */
   async takeOverAutosave() {
-    await lockWorkspace(workspace.id, { steal: true });
+    await lockRuns({ steal: true });
     autosave.state = 'on';
     await saveWorkspace();
     announce();
@@ -545,8 +578,9 @@ const ops = {
   /** Keeps this tab's runs as new library entries with their own lock. */
   async saveAsOwn() {
     for (const r of runs) { r.id = uid('m'); r.name = `${r.name} (copy)`; }
-    const owner = await lockWorkspace(uid('w'));
-    autosave.state = owner ? 'on' : 'other-tab';
+    workspace = { id: uid('w'), owner: false };
+    autosave.state = 'on';
+    await claimRuns();
     await saveWorkspace();
     announce();
     return state();
@@ -556,8 +590,11 @@ const ops = {
 
   save({ runId }) { return findRun(runId).trainer.save(); },
 
-  /** A model kept in storage (e.g. one set aside because it could not be opened). */
+  /** A model's checkpoint: the page's copy if it is open, else the stored one (e.g. one set
+   * aside because it could not be opened). */
   async storedBytes({ modelId }) {
+    const run = runs.find((r) => r.id === modelId);
+    if (run) return run.trainer.save();
     const record = await store.getModel(modelId);
     if (!record) throw new Coded('error.notStored');
     return record.bytes;
@@ -570,6 +607,72 @@ const ops = {
   hiddenForBudget({ settings, params }) { return wasm.hiddenForBudget(settings, corpus.info.vocabSize, params); },
 
   estimateMemory({ settings }) { return wasm.estimateMemory(settings, corpus.info.vocabSize); },
+
+  // ---- the library: every model saved in this browser ----------------------------------
+  async listLibrary() {
+    if (!canAutosave() && autosave.state !== 'other-tab') return { models: [], available: false };
+    const open = new Set(runs.map((r) => r.id));
+    const models = (await store.listModels()).map((m) => ({ ...m, history: undefined, open: open.has(m.id) }));
+    return { models, available: true, trash: trash.map((m) => ({ id: m.id, name: m.name })) };
+  },
+
+  /** Opens a stored model as the page's model; the current set is kept for undo. */
+  async openModel({ modelId }) {
+    const record = await store.getModel(modelId);
+    if (!record) throw new Coded('error.notStored');
+    if (record.broken) throw new Coded('error.broken', { message: record.broken });
+    const sameCorpus = record.corpusId === corpus.id;
+    const bytes = sameCorpus ? corpus.bytes
+      : record.corpusId === BUILTIN.id ? await fetchBuiltin() : (await store.getCorpus(record.corpusId))?.bytes;
+    if (!bytes) throw new Coded('error.corpusMissing');
+    const next = sameCorpus ? { ...corpus } : parseCorpus(bytes, record.corpusName, record.corpusId);
+    const trainer = await wasm.Trainer.load(record.bytes, bytes, record.settings?.backend ?? backendPreference);
+    // The same library entry, unless another tab has it open: then a copy of it.
+    const free = await lockModel(record.id);
+    const run = free
+      ? newRun(trainer, { id: record.id, name: record.name, settings: record.settings, history: record.history })
+      : newRun(trainer, { name: `${record.name} (copy)`, settings: record.settings, history: record.history });
+    await replaceWorkspace({ corpus: next, runs: [run] }, { persistCorpus: false });
+    announce();
+    return state();
+  },
+
+  async renameModel({ modelId, name }) {
+    const clean = String(name ?? '').trim().slice(0, 60);
+    if (!clean) throw new Coded('error.emptyName');
+    const run = runs.find((r) => r.id === modelId);
+    if (run) return ops.renameRun({ runId: modelId, name: clean });
+    const record = await store.getModel(modelId);
+    if (!record) throw new Coded('error.notStored');
+    await store.save({ models: [{ ...record, name: clean }] });
+    return ops.listLibrary();
+  },
+
+  async duplicateModel({ modelId }) {
+    const run = runs.find((r) => r.id === modelId);
+    const record = run ? modelRecord(run, await run.trainer.save()) : await store.getModel(modelId);
+    if (!record) throw new Coded('error.notStored');
+    await store.save({ models: [{ ...record, id: uid('m'), name: `${record.name} (2)`, workspace: null, savedAt: Date.now() }] });
+    return ops.listLibrary();
+  },
+
+  /** Deletes a stored model (not one open in the page); `undoDelete` brings it back. */
+  async deleteModel({ modelId }) {
+    if (runs.some((r) => r.id === modelId)) throw new Coded('error.modelOpen');
+    const record = await store.getModel(modelId);
+    if (!record) throw new Coded('error.notStored');
+    await store.save({ deleteModels: [modelId] });
+    trash.push(record);
+    return ops.listLibrary();
+  },
+
+  async undoDelete({ modelId }) {
+    const record = trash.find((m) => m.id === modelId);
+    if (!record) throw new Coded('error.notStored');
+    await store.save({ models: [record] });
+    trash = trash.filter((m) => m !== record);
+    return ops.listLibrary();
+  },
 
   /** Tests only: makes the module panic while it holds a run's trainer. */
   panicForTests({ runId }) { wasm.panicForTests(findRun(runId).trainer); },

@@ -503,7 +503,17 @@ pub fn count_params(options: JsValue, vocab_size: usize) -> Result<usize, JsErro
 #[wasm_bindgen(js_name = estimateMemory)]
 pub fn estimate_memory(options: JsValue, vocab_size: usize) -> Result<f64, JsError> {
     let o = TrainerOptions::from_js(options)?;
-    Ok(shige_core::memory::training_bytes(&PoemModelConfig::new(vocab_size, o.shape()?), &o.train_config()) as f64)
+    let longest = CleaningConfig::new().max_chars + 1; // the page's cleaning keeps poems of up to 80 characters
+    Ok(shige_core::memory::training_bytes(&PoemModelConfig::new(vocab_size, o.shape()?), &o.train_config(), longest) as f64)
+}
+
+/// Bytes of linear memory this module holds (it only grows: after a step, its peak).
+#[wasm_bindgen(js_name = wasmMemoryBytes)]
+pub fn wasm_memory_bytes() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    return (core::arch::wasm32::memory_size(0) * 65536) as f64;
+    #[cfg(not(target_arch = "wasm32"))]
+    return 0.0;
 }
 
 /// Parses and cleans a corpus; throws an `Error` with a readable message on bad input.

@@ -1,0 +1,71 @@
+// Finishes dist/site after the files are copied: a build id, the service worker's precache
+// list (a content hash per file, via Workbox), and precompressed .br/.gz copies for static
+// hosts. Usage: node scripts/finish-site.mjs [site dir]
+import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile, readdir, stat, mkdir, rm } from 'node:fs/promises';
+import { brotliCompressSync, gzipSync, constants } from 'node:zlib';
+import { join, relative } from 'node:path';
+
+// Build tools live with the test tools (tests/package.json, pinned by its lockfile).
+const { copyWorkboxLibraries, injectManifest } = createRequire(new URL('../tests/package.json', import.meta.url))('workbox-build');
+const args = process.argv.slice(2);
+const compress = args.includes('--compress');
+const site = args.find((a) => !a.startsWith('--')) ?? new URL('../dist/site', import.meta.url).pathname;
+const root = new URL('..', import.meta.url).pathname;
+const cacheDir = process.env.SHIGE_CACHE ?? `${process.env.HOME}/.cache/shige`;
+
+async function files(dir) {
+  const out = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...await files(path));
+    else out.push(path);
+  }
+  return out;
+}
+
+// 1. The build id: a hash of everything the page loads (shown in the footer).
+const all = (await files(site)).filter((f) => !/\.(br|gz)$/.test(f) && !f.endsWith('sw.js') && !f.endsWith('build.json') && !f.includes('/workbox-v'));
+const hash = createHash('sha256');
+for (const f of all.sort()) hash.update(relative(site, f)).update(await readFile(f));
+const id = hash.digest('hex').slice(0, 12);
+await writeFile(join(site, 'build.json'), JSON.stringify({ id, builtAt: new Date().toISOString() }));
+
+// 2. Workbox's runtime beside the site (never fetched from a CDN), and the precache list.
+const workboxDir = await copyWorkboxLibraries(site);
+for (const f of await files(join(site, workboxDir))) if (f.endsWith('.map') || f.includes('.dev.')) await rm(f);
+const { count, size, warnings } = await injectManifest({
+  swSrc: join(root, 'www/sw.js'),
+  swDest: join(site, 'sw.js'),
+  globDirectory: site,
+  globPatterns: ['**/*'],
+  globIgnores: ['sw.js', `${workboxDir}/**`, '**/*.br', '**/*.gz', '**/*.map'],
+  // The wasm module and the corpus are far above Workbox's 2 MiB default.
+  maximumFileSizeToCacheInBytes: 64 * 2 ** 20,
+});
+if (warnings.length) throw new Error(`service worker: ${warnings.join('; ')}`);
+const sw = join(site, 'sw.js');
+await writeFile(sw, (await readFile(sw, 'utf8')).replaceAll('WORKBOX_DIR', workboxDir));
+
+// 3. Precompressed copies for static hosts and scripts/serve.mjs (--compress: brotli at its
+//    best takes a minute on the wasm module, so results are kept by content hash).
+let compressed = 0;
+for (const f of compress ? await files(site) : []) {
+  if (/\.(br|gz|png)$/.test(f) || (await stat(f)).size < 1024) continue;
+  const data = await readFile(f);
+  const key = createHash('sha256').update(data).digest('hex').slice(0, 24);
+  const cached = join(cacheDir, 'compressed', key);
+  let br;
+  try {
+    br = await readFile(`${cached}.br`);
+  } catch {
+    br = brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: data.length } });
+    await mkdir(join(cacheDir, 'compressed'), { recursive: true });
+    await writeFile(`${cached}.br`, br);
+  }
+  await writeFile(`${f}.br`, br);
+  await writeFile(`${f}.gz`, gzipSync(data, { level: 9 }));
+  compressed += br.length;
+}
+console.log(`build ${id}: ${count} files precached (${(size / 2 ** 20).toFixed(1)} MiB)${compress ? `, ${(compressed / 2 ** 20).toFixed(1)} MiB as brotli` : ''}`);

@@ -1,0 +1,77 @@
+// The model library: every model saved in this browser, with its corpus, step, held-out
+// perplexity and date; open, rename, duplicate, delete (with undo) and download. Also the
+// space used, and a request that the browser keep it (persistent storage).
+import { t, formatNumber, language } from './i18n.js';
+import { call } from './trainer-client.js';
+import * as notices from './notices.js';
+import { attempt, download } from './notices.js';
+
+const $ = (id) => document.getElementById(id);
+let onOpen = () => {};
+
+export function setup({ opened }) {
+  onOpen = opened;
+  $('persist').onclick = () => attempt(async () => {
+    const granted = await navigator.storage?.persist?.();
+    notices.show(t(granted ? 'library.persisted' : 'library.notPersisted'), { kind: 'info', id: 'persist' });
+    await refresh();
+  });
+}
+
+const date = (ms) => new Date(ms).toLocaleString(language() === 'en' ? 'en-GB' : 'zh-CN', { dateStyle: 'short', timeStyle: 'short' });
+const mib = (bytes) => `${formatNumber(bytes / 2 ** 20, 1)} MiB`;
+
+async function showUsage() {
+  const estimate = await navigator.storage?.estimate?.().catch(() => null);
+  const persisted = await navigator.storage?.persisted?.().catch(() => false);
+  $('storage-usage').textContent = estimate
+    ? t('library.usage', { used: mib(estimate.usage ?? 0), quota: mib(estimate.quota ?? 0) }) + (persisted ? ` ${t('library.isPersisted')}` : '')
+    : '';
+  $('persist').hidden = !!persisted || !navigator.storage?.persist;
+}
+
+/** Redraws the library from the worker's list. */
+export async function refresh(list = null) {
+  const library = list ?? await call('listLibrary');
+  await showUsage();
+  const body = $('library').tBodies[0];
+  $('library-empty').hidden = library.models.length > 0;
+  body.replaceChildren(...library.models.map((m) => {
+    const tr = document.createElement('tr');
+    tr.dataset.model = m.id;
+    const cell = (text) => { const td = document.createElement('td'); td.textContent = text; return td; };
+    const nameCell = document.createElement('td');
+    const name = document.createElement('input');
+    name.className = 'run-name';
+    name.value = m.name;
+    name.setAttribute('aria-label', t('library.rename'));
+    name.onchange = () => attempt(async () => refresh(await call('renameModel', { modelId: m.id, name: name.value })));
+    nameCell.append(name);
+    if (m.open) nameCell.append(' ', Object.assign(document.createElement('span'), { className: 'tag', textContent: t('library.open') }));
+    if (m.broken) nameCell.append(' ', Object.assign(document.createElement('span'), { className: 'tag bad', textContent: t('library.broken'), title: m.broken }));
+    const actions = document.createElement('td');
+    actions.className = 'actions';
+    const button = (label, action, fn, disabled = false) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = label;
+      b.dataset.action = action;
+      b.disabled = disabled;
+      b.onclick = () => attempt(fn);
+      actions.append(b);
+    };
+    button(t('library.openAction'), 'open', async () => { onOpen(await call('openModel', { modelId: m.id })); await refresh(); }, m.open || !!m.broken);
+    button(t('library.duplicate'), 'duplicate', async () => refresh(await call('duplicateModel', { modelId: m.id })), !!m.broken);
+    button(t('library.download'), 'download', async () => download(await call('storedBytes', { modelId: m.id }), `${m.name}.ckpt`));
+    button(t('library.delete'), 'delete', async () => {
+      await refresh(await call('deleteModel', { modelId: m.id }));
+      notices.show(t('library.deleted', { name: m.name }), { kind: 'info', id: `deleted-${m.id}`, actions: [
+        { label: t('library.undoDelete'), run: async () => refresh(await call('undoDelete', { modelId: m.id })) },
+      ] });
+    }, m.open);
+    const corpusName = m.corpusId === 'builtin' ? t('corpus.builtinName') : m.corpusName;
+    tr.append(nameCell, cell(corpusName), cell(formatNumber(m.step ?? 0)), cell(m.perplexity ? formatNumber(m.perplexity, 1) : '–'),
+      cell(date(m.savedAt)), cell(mib(m.size)), actions);
+    return tr;
+  }));
+}
