@@ -39,6 +39,7 @@ export async function refresh(list = null) {
   body.replaceChildren(...library.models.map((m) => {
     const tr = document.createElement('tr');
     tr.dataset.model = m.id;
+    tr.dataset.name = m.name;
     const cell = (text) => { const td = document.createElement('td'); td.textContent = text; return td; };
     const nameCell = document.createElement('td');
     const name = document.createElement('input');
