@@ -1,44 +1,91 @@
 #!/usr/bin/env bash
-# Builds the wasm crate and its JS bindings into dist/pkg, as wasm-pack.toml says.
-# Usage: scripts/build-wasm.sh [--optimize]   (--optimize runs wasm-opt; takes minutes)
+# Builds the wasm crate and its JS bindings into dist/pkg, as wasm-pack.toml says; with
+# --threads, the threaded CPU build into dist/pkg-threads ([threads] in wasm-pack.toml).
+# Usage: scripts/build-wasm.sh [--optimize] [--threads]   (--optimize runs wasm-opt; takes minutes)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
+optimize=0 threads=0
+for arg in "$@"; do
+  case $arg in
+    --optimize) optimize=1 ;;
+    --threads) threads=1 ;;
+    *) echo "usage: scripts/build-wasm.sh [--optimize] [--threads]" >&2; exit 2 ;;
+  esac
+done
 
 target=$(wasm_setting build target)
 profile=$(wasm_setting build profile)
 crate_dir=$(wasm_setting build crate)
 crate=$(sed -n 's/^name = "\(.*\)"/\1/p' "$crate_dir/Cargo.toml" | head -1)
+target_var=$(echo "$target" | tr 'a-z-' 'A-Z_')
+route=$(cat "$SHIGE_CACHE/wasm-route" 2>/dev/null || echo rustup)
+if [ $threads = 1 ]; then
+  route=$(cat "$SHIGE_CACHE/wasm-threads-route" 2>/dev/null || echo rustup)
+  section=threads
+  target_dir=$SHIGE_CACHE/wasm-threads-target
+  features=(--no-default-features --features "$(wasm_setting threads features)")
+else
+  section=build
+  target_dir=$WASM_TARGET_DIR
+  features=()
+fi
 # RUSTFLAGS must stay identical between builds, or everything rebuilds.
-flags_var=CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_RUSTFLAGS
-export "$flags_var=$(wasm_setting build rustflags)"
+export "CARGO_TARGET_${target_var}_RUSTFLAGS=$(wasm_setting $section rustflags)"
 
-say "cargo build $crate ($target, profile $profile)"
-if [ "$(cat "$SHIGE_CACHE/wasm-route" 2>/dev/null)" = debian ]; then
+say "cargo build $crate ($target, profile $profile, $section)"
+if [ $threads = 1 ] && [ "$route" = rustup ]; then
+  # Atomics need std rebuilt with them: the nightly toolchain and its rust-src.
+  CARGO_TARGET_DIR=$target_dir cargo +nightly build -p "$crate" --target "$target" --profile "$profile" \
+    "${features[@]}" -Zbuild-std="$(wasm_setting threads build_std)"
+elif [ "$route" = debian ]; then
   # Debian's Rust: std from source, which needs nightly flags; RUSTC_BOOTSTRAP is always set
   # for this target dir so cargo's fingerprints never flip.
   export RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc
-  export "CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_LINKER=$(wasm_setting build debian_linker)"
-  CARGO_TARGET_DIR=$WASM_TARGET_DIR /usr/bin/cargo build -p "$crate" --target "$target" \
-    --profile "$profile" -Zbuild-std="$(wasm_setting build debian_build_std)"
+  export "CARGO_TARGET_${target_var}_LINKER=$(wasm_setting build debian_linker)"
+  CARGO_TARGET_DIR=$target_dir /usr/bin/cargo build -p "$crate" --target "$target" \
+    --profile "$profile" "${features[@]}" -Zbuild-std="$(wasm_setting build debian_build_std)"
 else
-  CARGO_TARGET_DIR=$WASM_TARGET_DIR cargo build -p "$crate" --target "$target" --profile "$profile"
+  CARGO_TARGET_DIR=$target_dir cargo build -p "$crate" --target "$target" --profile "$profile"
 fi
 
-raw=$WASM_TARGET_DIR/$target/$profile/${crate//-/_}.wasm
+raw=$target_dir/$target/$profile/${crate//-/_}.wasm
 out_dir=$ROOT/$(wasm_setting bindgen out_dir)
+[ $threads = 1 ] && out_dir=$ROOT/$(wasm_setting threads out_dir)
 out_name=$(wasm_setting bindgen out_name)
 say "wasm-bindgen -> $out_dir"
 rm -rf "$out_dir"
 wasm-bindgen --target "$(wasm_setting bindgen target)" --out-dir "$out_dir" --out-name "$out_name" "$raw"
 
-if [ "${1:-}" = "--optimize" ]; then
+# A publishable npm package: metadata and README beside the module (the default build).
+if [ $threads = 0 ]; then
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+cp "$crate_dir/npm/README.md" "$out_dir/README.md"
+cat >"$out_dir/package.json" <<JSON
+{
+  "name": "shige",
+  "version": "$version",
+  "description": "Train a character-level RNN/LSTM/GRU on classical Chinese poems in the browser (WebGPU or WebAssembly) and write poems",
+  "license": "MIT OR Apache-2.0",
+  "type": "module",
+  "main": "${out_name}.js",
+  "module": "${out_name}.js",
+  "types": "${out_name}.d.ts",
+  "exports": { ".": { "types": "./${out_name}.d.ts", "default": "./${out_name}.js" }, "./${out_name}_bg.wasm": "./${out_name}_bg.wasm" },
+  "files": ["${out_name}.js", "${out_name}.d.ts", "${out_name}_bg.wasm", "${out_name}_bg.wasm.d.ts", "README.md"],
+  "sideEffects": false,
+  "keywords": ["poetry", "chinese", "rnn", "lstm", "gru", "webgpu", "wasm", "burn"]
+}
+JSON
+fi
+
+if [ $optimize = 1 ]; then
   # wasm-opt takes minutes: reuse the result while the module is unchanged.
   sum=$(sha256sum "$out_dir/${out_name}_bg.wasm" | cut -c1-16)
   cached=$SHIGE_CACHE/wasm-opt-$sum.wasm
   if [ ! -f "$cached" ]; then
     say "wasm-opt $(wasm_setting opt args)"
     # shellcheck disable=SC2046
-    "$ROOT/tests/node_modules/.bin/wasm-opt" $(wasm_setting opt args) \
+    "$ROOT/tests/node_modules/.bin/wasm-opt" $(wasm_setting opt args) $([ $threads = 1 ] && echo --enable-threads) \
       "$out_dir/${out_name}_bg.wasm" -o "$cached.tmp"
     mv "$cached.tmp" "$cached"
   fi

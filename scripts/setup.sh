@@ -28,6 +28,25 @@ else
   have "$(wasm_setting build debian_linker)" || need_apt+=(lld-19)
 fi
 
+# The threaded wasm build rebuilds std with atomics: rustup's nightly with rust-src and the
+# wasm32 target, else Debian's Rust (which builds std from source anyway).
+threads_route_file=$SHIGE_CACHE/wasm-threads-route
+has_nightly_wasm() {
+  rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src' \
+    && rustup target list --toolchain nightly --installed 2>/dev/null | grep -qx wasm32-unknown-unknown
+}
+if has_nightly_wasm; then
+  echo rustup >"$threads_route_file"
+elif [ "$(cat "$threads_route_file" 2>/dev/null)" != debian ] && rustup toolchain list 2>/dev/null | grep -q '^nightly' \
+    && timeout 300 rustup component add rust-src --toolchain nightly >/dev/null 2>&1 \
+    && timeout 300 rustup target add wasm32-unknown-unknown --toolchain nightly >/dev/null 2>&1; then
+  echo rustup >"$threads_route_file"
+else
+  echo debian >"$threads_route_file"
+  [ -x /usr/bin/cargo ] && [ -d /usr/lib/rustlib/src/rust ] || need_apt+=(rustc-web cargo-web rust-web-src)
+  have "$(wasm_setting build debian_linker)" || need_apt+=(lld-19)
+fi
+
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -67,4 +86,4 @@ if [ "${1:-}" = "--fuzz" ] && ! cargo fuzz --version >/dev/null 2>&1; then
   say "cargo install cargo-fuzz"
   cargo install -q cargo-fuzz
 fi
-say "setup complete (wasm toolchain: $(cat "$route_file"))"
+say "setup complete (wasm toolchains: $(cat "$route_file"), threads: $(cat "$threads_route_file"))"

@@ -206,6 +206,8 @@ on('progress', ({ runId, step, loss, seconds, epochs }) => {
   scheduleTable();
 });
 on('eval', ({ runId, step, perplexity }) => {
+  const run = current?.runs.find((r) => r.id === runId);
+  if (run?.starter && !$('starter-intro').dataset.shown) showStarter(run, perplexity);
   const s = stats.get(runId);
   if (s) s.bestPpl = Math.min(s.bestPpl ?? Infinity, perplexity);
   chart.addEval(runId, step, perplexity);
@@ -363,6 +365,11 @@ zone.ondragleave = () => zone.classList.remove('over');
 zone.ondrop = (e) => { e.preventDefault(); zone.classList.remove('over'); const f = e.dataTransfer.files[0]; if (f) useFile(f); };
 
 // ---- writing ------------------------------------------------------------------------------
+const TOP_P = 0.95;
+// Rhyme applies to forms with lines only.
+const syncRhyme = () => { $('rhyme').disabled = $('form').value === 'free'; };
+$('form').addEventListener('change', syncRhyme);
+syncRhyme();
 $('temperature').oninput = () => { $('temperature-value').value = $('temperature').value; };
 async function write(start) {
   const run = selectedRun();
@@ -370,8 +377,9 @@ async function write(start) {
   const acrostic = $('acrostic').value.trim();
   const options = {
     start: acrostic ? '' : start, form, acrostic,
-    temperature: Number($('temperature').value), topK: Number($('top-k').value), topP: 0.95,
-    seed: Number($('seed').value), maxChars: 80,
+    temperature: Number($('temperature').value), topK: Number($('top-k').value), topP: TOP_P,
+    seed: Number($('seed').value), maxChars: 80, rhyme: form !== 'free' && $('rhyme').checked,
+    repetitionPenalty: Math.max(1, Number($('penalty').value) || 1),
   };
   if (!acrostic && !start) return notices.show(t('write.needStart'));
   const t0 = performance.now();
@@ -404,6 +412,47 @@ async function addPoem(written, o) {
 }
 $('chips').onclick = (e) => { if (e.target.classList.contains('chip')) write(e.target.textContent); };
 $('generate-form').onsubmit = (e) => { e.preventDefault(); write($('start-char').value.trim()); };
+
+// ---- quality ------------------------------------------------------------------------------
+const QUALITY_SAMPLES = 30;
+$('measure').onclick = () => attempt(async () => {
+  const run = selectedRun();
+  $('measure').disabled = true;
+  $('quality-table').tBodies[0].replaceChildren();
+  try {
+    const options = { temperature: Number($('temperature').value), topK: Number($('top-k').value), topP: TOP_P,
+      seed: Number($('seed').value), repetitionPenalty: Math.max(1, Number($('penalty').value) || 1) };
+    showQuality(await call('quality', { runId: run.id, samples: QUALITY_SAMPLES, options }), run);
+  } finally {
+    $('measure').disabled = false;
+  }
+});
+function showQuality(q, run) {
+  const pct = (x) => `${formatNumber(x * 100, 1)}%`;
+  const best = stats.get(run.id)?.bestPpl;
+  const rows = [
+    [t('quality.run'), `${run.name} · ${t('quality.step', { step: formatNumber(run.info.step) })}`],
+    [t('quality.perplexity'), best == null ? '–' : formatNumber(best, 1)],
+    [t('quality.wellFormed'), pct(q.wellFormed)],
+    [t('quality.rhyme'), `${pct(q.rhymeWujue)} / ${pct(q.rhymeQijue)}`],
+    [t('quality.rhymeConstrained'), pct(q.rhymeQijueConstrained)],
+    [t('quality.copied'), t('quality.chars', { mean: formatNumber(q.copiedMean, 1), max: q.copiedMax })],
+    [t('quality.copiesALine'), pct(q.copiesALine)],
+    [t('quality.repeated'), pct(q.repeated)],
+    [t('quality.speed'), t('quality.perSecond', { n: formatNumber(q.charsPerSecond) })],
+  ];
+  $('quality-table').tBodies[0].replaceChildren(...rows.map(([k, v]) => {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.scope = 'row';
+    th.textContent = k;
+    const td = document.createElement('td');
+    td.textContent = v;
+    tr.append(th, td);
+    return tr;
+  }));
+  $('quality-table').dataset.samples = String(q.samples);
+}
 
 // ---- lab, share, export -------------------------------------------------------------------
 for (const radio of document.querySelectorAll('input[name="flow-kind"]')) {
@@ -452,6 +501,16 @@ i18n.onChange(() => {
 // For tests and the curious: the charts' data and the worker, from the console.
 window.shige = { call, state: () => current, chart, flowChart, stats, checkForUpdate: offline.checkForUpdate };
 
+/** A first visit opens the trained starter model: say what it is and how good it is. */
+function showStarter(run, perplexity) {
+  const intro = $('starter-intro');
+  intro.dataset.shown = 'true';
+  intro.hidden = false;
+  intro.replaceChildren(t('starter.intro', { step: formatNumber(run.info.step) }), ' ',
+    Object.assign(document.createElement('strong'), { id: 'starter-perplexity', textContent: formatNumber(perplexity, 2) }),
+    '. ', t('starter.next'));
+}
+
 async function openExperiment(exp) {
   const base = readSettings();
   const runs = exp.runs.map((r) => ({ name: r.name, settings: { ...base, ...r.settings } }));
@@ -482,7 +541,10 @@ async function startPage() {
   startWorker();
   await attempt(async () => {
     const settings = readSettings();
-    const state = await call('start', { settings, backend: settings.backend });
+    // The starter model, unless the link asks for particular settings or an experiment.
+    const presets = [...params.keys()].some((k) => $('settings').elements.namedItem(k));
+    const starter = !exp && !presets && params.get('starter') !== '0';
+    const state = await call('start', { settings, backend: settings.backend, starter, starterName: t('starter.name') });
     applyState(state);
     if (exp) await openExperiment(exp);
     else if (state.restored) writeSettings(state.runs[0].settings);

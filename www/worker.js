@@ -6,6 +6,7 @@
 // loop, so a click (write a poem, pause, save) is answered before the next step.
 // IndexedDB writes run beside the loop, never in it: a slow or failing disk cannot stall training.
 import * as store from './store.js';
+import { threads } from './vendor/wasm-feature-detect.js';
 
 const AUTOSAVE_EVERY = 200;          // steps per run
 const FLOW_EVERY = 50;               // steps per run between gradient-flow measurements
@@ -13,6 +14,7 @@ const EVAL_SLICE = 4;                // validation batches per loop piece
 /** Bytes of wasm memory a training run may plan to use (wasm32 tops out at 4 GiB). */
 const MEMORY_BUDGET = 3 * 2 ** 30;
 const BUILTIN = { id: 'builtin', url: 'default-corpus.txt' };
+const STARTER_URL = 'starter.ckpt';
 
 let wasm = null;                     // the wasm module (a fresh instance after a crash)
 let instance = 0;
@@ -118,10 +120,11 @@ function settingsOf(i) {
 function summary(run) {
   const info = run.trainer.info();
   return { id: run.id, name: run.name, running: run.running, settings: run.settings, info,
-    steps: run.steps, seconds: run.seconds, history: run.history, error: run.error };
+    steps: run.steps, seconds: run.seconds, history: run.history, error: run.error, starter: !!run.starter };
 }
 function state() {
   return {
+    build: { threaded: build?.dir === 'pkg-threads', why: build?.why ?? null },
     corpus: { id: corpus.id, name: corpus.name, info: corpus.info },
     runs: runs.map(summary), undo: !!undoSlot, autosave: autosave.state, workspace: workspace.id,
   };
@@ -323,11 +326,37 @@ async function crashed(error) {
   return true;
 }
 
+/**
+ * Which build to run: the threaded CPU build where the page is cross-origin isolated, the
+ * browser runs wasm threads and there is no hardware GPU to train on; else the default build
+ * (WebGPU, and the CPU on one thread).
+ */
+async function pickBuild() {
+  if (backendPreference === 'webgpu') return { dir: 'pkg', why: 'WebGPU asked for' };
+  if (!self.crossOriginIsolated) return { dir: 'pkg', why: 'the page is not cross-origin isolated' };
+  if (!(await threads().catch(() => false))) return { dir: 'pkg', why: 'this browser has no WebAssembly threads' };
+  if (backendPreference === 'auto' && navigator.gpu) {
+    const adapter = await navigator.gpu.requestAdapter().catch(() => null);
+    const software = adapter?.info?.isFallbackAdapter ?? adapter?.isFallbackAdapter ?? false;
+    if (adapter && !software) return { dir: 'pkg', why: 'a hardware GPU is there' };
+  }
+  const probe = await fetch('./pkg-threads/shige.js', { method: 'HEAD' }).catch(() => null);
+  if (!probe?.ok) return { dir: 'pkg', why: 'this site has no threaded build' };
+  return { dir: 'pkg-threads', why: null };
+}
+
+let build = null;
 async function loadWasm() {
   instance += 1;
+  build ??= await pickBuild();
   // A second import of the same URL would return the crashed instance: change the URL.
-  const mod = await import(instance === 1 ? './pkg/shige.js' : `./pkg/shige.js?instance=${instance}`);
+  const url = `./${build.dir}/shige.js${instance === 1 ? '' : `?instance=${instance}`}`;
+  const mod = await import(url);
   await mod.default();
+  if (mod.isThreaded?.()) {
+    // Every core but one for the pool (the page and this worker keep going), at least two.
+    await mod.initThreadPool(Math.max(2, (navigator.hardwareConcurrency || 2) - 1));
+  }
   wasm = mod;
 }
 
@@ -406,6 +435,17 @@ function modelRecordFor(run, onCorpus, workspaceId) {
 }
 
 // ---- start-up ---------------------------------------------------------------------------
+/** The trained model the site ships (starter.ckpt, compact), as a run on the built-in corpus;
+ * null if the site has none. */
+async function loadStarter(name) {
+  const res = await fetch(STARTER_URL).catch(() => null);
+  if (!res?.ok) return null;
+  const trainer = await wasm.Trainer.load(new Uint8Array(await res.arrayBuffer()), corpus.bytes, backendPreference);
+  const run = newRun(trainer, { name });
+  run.starter = true;
+  return run;
+}
+
 /** Loads the workspace saved in this browser; models that fail to load are set aside. */
 async function restoreWorkspace(saved) {
   let bytes;
@@ -432,7 +472,7 @@ async function restoreWorkspace(saved) {
 
 const ops = {
   /** Loads wasm, then the saved workspace (if any) or a fresh run on the built-in corpus. */
-  async start({ settings, backend }) {
+  async start({ settings, backend, starter: useStarter = false, starterName = 'Starter' }) {
     backendPreference = backend ?? 'auto';
     await loadWasm();
     let saved = null;
@@ -463,7 +503,10 @@ const ops = {
       if (undo?.runIds?.length) undoSlot = { lazy: undo };
     } else {
       Object.assign(corpus, parseCorpus(await fetchBuiltin(), '', BUILTIN.id));
-      runs = [await createRun(settings)];
+      const starter = useStarter ? await loadStarter(starterName) : null;
+      runs = [starter ?? await createRun(settings)];
+      // A first visit shows the starter model's held-out perplexity before any training.
+      if (starter) jobs.push({ kind: 'eval', run: starter, step: starter.trainer.info().step, next: 0, total: 0, tokens: 0 });
       workspace = { id: uid('w'), owner: false };
       await claimRuns();
       if (canAutosave()) await saveWorkspace().catch((e) => autosaveFailed(e, runs[0].id));
@@ -587,6 +630,9 @@ const ops = {
   },
 
   generate({ runId, options }) { return findRun(runId).trainer.generate(options); },
+
+  /** The quality figures of a run's poems (the CLI's `shige eval` table, fewer samples). */
+  quality({ runId, samples, options }) { return findRun(runId).trainer.quality(samples, options); },
 
   save({ runId }) { return findRun(runId).trainer.save(); },
 

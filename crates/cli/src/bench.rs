@@ -74,6 +74,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     trainer = Trainer::with_state(data, trainer.model_config.clone(), trainer.config.clone(), trainer.state.clone(), &device);
 
     pollster::block_on(trainer.train_steps(args.warmup))?;
+    let dispatches = count_dispatches(&mut trainer, args.device)?;
     let mut times = Vec::new();
     for _ in 0..steps {
         let t = Instant::now();
@@ -91,13 +92,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "vocab": trainer.vocab.len(), "ms_per_step": median * 1e3, "chars_per_s": chars / median,
             "times_ms": times.iter().map(|t| (t * 1e4).round() / 10.0).collect::<Vec<_>>(),
             "poem_ms": poem_ms,
+            "dispatches_per_step": dispatches.map(|d| d.0), "dispatches_per_char": dispatches.map(|d| d.1),
         });
         println!("{figures}");
         return Ok(());
     }
     println!(
-        "device {:?} | embedding {} hidden {} layers {} | vocab {} | batch {} x seq {} | median {:.1} ms/step | {:.0} chars/s (min {:.1} ms, max {:.1} ms over {} steps) | warm 七绝 {:.1} ms",
+        "device {:?} | {} embedding {} hidden {} layers {} | vocab {} | batch {} x seq {} | median {:.1} ms/step | {:.0} chars/s (min {:.1} ms, max {:.1} ms over {} steps) | warm 七绝 {:.1} ms{}",
         args.device,
+        args.model.cell.name(),
         args.model.embedding,
         args.model.hidden,
         args.model.layers,
@@ -110,8 +113,32 @@ pub fn run(args: BenchArgs) -> Result<()> {
         times[times.len() - 1] * 1e3,
         times.len(),
         poem_ms,
+        dispatches.map_or(String::new(), |(step, char)| format!(" | {step} dispatches/step, {char:.1} per generated character")),
     );
     Ok(())
+}
+
+/// Compute dispatches of one training step and per character of a 七绝, on the wgpu device.
+#[cfg(feature = "wgpu")]
+fn count_dispatches(trainer: &mut Trainer, device: DeviceChoice) -> Result<Option<(usize, f64)>> {
+    if device != DeviceChoice::Wgpu {
+        return Ok(None);
+    }
+    let counter = shige_core::dispatch::DispatchCount::start();
+    pollster::block_on(trainer.train_steps(1))?;
+    let per_step = counter.count();
+    drop(counter);
+    let model = trainer.model();
+    let options = GenerateOptions { start: "月".into(), form: PoemForm::Qijue, seed: 99, ..Default::default() };
+    let counter = shige_core::dispatch::DispatchCount::start();
+    let poem = pollster::block_on(generate(&model, &trainer.vocab, &options))?;
+    let per_char = counter.count() as f64 / (poem.chars().count() + 1) as f64;
+    Ok(Some((per_step, per_char)))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn count_dispatches(_: &mut Trainer, _: DeviceChoice) -> Result<Option<(usize, f64)>> {
+    Ok(None)
 }
 
 /// Median time to write a 七绝 (4 lines) with the trained weights, after one warm-up poem.

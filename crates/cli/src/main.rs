@@ -30,6 +30,42 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Build a simplified-Chinese `title:content` corpus from the chinese-poetry JSON files.
     Prepare(prepare::PrepareArgs),
+    /// Write a compact copy of a checkpoint for shipping: f16 or int8 weights, no optimizer state.
+    Compact(CompactArgs),
+}
+
+#[derive(Args)]
+struct CompactArgs {
+    /// Checkpoint written by `shige train`
+    #[arg(long)]
+    model: PathBuf,
+    /// Where the compact copy goes
+    #[arg(long)]
+    out: PathBuf,
+    /// f16, or int8 (one scale per row)
+    #[arg(long, default_value = "f16", value_parser = parse_weights)]
+    weights: shige_core::checkpoint::Weights,
+}
+
+fn parse_weights(s: &str) -> Result<shige_core::checkpoint::Weights, String> {
+    shige_core::checkpoint::Weights::parse(s).ok_or_else(|| format!("unknown weights {s:?}: use f32, f16 or int8"))
+}
+
+fn run_compact(args: CompactArgs) -> Result<()> {
+    check_writable(&args.out)?;
+    let ckpt = read_checkpoint(&args.model)?;
+    let bytes = ckpt.to_compact_bytes(args.weights);
+    write_atomically(&args.out, &bytes)?;
+    println!(
+        "{}: {} parameters as {} in {} bytes ({:.2} MiB); the full checkpoint is {} bytes",
+        args.out.display(),
+        ckpt.model.num_params(),
+        args.weights.name(),
+        bytes.len(),
+        bytes.len() as f64 / (1 << 20) as f64,
+        std::fs::metadata(&args.model).map(|m| m.len()).unwrap_or(0)
+    );
+    Ok(())
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -235,6 +271,12 @@ pub struct SamplingArgs {
     /// Most characters in a free poem
     #[arg(long, default_value_t = 80)]
     max_chars: usize,
+    /// 绝句/律诗: end the even lines in one rhyme group (中华新韵)
+    #[arg(long)]
+    rhyme: bool,
+    /// Make characters already in the poem less likely (1: off)
+    #[arg(long, default_value_t = 1.0, value_parser = number(1.0, 10.0, true))]
+    repetition_penalty: f64,
 }
 
 fn parse_form(s: &str) -> Result<PoemForm, String> {
@@ -252,6 +294,8 @@ impl SamplingArgs {
             form: self.form,
             acrostic,
             max_chars: self.max_chars,
+            rhyme: self.rhyme,
+            repetition_penalty: self.repetition_penalty as f32,
         }
     }
 }
@@ -297,51 +341,118 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
 
 #[derive(Args)]
 struct EvalArgs {
-    /// Checkpoint written by `shige train`
+    /// Checkpoint written by `shige train` (or a compact copy)
     #[arg(long)]
     model: PathBuf,
-    /// Corpus to measure held-out perplexity on (its validation split, as in training)
+    /// Corpus to measure held-out loss on (its validation split, as in training)
     #[arg(long)]
     corpus: PathBuf,
-    /// Poems to generate for the well-formedness share
+    /// Measure on every poem of --corpus (a held-out set such as Song poems), not its split
+    #[arg(long)]
+    whole: bool,
+    /// The corpus the model was trained on, for the copy figures [default: --corpus]
+    #[arg(long)]
+    train_corpus: Option<PathBuf>,
+    /// Poems to write for each figure (free, 五绝, 七绝, 七绝 with rhyme); 0 skips them
     #[arg(long, default_value_t = 100)]
     samples: usize,
+    /// Also try sampling settings (temperature x top-p x repetition penalty) and print a row each
+    #[arg(long)]
+    sampling_sweep: bool,
+    /// Print one JSON object
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     sampling: SamplingArgs,
 }
 
 fn run_eval(args: EvalArgs) -> Result<()> {
     let ckpt = read_checkpoint(&args.model)?;
-    let corpus = read_corpus(&args.corpus, &ckpt.cleaning)?;
+    let mut cleaning = ckpt.cleaning.clone();
+    if args.whole {
+        cleaning.validation_share = 1.0;
+    }
+    let corpus = read_corpus(&args.corpus, &cleaning)?;
     let device = Device::flex();
     let trainer = shige_core::resume(&ckpt, &corpus, &device);
     let eval = pollster::block_on(trainer.evaluate())?;
-    println!(
-        "held-out loss {:.4} nats/char, perplexity {:.2} ({} validation characters, step {})",
-        eval.loss, eval.perplexity, eval.tokens, ckpt.progress.step
-    );
-    // Start characters: the most frequent Chinese characters of the vocabulary, in turn.
-    let starts: Vec<char> =
-        ckpt.vocab.chars().iter().copied().filter(|&c| shige_core::inference::is_hanzi(c)).take(50).collect();
-    if starts.is_empty() {
-        anyhow::bail!("{}: the model's vocabulary has no Chinese characters to start poems with", args.model.display());
+    let unknown = ckpt.vocab.unknown_share(&corpus.validation);
+    let mut report = serde_json::json!({
+        "model": args.model.display().to_string(), "step": ckpt.progress.step, "params": ckpt.model.num_params(),
+        "heldOutLoss": eval.loss, "heldOutPerplexity": eval.perplexity, "heldOutChars": eval.tokens,
+        "heldOutPoems": corpus.validation.len(), "unknownShare": unknown,
+    });
+    if args.samples > 0 || args.sampling_sweep {
+        let train = match &args.train_corpus {
+            Some(path) => read_corpus(path, &ckpt.cleaning)?,
+            None if args.whole => anyhow::bail!("--whole measures another corpus: give --train-corpus for the copy figures, or --samples 0"),
+            None => corpus.clone(),
+        };
+        let index = shige_core::novelty::CopyIndex::new(train.train.iter().map(|p| p.content.as_slice()));
+        let model = trainer.model();
+        let started = std::time::Instant::now();
+        let now = move || started.elapsed().as_secs_f64() * 1e3;
+        let base = args.sampling.options(String::new(), String::new());
+        let samples = args.samples.max(1);
+        let quality = pollster::block_on(shige_core::quality::measure(&model, &ckpt.vocab, &index, &base, samples, &now))?;
+        report["quality"] = serde_json::to_value(quality)?;
+        if args.sampling_sweep {
+            let mut rows = Vec::new();
+            for temperature in [0.6f32, 0.7, 0.8, 0.9, 1.0] {
+                for top_p in [0.9f32, 0.95, 1.0] {
+                    for repetition_penalty in [1.0f32, 1.2] {
+                        let options = GenerateOptions { temperature, top_p, repetition_penalty, ..base.clone() };
+                        let q = pollster::block_on(shige_core::quality::measure(&model, &ckpt.vocab, &index, &options, samples, &now))?;
+                        rows.push(serde_json::json!({ "temperature": temperature, "topP": top_p, "repetitionPenalty": repetition_penalty, "quality": q }));
+                    }
+                }
+            }
+            report["sweep"] = serde_json::Value::Array(rows);
+        }
     }
-    let model = trainer.model();
-    let mut well_formed = 0;
-    for i in 0..args.samples {
-        let mut options = args.sampling.options(starts[i % starts.len()].to_string(), String::new());
-        options.seed = args.sampling.seed + i as u64;
-        let poem = pollster::block_on(generate(&model, &ckpt.vocab, &options))?;
-        well_formed += shige_core::is_well_formed(&poem) as usize;
+    if args.json {
+        println!("{report}");
+    } else {
+        print_eval(&report, &args);
     }
-    println!(
-        "well-formed 五/七言 poems: {well_formed}/{} ({:.1}%) with form {:?}, temperature {}",
-        args.samples,
-        100.0 * well_formed as f64 / args.samples.max(1) as f64,
-        args.sampling.form,
-        args.sampling.temperature
-    );
     Ok(())
+}
+
+/// The eval report as one Markdown table (and the sweep as another).
+fn print_eval(r: &serde_json::Value, args: &EvalArgs) {
+    let pct = |v: &serde_json::Value| format!("{:.1}%", v.as_f64().unwrap_or(f64::NAN) * 100.0);
+    println!("| figure | value |\n|---|---|");
+    println!("| model | {} (step {}, {} parameters) |", r["model"].as_str().unwrap_or(""), r["step"], r["params"]);
+    println!(
+        "| held-out loss | {:.4} nats/char ({} poems, {} characters{}) |",
+        r["heldOutLoss"].as_f64().unwrap_or(f64::NAN),
+        r["heldOutPoems"],
+        r["heldOutChars"],
+        if args.whole { ", the whole corpus" } else { "" }
+    );
+    println!("| held-out perplexity | {:.2} |", r["heldOutPerplexity"].as_f64().unwrap_or(f64::NAN));
+    println!("| characters unknown to the model | {} |", pct(&r["unknownShare"]));
+    let Some(q) = r.get("quality") else { return };
+    let s = &args.sampling;
+    println!("| sampling | temperature {}, top-p {}, top-k {}, repetition penalty {}, {} poems per figure |", s.temperature, s.top_p, s.top_k, s.repetition_penalty, q["samples"]);
+    println!("| well-formed 五/七言 (free poems) | {} |", pct(&q["wellFormed"]));
+    println!("| rhyme rate 五绝 / 七绝 | {} / {} |", pct(&q["rhymeWujue"]), pct(&q["rhymeQijue"]));
+    println!("| rhyme rate 七绝 with rhyme-constrained decoding | {} |", pct(&q["rhymeQijueConstrained"]));
+    println!("| longest run copied from a training poem (mean / most) | {:.1} / {} characters |", q["copiedMean"].as_f64().unwrap_or(0.0), q["copiedMax"]);
+    println!("| poems holding a whole training line | {} |", pct(&q["copiesALine"]));
+    println!("| repeated characters within a poem | {} |", pct(&q["repeated"]));
+    println!("| generation speed | {:.0} characters/s |", q["charsPerSecond"].as_f64().unwrap_or(0.0));
+    if let Some(rows) = r["sweep"].as_array() {
+        println!("\n| temperature | top-p | penalty | well-formed | rhyme 五绝 | copied (mean) | whole line copied | repeated |\n|---|---|---|---|---|---|---|---|");
+        for row in rows {
+            let q = &row["quality"];
+            println!(
+                "| {} | {} | {} | {} | {} | {:.1} | {} | {} |",
+                row["temperature"], row["topP"], row["repetitionPenalty"], pct(&q["wellFormed"]), pct(&q["rhymeWujue"]),
+                q["copiedMean"].as_f64().unwrap_or(0.0), pct(&q["copiesALine"]), pct(&q["repeated"])
+            );
+        }
+    }
 }
 
 /// Keeps freed tensor buffers in the heap. A training step allocates and frees tens of
@@ -368,6 +479,7 @@ fn main() {
         Command::Eval(args) => run_eval(args),
         Command::Bench(args) => bench::run(args),
         Command::Prepare(args) => prepare::run(args),
+        Command::Compact(args) => run_compact(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

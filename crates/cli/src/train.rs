@@ -9,7 +9,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use shige_core::training::{Decay, scheduled_lr};
 use shige_core::{Checkpoint, Evaluation, TrainConfig, TrainError, Trainer};
+
+fn parse_decay(s: &str) -> Result<Decay, String> {
+    Decay::parse(s).ok_or_else(|| format!("unknown schedule {s:?}: use constant, linear or cosine"))
+}
 
 use crate::{
     CorpusArgs, DeviceChoice, ModelArgs, check_writable, count, number, open_device, positive, read_checkpoint, read_corpus,
@@ -62,9 +67,14 @@ pub struct TrainArgs {
     /// Learning rate [default: 0.002; on --resume, the checkpoint's]
     #[arg(long, value_parser = positive(10.0))]
     lr: Option<f64>,
-    /// Decay the learning rate linearly over this run (epochs or minutes) down to this fraction
-    /// of its start (1: constant)
-    #[arg(long, default_value_t = 1.0, value_parser = number(0.0, 1.0, true))]
+    /// How the learning rate falls over this run (epochs or minutes): constant, linear or cosine
+    #[arg(long, default_value = "constant", value_parser = parse_decay)]
+    schedule: Decay,
+    /// Raise the learning rate linearly from 0 over this many steps first
+    #[arg(long, default_value_t = 0)]
+    warmup_steps: u64,
+    /// Where a linear or cosine schedule ends, as a fraction of --lr
+    #[arg(long, default_value_t = 0.1, value_parser = number(0.0, 1.0, true))]
     lr_final_ratio: f64,
     /// Largest global gradient norm (0: no clipping)
     #[arg(long, default_value_t = 1.0, value_parser = number(0.0, 1e6, true))]
@@ -188,7 +198,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             (None, Some(b)) => started.elapsed().as_secs_f64() / b.as_secs_f64(),
             _ => 0.0,
         };
-        trainer.config.learning_rate = base_lr * (1.0 - progress.min(1.0) * (1.0 - args.lr_final_ratio));
+        trainer.config.learning_rate = scheduled_lr(base_lr, done, args.warmup_steps, progress, args.schedule, args.lr_final_ratio);
         let losses = match pollster::block_on(trainer.train_steps(n)) {
             Ok(l) => l,
             Err(e) => {

@@ -4,6 +4,7 @@
 //!
 //! Tensors are read back with async reads only: synchronous reads panic in the browser.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -45,6 +46,30 @@ pub struct Progress {
     pub batch_in_epoch: usize,
     pub adam_t: u64,
     pub tokens: u64,
+}
+
+/// How a file stores the weights: full f32 with Adam's moments (to resume training exactly),
+/// or a compact copy for shipping (the page's starter model): f16, or int8 with one f32 scale
+/// per row. Compact files have no moments: training from one starts Adam afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weights {
+    F32,
+    F16,
+    Int8,
+}
+
+impl Weights {
+    pub fn name(self) -> &'static str {
+        match self {
+            Weights::F32 => "f32",
+            Weights::F16 => "f16",
+            Weights::Int8 => "int8",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Weights::F32, Weights::F16, Weights::Int8].into_iter().find(|w| w.name() == name)
+    }
 }
 
 /// A checkpoint in host memory: weights and moments as `(shape, values)` in
@@ -152,22 +177,55 @@ impl Checkpoint {
     /// Serialises to one safetensors file with everything else in its metadata, straight
     /// into one buffer (the weights are not copied on the way).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let tensors = self.tensors();
+        let views = self.tensors().into_iter().map(|(name, shape, values)| {
+            (name, StoredView { dtype: Dtype::F32, shape: shape.to_vec(), bytes: f32_bytes(values) })
+        });
+        self.serialise(views.collect(), Weights::F32)
+    }
+
+    /// A compact copy for shipping: the weights as f16, or int8 with a scale per row, without
+    /// Adam's moments (see `Weights`).
+    pub fn to_compact_bytes(&self, weights: Weights) -> Vec<u8> {
+        let mut views = Vec::new();
+        for ((name, [rows, cols]), values) in self.model.param_shapes().iter().zip(&self.params) {
+            let name = format!("model.{name}");
+            match weights {
+                Weights::F32 => views.push((name, StoredView { dtype: Dtype::F32, shape: vec![*rows, *cols], bytes: f32_bytes(values) })),
+                Weights::F16 => {
+                    let bytes = values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect();
+                    views.push((name, StoredView { dtype: Dtype::F16, shape: vec![*rows, *cols], bytes: Cow::Owned(bytes) }));
+                }
+                Weights::Int8 => {
+                    let (quantised, scales) = quantise_rows(values, *cols);
+                    views.push((name.clone(), StoredView { dtype: Dtype::I8, shape: vec![*rows, *cols], bytes: Cow::Owned(quantised) }));
+                    views.push((format!("{name}.scale"), StoredView { dtype: Dtype::F32, shape: vec![*rows], bytes: Cow::Owned(f32_bytes(&scales).into_owned()) }));
+                }
+            }
+        }
+        self.serialise(views, weights)
+    }
+
+    /// Writes the tensors (in checksum order) and the metadata.
+    fn serialise(&self, views: Vec<(String, StoredView<'_>)>, weights: Weights) -> Vec<u8> {
         let mut crc = crc32fast::Hasher::new();
-        for (_, _, values) in &tensors {
-            crc.update(f32_bytes(values).as_ref());
+        for (_, view) in &views {
+            crc.update(&view.bytes);
+        }
+        let mut progress = self.progress;
+        if weights != Weights::F32 {
+            progress.adam_t = 0; // no moments travel with a compact copy
         }
         let metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("format_version".to_string(), FORMAT_VERSION.to_string()),
+            ("weights".to_string(), weights.name().to_string()),
             ("cleaning_config".to_string(), json(&self.cleaning)),
             ("model_config".to_string(), json(&self.model)),
             ("train_config".to_string(), json(&self.train)),
             ("vocab".to_string(), json(&self.vocab)),
-            ("progress".to_string(), json(&self.progress)),
+            ("progress".to_string(), json(&progress)),
             ("weights_crc32".to_string(), format!("{:08x}", crc.finalize())),
         ]);
-        let views = tensors.into_iter().map(|(name, shape, values)| (name, F32View { values, shape: shape.to_vec() }));
         safetensors::serialize(views, Some(metadata)).expect("in-memory serialisation")
     }
 
@@ -215,42 +273,61 @@ impl Checkpoint {
             )));
         }
         model.shape.validate(model.vocab_size).map_err(|e| CheckpointError::Damaged(format!("implausible model: {e}")))?;
+        let weights = match meta.get("weights") {
+            None => Weights::F32,
+            Some(w) => Weights::parse(w).ok_or_else(|| CheckpointError::Damaged(format!("unknown weights `{w}`")))?,
+        };
         let file = SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Damaged(format!("{e}")))?;
         let shapes = model.param_shapes();
-        let take = |prefix: &str| -> Result<Vec<Vec<f32>>, CheckpointError> {
+        // Every tensor read, in file order: the checksum covers exactly these bytes.
+        let read = std::cell::RefCell::new(Vec::<String>::new());
+        let tensor = |key: &str, dtype: Dtype, shape: &[usize]| -> Result<Vec<u8>, CheckpointError> {
+            let view = file.tensor(key).map_err(|_| CheckpointError::Damaged(format!("tensor `{key}` is missing")))?;
+            if view.dtype() != dtype || view.shape() != shape {
+                return Err(CheckpointError::Damaged(format!(
+                    "tensor `{key}` is {:?} {:?}, expected {dtype:?} {shape:?}",
+                    view.dtype(),
+                    view.shape()
+                )));
+            }
+            read.borrow_mut().push(key.to_string());
+            Ok(view.data().to_vec())
+        };
+        let as_f32 = |b: &[u8]| -> Vec<f32> { b.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect() };
+        let take = |prefix: &str, weights: Weights| -> Result<Vec<Vec<f32>>, CheckpointError> {
             shapes
                 .iter()
-                .map(|(name, shape)| {
+                .map(|(name, [rows, cols])| {
                     let key = format!("{prefix}.{name}");
-                    let view = file
-                        .tensor(&key)
-                        .map_err(|_| CheckpointError::Damaged(format!("tensor `{key}` is missing")))?;
-                    if view.dtype() != Dtype::F32 || view.shape() != shape {
-                        return Err(CheckpointError::Damaged(format!(
-                            "tensor `{key}` is {:?} {:?}, expected F32 {shape:?}",
-                            view.dtype(),
-                            view.shape()
-                        )));
-                    }
-                    Ok(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+                    let shape = [*rows, *cols];
+                    Ok(match weights {
+                        Weights::F32 => as_f32(&tensor(&key, Dtype::F32, &shape)?),
+                        Weights::F16 => tensor(&key, Dtype::F16, &shape)?
+                            .chunks_exact(2)
+                            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                            .collect(),
+                        Weights::Int8 => {
+                            let q = tensor(&key, Dtype::I8, &shape)?;
+                            let scales = as_f32(&tensor(&format!("{key}.scale"), Dtype::F32, &[*rows])?);
+                            dequantise_rows(&q, &scales, *cols)
+                        }
+                    })
                 })
                 .collect()
         };
-        let ckpt = Checkpoint {
-            params: take("model")?,
-            adam_m: take("adam_m")?,
-            adam_v: take("adam_v")?,
-            cleaning,
-            model,
-            train,
-            vocab,
-            progress,
+        let params = take("model", weights)?;
+        let (adam_m, adam_v) = if weights == Weights::F32 {
+            (take("adam_m", Weights::F32)?, take("adam_v", Weights::F32)?)
+        } else {
+            let zeros: Vec<Vec<f32>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
+            (zeros.clone(), zeros)
         };
+        let ckpt = Checkpoint { params, adam_m, adam_v, cleaning, model, train, vocab, progress };
         if version_number >= 2 {
             let expected = field("weights_crc32")?;
             let mut crc = crc32fast::Hasher::new();
-            for (name, _, _) in ckpt.tensors() {
-                crc.update(file.tensor(&name).expect("read above").data());
+            for name in read.borrow().iter() {
+                crc.update(file.tensor(name).expect("read above").data());
             }
             if format!("{:08x}", crc.finalize()) != *expected {
                 return Err(CheckpointError::Damaged(
@@ -313,7 +390,7 @@ impl Checkpoint {
                 owned.push((name.clone(), transpose(values, rows, cols), vec![cols, rows]));
             }
         }
-        let tensors = owned.iter().map(|(n, v, s)| (n.clone(), F32View { values: v, shape: s.clone() }));
+        let tensors = owned.iter().map(|(n, v, s)| (n.clone(), StoredView { dtype: Dtype::F32, shape: s.clone(), bytes: f32_bytes(v) }));
         let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
         safetensors::serialize(tensors, Some(metadata)).expect("in-memory serialisation")
     }
@@ -350,31 +427,49 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 }
 
 /// f32 values as little-endian bytes, borrowed where the machine is little-endian.
-fn f32_bytes(values: &[f32]) -> std::borrow::Cow<'_, [u8]> {
+fn f32_bytes(values: &[f32]) -> Cow<'_, [u8]> {
     if cfg!(target_endian = "little") {
-        std::borrow::Cow::Borrowed(bytemuck::cast_slice(values))
+        Cow::Borrowed(bytemuck::cast_slice(values))
     } else {
-        std::borrow::Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect())
     }
 }
 
-/// f32 data as a safetensors view.
-struct F32View<'a> {
-    values: &'a [f32],
+/// A tensor's bytes as a safetensors view (borrowed f32 weights, or converted ones).
+struct StoredView<'a> {
+    dtype: Dtype,
     shape: Vec<usize>,
+    bytes: Cow<'a, [u8]>,
 }
 
-impl View for F32View<'_> {
+impl View for StoredView<'_> {
     fn dtype(&self) -> Dtype {
-        Dtype::F32
+        self.dtype
     }
     fn shape(&self) -> &[usize] {
         &self.shape
     }
-    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
-        f32_bytes(self.values)
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
     }
     fn data_len(&self) -> usize {
-        self.values.len() * 4
+        self.bytes.len()
     }
+}
+
+/// int8 rows with one scale each: `round(x / scale)` with `scale = max|x| / 127`.
+fn quantise_rows(values: &[f32], cols: usize) -> (Vec<u8>, Vec<f32>) {
+    let mut out = Vec::with_capacity(values.len());
+    let mut scales = Vec::with_capacity(values.len() / cols.max(1));
+    for row in values.chunks(cols.max(1)) {
+        let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        out.extend(row.iter().map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8 as u8));
+        scales.push(scale);
+    }
+    (out, scales)
+}
+
+fn dequantise_rows(q: &[u8], scales: &[f32], cols: usize) -> Vec<f32> {
+    q.chunks(cols.max(1)).zip(scales).flat_map(|(row, &s)| row.iter().map(move |&b| b as i8 as f32 * s)).collect()
 }

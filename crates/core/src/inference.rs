@@ -9,6 +9,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{PoemModel, Probes};
+use crate::rhyme::{Groups, groups};
 use crate::tokenizer::{BOS, EOS, PAD, UNK, Vocab};
 use crate::training::{TrainError, read_values};
 
@@ -69,6 +70,11 @@ pub struct GenerateOptions {
     pub acrostic: String,
     /// Most characters in a free poem.
     pub max_chars: usize,
+    /// 绝句 and 律诗: the even lines end in characters of one rhyme group (see `rhyme`).
+    pub rhyme: bool,
+    /// Above 1, characters already in the poem are made less likely (CTRL's penalty: positive
+    /// logits divided by it, negative ones multiplied); 1 leaves them alone.
+    pub repetition_penalty: f32,
 }
 
 impl Default for GenerateOptions {
@@ -82,6 +88,8 @@ impl Default for GenerateOptions {
             form: PoemForm::Free,
             acrostic: String::new(),
             max_chars: 80,
+            rhyme: false,
+            repetition_penalty: 1.0,
         }
     }
 }
@@ -102,6 +110,10 @@ pub enum GenerateError {
     BadTemperature,
     #[error("top-p must be a number between 0 and 1")]
     BadTopP,
+    #[error("the repetition penalty must be a number of at least 1")]
+    BadPenalty,
+    #[error("rhyme needs a form with lines (五绝, 七绝, 五律 or 七律)")]
+    RhymeNeedsForm,
     #[error("the model's vocabulary has no Chinese characters, so it cannot write verse")]
     NoHanzi,
     #[error("the model cannot go on after \"{0}\": no allowed character has a finite score")]
@@ -144,6 +156,8 @@ enum Allowed {
     /// Any character, not the end: an acrostic still has lines to write.
     Text,
     Hanzi,
+    /// A Chinese character sharing a rhyme group with the rhyming lines so far.
+    Rhyme,
     Only(usize),
 }
 
@@ -159,6 +173,9 @@ struct Plan<'a> {
     line: usize,
     /// Free verse: an acrostic's line ends at either mark.
     line_end_marks: Vec<usize>,
+    /// With rhyme: each token's rhyme groups, and the groups the rhyming lines so far share.
+    rhyme: Option<Vec<Groups>>,
+    rhyme_set: Groups,
 }
 
 impl<'a> Plan<'a> {
@@ -171,6 +188,8 @@ impl<'a> Plan<'a> {
                     Allowed::Only(if self.line % 2 == 0 { self.comma } else { self.period })
                 } else if self.col == 0 && self.line < self.acrostic.len() {
                     Allowed::Only(self.acrostic[self.line])
+                } else if self.rhyme.is_some() && self.col + 1 == len && self.line % 2 == 1 {
+                    Allowed::Rhyme
                 } else {
                     Allowed::Hanzi
                 }
@@ -193,11 +212,18 @@ impl<'a> Plan<'a> {
             Allowed::Any => !matches!(token, PAD | UNK | BOS),
             Allowed::Text => self.vocab.char_of(token).is_some(),
             Allowed::Hanzi => self.vocab.char_of(token).is_some_and(is_hanzi),
+            Allowed::Rhyme => {
+                self.vocab.char_of(token).is_some_and(is_hanzi)
+                    && self.rhyme.as_ref().is_some_and(|g| g[token] & self.rhyme_set != 0)
+            }
             Allowed::Only(t) => t == token,
         }
     }
 
     fn push(&mut self, token: usize) {
+        if let (Allowed::Rhyme, Some(g)) = (self.next(), &self.rhyme) {
+            self.rhyme_set &= g[token]; // later lines must share a group with this one
+        }
         let ends_line = match self.shape {
             Some((len, _)) => self.col == len,
             None => self.line_end_marks.contains(&token),
@@ -269,6 +295,15 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
     if shape.is_some() && !vocab.chars().iter().any(|&c| is_hanzi(c)) {
         return Err(GenerateError::NoHanzi);
     }
+    if !(options.repetition_penalty.is_finite() && options.repetition_penalty >= 1.0) {
+        return Err(GenerateError::BadPenalty);
+    }
+    if options.rhyme && shape.is_none() {
+        return Err(GenerateError::RhymeNeedsForm);
+    }
+    let token_groups = options.rhyme.then(|| {
+        (0..vocab.len()).map(|t| vocab.char_of(t).map_or(0, groups)).collect::<Vec<Groups>>()
+    });
     let marks = ['，', '。', '？', '！', '；'];
     let need = |c: char| vocab.id(c).ok_or(GenerateError::MissingPunctuation(c));
     let (comma, period) = match shape {
@@ -284,6 +319,8 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
         col: 0,
         line: 0,
         line_end_marks: marks.iter().filter_map(|&c| vocab.id(c)).collect(),
+        rhyme: token_groups,
+        rhyme_set: Groups::MAX,
     };
     let prefix: Vec<usize> = options.start.chars().filter(|c| !c.is_whitespace()).map(id).collect::<Result<_, _>>()?;
 
@@ -329,6 +366,15 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
                 for (t, s) in masked.iter_mut().enumerate() {
                     if !plan.accepts(t) {
                         *s = f32::NEG_INFINITY;
+                    }
+                }
+                if options.repetition_penalty > 1.0 {
+                    let p = options.repetition_penalty;
+                    let used: std::collections::HashSet<usize> =
+                        out.iter().filter(|&&c| is_hanzi(c)).filter_map(|&c| vocab.id(c)).collect();
+                    for t in used {
+                        let s = &mut masked[t];
+                        *s = if *s > 0.0 { *s / p } else { *s * p };
                     }
                 }
                 sample(&masked, options, &mut rng).ok_or_else(|| GenerateError::NoCandidate(out.iter().collect()))?

@@ -6,9 +6,15 @@
 pub mod checkpoint;
 pub mod corpus;
 pub mod data;
+#[cfg(feature = "wgpu")]
+pub mod dispatch;
+pub mod gru_kernel;
 pub mod inference;
 pub mod memory;
 pub mod model;
+pub mod novelty;
+pub mod quality;
+pub mod rhyme;
 pub mod tokenizer;
 pub mod training;
 

@@ -171,11 +171,32 @@ impl RecurrentLayer {
     /// - `x`: `[T, B, I]`, `state`: `[B, H]` each
     /// - returns all hidden states `[T, B, H]` and the final state
     pub fn forward(&self, x: Tensor<3>, state: LayerState, probes: &mut Probes) -> (Tensor<3>, LayerState) {
+        // On a GPU the GRU's whole recurrence is one kernel (unless the classroom's probes
+        // want the insides of each step).
+        let probed = probes.hidden.is_some() || probes.gates.is_some();
+        if self.cell == Cell::Gru && !probed {
+            let [t_len, batch, _] = x.dims();
+            let gi = self.input_projections(x.clone());
+            if let Some(hs) = crate::gru_kernel::gru_sequence(&gi, &self.weight_hh.val(), &self.bias_hh.val(), &state.h) {
+                let last = hs.clone().narrow(0, t_len, 1).reshape([batch, self.hidden_size()]);
+                return (hs.narrow(0, 1, t_len), LayerState { h: last, c: None });
+            }
+        }
+        self.forward_tensor_ops(x, state, probes)
+    }
+
+    /// All time steps' input projections at once: `[T, B, I]` @ `[I, gH]` -> `[T, B, gH]`.
+    fn input_projections(&self, x: Tensor<3>) -> Tensor<3> {
         let [t_len, batch, d_in] = x.dims();
+        let gh = self.weight_ih.dims()[1];
+        (x.reshape([t_len * batch, d_in]).matmul(self.weight_ih.val()) + self.bias_ih.val()).reshape([t_len, batch, gh])
+    }
+
+    /// `forward` step by step with tensor ops (the CPU path, and the GRU kernel's reference).
+    pub fn forward_tensor_ops(&self, x: Tensor<3>, state: LayerState, probes: &mut Probes) -> (Tensor<3>, LayerState) {
+        let [t_len, batch, _] = x.dims();
         let (d_h, g) = (self.hidden_size(), self.cell.gates());
-        // All input projections at once: [T*B, I] @ [I, gH] -> [T, B, gH]
-        let gi = (x.reshape([t_len * batch, d_in]).matmul(self.weight_ih.val()) + self.bias_ih.val())
-            .reshape([t_len, batch, g * d_h]);
+        let gi = self.input_projections(x); // [T, B, gH]
         let (w_hh, b_hh) = (self.weight_hh.val(), self.bias_hh.val());
         let LayerState { mut h, mut c } = state;
         let mut outputs = Vec::with_capacity(t_len);

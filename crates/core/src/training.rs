@@ -42,6 +42,40 @@ pub struct TrainConfig {
     pub min_char_freq: usize,
 }
 
+/// How the learning rate falls over a run (after its warm-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decay {
+    #[default]
+    Constant,
+    Linear,
+    Cosine,
+}
+
+impl Decay {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "constant" => Some(Decay::Constant),
+            "linear" => Some(Decay::Linear),
+            "cosine" => Some(Decay::Cosine),
+            _ => None,
+        }
+    }
+}
+
+/// The learning rate at a point of a run: a linear warm-up over `warmup` steps, then `decay`
+/// from `base` down to `base * final_ratio` as `progress` (0..1, by steps or by time) ends.
+pub fn scheduled_lr(base: f64, step: u64, warmup: u64, progress: f64, decay: Decay, final_ratio: f64) -> f64 {
+    let warm = if warmup == 0 { 1.0 } else { ((step + 1) as f64 / warmup as f64).min(1.0) };
+    let p = progress.clamp(0.0, 1.0);
+    let factor = match decay {
+        Decay::Constant => 1.0,
+        Decay::Linear => 1.0 - p * (1.0 - final_ratio),
+        Decay::Cosine => final_ratio + (1.0 - final_ratio) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()),
+    };
+    base * warm * factor
+}
+
 /// Longest sequence and largest batch `Trainer::gradient_flow` measures.
 pub const GRADIENT_FLOW_STEPS: usize = 48;
 pub const GRADIENT_FLOW_BATCH: usize = 16;

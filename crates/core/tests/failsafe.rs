@@ -3,6 +3,7 @@
 mod common;
 
 use common::{block_on, tangshi, tiny_trainer};
+use shige_core::checkpoint::Weights;
 use shige_core::corpus::Poem;
 use shige_core::{
     Checkpoint, CheckpointError, CleaningConfig, Corpus, GenerateError, GenerateOptions, PoemForm, TrainConfig, TrainError,
@@ -163,4 +164,34 @@ fn gradient_flow_has_a_point_per_time_step() {
     assert!(flow.whole_poem.iter().chain(&flow.last_char).all(|g| g.is_finite() && *g >= 0.0));
     // The last character's loss reaches the last hidden state directly.
     assert!(*flow.last_char.last().unwrap() > 0.0);
+}
+
+#[test]
+fn compact_copies_load_write_and_keep_their_checksum() {
+    let corpus = tangshi();
+    let mut trainer = tiny_trainer(&corpus, 10);
+    block_on(trainer.train_steps(20)).unwrap();
+    let full = block_on(Checkpoint::capture(&trainer)).unwrap();
+    let full_loss = block_on(trainer.evaluate()).unwrap().loss;
+    for (weights, tolerance, max_ratio) in [(Weights::F16, 1e-3, 0.55), (Weights::Int8, 2e-2, 0.3)] {
+        let bytes = full.to_compact_bytes(weights);
+        // The full file holds weights and two moments: a compact one is a fraction of a third of it.
+        assert!((bytes.len() as f64) < max_ratio * full.to_bytes().len() as f64 / 3.0, "{weights:?}: {} bytes", bytes.len());
+        let compact = Checkpoint::from_bytes(&bytes).unwrap();
+        assert_eq!(compact.progress.step, full.progress.step);
+        assert_eq!(compact.progress.adam_t, 0, "no moments travel with a compact copy");
+        assert!(compact.adam_m.iter().flatten().all(|&m| m == 0.0));
+        let max_diff = compact.params.iter().flatten().zip(full.params.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(max_diff < 0.05, "{weights:?}: weights moved by {max_diff}");
+        let resumed = shige_core::resume(&compact, &corpus, &common::cpu());
+        let loss = block_on(resumed.evaluate()).unwrap().loss;
+        assert!((loss - full_loss).abs() < tolerance, "{weights:?}: held-out {loss} vs {full_loss}");
+        let options = GenerateOptions { start: "月".into(), form: PoemForm::Wujue, ..Default::default() };
+        assert!(block_on(generate(&resumed.model(), &resumed.vocab, &options)).unwrap().starts_with('月'));
+        // One flipped bit anywhere in the weights is caught.
+        let mut damaged = bytes.clone();
+        let at = damaged.len() - 7;
+        damaged[at] ^= 0x01;
+        assert!(matches!(Checkpoint::from_bytes(&damaged), Err(CheckpointError::Damaged(_))), "{weights:?}");
+    }
 }

@@ -14,6 +14,7 @@ thread_local! {
 }
 
 /// Whether this global scope (window or worker) exposes `navigator.gpu`.
+#[cfg(feature = "webgpu")]
 fn has_navigator_gpu() -> bool {
     let global = js_sys::global();
     js_sys::Reflect::get(&global, &JsValue::from_str("navigator"))
@@ -67,6 +68,12 @@ pub async fn open(preference: &str) -> Opened {
     }
 }
 
+#[cfg(not(feature = "webgpu"))]
+async fn webgpu() -> Result<WebGpu, String> {
+    Err("this is the threaded CPU build, which has no WebGPU".to_string())
+}
+
+#[cfg(feature = "webgpu")]
 async fn webgpu() -> Result<WebGpu, String> {
     if let Some(done) = WEBGPU.with(|w| w.borrow().clone()) {
         return done;
@@ -88,6 +95,7 @@ async fn webgpu() -> Result<WebGpu, String> {
 }
 
 /// Browsers may hide the adapter's name; fall back to its driver or kind.
+#[cfg(feature = "webgpu")]
 fn describe(info: &burn::tensor::wgpu::wgpu::AdapterInfo) -> String {
     [&info.name, &info.driver, &info.driver_info]
         .into_iter()

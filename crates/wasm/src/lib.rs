@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use shige_core::novelty::CopyIndex;
 use shige_core::{
     Cell, Checkpoint, CleaningConfig, Corpus, EncodedCorpus, GenerateOptions, ModelShape, PoemModel, PoemModelConfig,
     TrainConfig, Vocab, generate_traced, load_corpus,
@@ -19,6 +20,16 @@ thread_local! {
     /// The message of a Rust panic. With `panic = abort` a panic traps the call mid-way and
     /// leaves the trainer borrowed, so later calls report the crash instead of "busy".
     static PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// The threaded build's thread pool (start it before any tensor work: `initThreadPool(n)`).
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
+/// Whether this is the threaded CPU build.
+#[wasm_bindgen(js_name = isThreaded)]
+pub fn is_threaded() -> bool {
+    cfg!(feature = "threads")
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -227,6 +238,38 @@ struct Inner {
     /// A CPU copy of the weights for sampling, and the step it was taken at: sampling
     /// reads logits every character, which is cheap on the CPU and slow through WebGPU.
     sampler: Option<(u64, PoemModel)>,
+    /// The training text indexed for copy checks (built on the first quality measurement).
+    copy_index: Option<Rc<CopyIndex>>,
+}
+
+impl Inner {
+    /// The CPU copy of the current weights, refreshed when training moved on.
+    async fn sampler(&mut self, cpu_backend: bool) -> Result<&PoemModel, JsValue> {
+        let step = self.trainer.state.step;
+        if !matches!(&self.sampler, Some((s, _)) if *s == step) {
+            let model = if cpu_backend {
+                self.trainer.model()
+            } else {
+                self.trainer.model_on(&burn::tensor::Device::flex()).await.map_err(reject)?
+            };
+            self.sampler = Some((step, model));
+        }
+        Ok(&self.sampler.as_ref().expect("set above").1)
+    }
+
+    fn copy_index(&mut self) -> Rc<CopyIndex> {
+        self.copy_index
+            .get_or_insert_with(|| {
+                let (data, vocab) = (self.trainer.data(), &self.trainer.vocab);
+                let poems: Vec<Vec<char>> = data
+                    .train
+                    .iter()
+                    .map(|p| p.iter().map(|&t| vocab.char_of(t as usize).unwrap_or('\u{FFFD}')).collect())
+                    .collect();
+                Rc::new(CopyIndex::new(poems.iter().map(Vec::as_slice)))
+            })
+            .clone()
+    }
 }
 
 /// The last committed state, kept outside `Inner` so the model can still be saved after a
@@ -261,7 +304,7 @@ impl Trainer {
             state: trainer.state.clone(),
         };
         Trainer {
-            inner: Rc::new(RefCell::new(Inner { trainer, sampler: None })),
+            inner: Rc::new(RefCell::new(Inner { trainer, sampler: None, copy_index: None })),
             last_good: Rc::new(RefCell::new(last_good)),
             backend: opened.name,
             fallback_reason: opened.fallback_reason,
@@ -354,6 +397,25 @@ impl Trainer {
         })
     }
 
+    /// Compute dispatches of one real training step on WebGPU (the model trains a step), for
+    /// benchmarks; 0 on the CPU.
+    #[wasm_bindgen(js_name = dispatchesPerStep)]
+    pub fn dispatches_per_step(&self) -> js_sys::Promise {
+        let (inner, last_good) = (self.inner.clone(), self.last_good.clone());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut inner = inner.try_borrow_mut().map_err(|_| reject(busy()))?;
+            #[cfg(feature = "webgpu")]
+            let counter = shige_core::dispatch::DispatchCount::start();
+            let result = inner.trainer.train_steps(1).await;
+            last_good.borrow_mut().state = inner.trainer.state.clone();
+            result.map_err(reject)?;
+            #[cfg(feature = "webgpu")]
+            return Ok(JsValue::from_f64(counter.count() as f64));
+            #[cfg(not(feature = "webgpu"))]
+            return Ok(JsValue::from_f64(0.0));
+        })
+    }
+
     /// Runs `n` training steps; resolves to their losses. A step whose loss or gradients are
     /// not finite is not applied and rejects with an Error; the model stays at the last good step.
     #[wasm_bindgen(js_name = trainSteps)]
@@ -438,19 +500,30 @@ impl Trainer {
             let options: GenerateOptions = serde_wasm_bindgen::from_value(options)
                 .map_err(|e| reject(format!("bad generate options: {e}")))?;
             let mut inner = inner.try_borrow_mut().map_err(|_| reject(busy()))?;
-            let step = inner.trainer.state.step;
-            let fresh = matches!(&inner.sampler, Some((s, _)) if *s == step);
-            if !fresh {
-                let model = if cpu_backend {
-                    inner.trainer.model()
-                } else {
-                    inner.trainer.model_on(&burn::tensor::Device::flex()).await.map_err(reject)?
-                };
-                inner.sampler = Some((step, model));
-            }
-            let (_, model) = inner.sampler.as_ref().expect("set above");
+            inner.sampler(cpu_backend).await?;
+            let model = &inner.sampler.as_ref().expect("refreshed above").1;
             let written = generate_traced(model, &inner.trainer.vocab, &options).await.map_err(reject)?;
             Ok(serde_wasm_bindgen::to_value(&written)?)
+        })
+    }
+
+    /// The quality figures of `samples` poems of each kind written with `options` (as
+    /// `generate`'s): well-formed share, rhyme rates, copy and repetition figures, speed.
+    pub fn quality(&self, samples: usize, options: JsValue) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        let cpu_backend = self.backend == "cpu";
+        wasm_bindgen_futures::future_to_promise(async move {
+            let options: GenerateOptions = serde_wasm_bindgen::from_value(options)
+                .map_err(|e| reject(format!("bad generate options: {e}")))?;
+            let mut inner = inner.try_borrow_mut().map_err(|_| reject(busy()))?;
+            let index = inner.copy_index();
+            inner.sampler(cpu_backend).await?;
+            let model = &inner.sampler.as_ref().expect("refreshed above").1;
+            let now = js_sys::Date::now;
+            let q = shige_core::quality::measure(model, &inner.trainer.vocab, &index, &options, samples.clamp(1, 1000), &now)
+                .await
+                .map_err(reject)?;
+            Ok(serde_wasm_bindgen::to_value(&q)?)
         })
     }
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The recipe search (issue 12): each recipe trains for the same budget on poems.txt on this
+# machine, then its held-out loss (Tang validation split and a Song set of another era) and
+# chars/s are collected into one table. Not part of the tests (30 minutes per recipe).
+# Usage: bash bench/recipes.sh [--minutes M] RECIPE...   (names below; `all` runs every one)
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+cd "$ROOT"
+minutes=30
+[ "${1:-}" = "--minutes" ] && { minutes=$2; shift 2; }
+declare -A RECIPES=(
+  [base]=""                                                    # embedding 128, GRU 256, batch 32, lr 2e-3
+  [h512]="--hidden 512"
+  [layers2]="--layers 2 --dropout 0.2"
+  [tied]="--tied"
+  [tied-wide]="--tied --embedding 256 --hidden 512"
+  [cosine]="--lr 3e-3 --warmup-steps 200 --schedule cosine --lr-final-ratio 0.05"
+  [batch64]="--batch-size 64 --lr 3e-3"
+  [batch16]="--batch-size 16"
+  [lstm]="--cell lstm --hidden 244"
+)
+names=("$@")
+[ "${names[0]:-}" = all ] && names=(base h512 layers2 tied tied-wide cosine batch64 batch16 lstm)
+[ ${#names[@]} -gt 0 ] || { echo "usage: bench/recipes.sh [--minutes M] RECIPE... (${!RECIPES[*]}, all)" >&2; exit 2; }
+cargo build --release -q -p shige-cli
+shige=$CARGO_TARGET_DIR/release/shige
+out=$SHIGE_CACHE/recipes
+mkdir -p "$out"
+song=$SHIGE_CACHE/song-heldout.txt
+if [ ! -s "$song" ]; then
+  # Song poems (全宋诗, another era) as a held-out set: built here, never committed.
+  "$shige" prepare --from assets/node_modules/chinese-poetry/dist/quantangshi --era song --every 25 --out "$song"
+fi
+for name in "${names[@]}"; do
+  [ -n "${RECIPES[$name]+set}" ] || { echo "unknown recipe $name" >&2; exit 2; }
+  say "$name: ${RECIPES[$name]:-(defaults)} for $minutes minutes"
+  rm -f "$out/$name.csv"
+  # shellcheck disable=SC2086
+  "$shige" train --corpus "$SHIGE_DATA/poems.txt" --minutes "$minutes" ${RECIPES[$name]} \
+    --out "$out/$name.ckpt" --log "$out/$name.csv" --eval-every 1000 --save-every 1000 --force 2>&1 | tail -n 1 | tee "$out/$name.result"
+  "$shige" eval --model "$out/$name.ckpt" --corpus "$song" --whole --samples 0 --json >"$out/$name.song.json"
+done
+python3 bench/recipes_table.py "$out" "$minutes" "${names[@]}"

@@ -1,0 +1,362 @@
+//! The GRU recurrence as two WebGPU compute kernels: one dispatch runs all T steps of a
+//! layer forward, one runs them backward. On a GPU a training step is bound by dispatches, not
+//! FLOPs, and the tensor-op GRU (`model::RecurrentLayer::forward`, this kernel's reference)
+//! launches about ten kernels per time step.
+//!
+//! Each workgroup owns one batch row and keeps h in workgroup memory; batch rows are
+//! independent, so no grid-wide sync is needed (WebGPU has none). W_hh is read from storage.
+//! The weight gradients are ordinary matmuls over all (t, b) rows afterwards. CubeCL kernels
+//! plug into burn through its backend-extension mechanism, with the backward written by hand.
+//! The CPU (`flex`) path keeps the tensor-op GRU.
+
+use burn::tensor::Tensor;
+
+/// The recurrence of one GRU layer on a CubeCL (wgpu) device, or `None` on any other device
+/// (the caller runs the tensor-op reference).
+///
+/// - `gi`: `[T, B, 3H]` (x @ W_ih + b_ih), `w_hh`: `[H, 3H]`, `b_hh`: `[1, 3H]`, `h0`: `[B, H]`
+/// - returns `[T + 1, B, H]`: row 0 is `h0`, row t + 1 the hidden state after step t
+pub fn gru_sequence(gi: &Tensor<3>, w_hh: &Tensor<2>, b_hh: &Tensor<2>, h0: &Tensor<2>) -> Option<Tensor<3>> {
+    #[cfg(feature = "wgpu")]
+    {
+        use burn::backend::DispatchDevice;
+        let on_cube = matches!(gi.device().inner().as_dispatch(), DispatchDevice::Cube(_));
+        let hidden = h0.dims()[1];
+        if on_cube && cube::fits(hidden) && !disabled() {
+            return Some(cube::gru_sequence(gi.clone(), w_hh.clone(), b_hh.clone(), h0.clone()));
+        }
+    }
+    let _ = (gi, w_hh, b_hh, h0);
+    None
+}
+
+/// `SHIGE_TENSOR_OP_GRU=1` turns the kernel off (to measure against it, or to rule it out).
+#[cfg(feature = "wgpu")]
+fn disabled() -> bool {
+    #[cfg(not(target_arch = "wasm32"))]
+    return std::env::var_os("SHIGE_TENSOR_OP_GRU").is_some();
+    #[cfg(target_arch = "wasm32")]
+    return false;
+}
+
+#[cfg(feature = "wgpu")]
+mod cube {
+    use burn::backend::autodiff::checkpoint::base::Checkpointer;
+    use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+    use burn::backend::autodiff::grads::Gradients;
+    use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+    use burn::backend::ops::FloatTensorOps;
+    use burn::backend::{Autodiff, Backend, Dispatch, Slice, TensorMetadata, backend_extension, tensor::FloatTensor};
+    use burn::tensor::{DType, Shape, Tensor};
+    use burn_cubecl::CubeBackend;
+    use burn_cubecl::kernel::into_contiguous;
+    use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
+    use cubecl::prelude::{CubeCount, CubeDim};
+
+    use kernels::{gru_backward, gru_forward};
+
+    /// Workgroup memory the backward needs per hidden unit (5 floats), against WebGPU's
+    /// guaranteed 16 KiB: the kernel serves hidden sizes up to 819.
+    pub fn fits(hidden: usize) -> bool {
+        5 * hidden * 4 <= 16 * 1024
+    }
+
+    /// Invocations per workgroup: WebGPU guarantees 256.
+    const MAX_UNITS: u32 = 256;
+
+    /// The kernels (their own module: CubeCL's prelude has its own `Tensor`).
+    mod kernels {
+        use cubecl::prelude::*;
+
+        #[cube]
+        fn sigmoid(x: f32) -> f32 {
+            1.0 / (1.0 + (-x).exp())
+        }
+
+        /// WGSL's `tanh` may return NaN for large |x|; tanh(±15) is ±1 in f32 anyway.
+        #[cube]
+        fn tanh_clamped(x: f32) -> f32 {
+            x.clamp(-15.0, 15.0).tanh()
+        }
+
+        /// Forward: one workgroup per batch row, its units striding over the hidden units.
+        /// `hs[t + 1]` = GRU(`gi[t]`, `hs[t]`) for t in 0..T, with h double-buffered in workgroup
+        /// memory (one barrier per step). `cache[t]` keeps r, z, n and W_hn·h + b_hn for the backward.
+        #[cube(launch)]
+        pub fn gru_forward(
+            gi: &Tensor<f32>,        // [T, B, 3H]
+            w_hh: &Tensor<f32>,      // [H, 3H]
+            b_hh: &Tensor<f32>,      // [3H]
+            h0: &Tensor<f32>,        // [B, H]
+            hs: &mut Tensor<f32>,    // [T + 1, B, H]
+            cache: &mut Tensor<f32>, // [T, B, 4H]
+            #[comptime] hidden: usize,
+        ) {
+            let b = CUBE_POS_X as usize;
+            let batch = h0.shape(0);
+            let steps = gi.shape(0);
+            let stride = CUBE_DIM_X as usize;
+            let g3 = 3 * hidden;
+            let mut h = Shared::<[f32]>::new_slice(2 * hidden);
+            let mut j = UNIT_POS_X as usize;
+            while j < hidden {
+                let v = h0[b * hidden + j];
+                h[j] = v;
+                hs[b * hidden + j] = v;
+                j += stride;
+            }
+            sync_cube();
+            let mut cur = 0usize;
+            for t in 0..steps {
+                let next = hidden - cur;
+                let x_row = (t * batch + b) * g3;
+                let c_row = (t * batch + b) * 4 * hidden;
+                let mut j = UNIT_POS_X as usize;
+                while j < hidden {
+                    let mut ar = b_hh[j];
+                    let mut az = b_hh[hidden + j];
+                    let mut an = b_hh[2 * hidden + j];
+                    for k in 0..hidden {
+                        let hk = h[cur + k];
+                        let w = k * g3;
+                        ar += w_hh[w + j] * hk;
+                        az += w_hh[w + hidden + j] * hk;
+                        an += w_hh[w + 2 * hidden + j] * hk;
+                    }
+                    let r = sigmoid(gi[x_row + j] + ar);
+                    let z = sigmoid(gi[x_row + hidden + j] + az);
+                    let n = tanh_clamped(gi[x_row + 2 * hidden + j] + r * an);
+                    let h_new = n + z * (h[cur + j] - n);
+                    h[next + j] = h_new;
+                    hs[((t + 1) * batch + b) * hidden + j] = h_new;
+                    cache[c_row + j] = r;
+                    cache[c_row + hidden + j] = z;
+                    cache[c_row + 2 * hidden + j] = n;
+                    cache[c_row + 3 * hidden + j] = an;
+                    j += stride;
+                }
+                sync_cube();
+                cur = next;
+            }
+        }
+
+        /// Backward, in reverse time: carries ∂L/∂h_t in workgroup memory and writes, per step, the
+        /// pre-activation gradients `d4[t]` = (dr, dz, dn on the input side, dn·r on the hidden
+        /// side), and at the end ∂L/∂h0.
+        #[cube(launch)]
+        pub fn gru_backward(
+            d_hs: &Tensor<f32>,   // [T + 1, B, H], the gradient of `hs`
+            w_hh: &Tensor<f32>,   // [H, 3H]
+            hs: &Tensor<f32>,     // [T + 1, B, H]
+            cache: &Tensor<f32>,  // [T, B, 4H]
+            d4: &mut Tensor<f32>, // [T, B, 4H]
+            d_h0: &mut Tensor<f32>, // [B, H]
+            #[comptime] hidden: usize,
+        ) {
+            let b = CUBE_POS_X as usize;
+            let batch = d_h0.shape(0);
+            let steps = cache.shape(0);
+            let stride = CUBE_DIM_X as usize;
+            let g3 = 3 * hidden;
+            // carry (2H, double-buffered): ∂L/∂h from later steps; dg (3H): this step's hidden-side gradients.
+            let mut carry = Shared::<[f32]>::new_slice(2 * hidden);
+            let mut dg = Shared::<[f32]>::new_slice(3 * hidden);
+            let mut j = UNIT_POS_X as usize;
+            while j < hidden {
+                carry[j] = 0.0;
+                j += stride;
+            }
+            sync_cube();
+            let mut cur = 0usize;
+            for step in 0..steps {
+                let t = steps - 1 - step;
+                let next = hidden - cur;
+                let c_row = (t * batch + b) * 4 * hidden;
+                let mut j = UNIT_POS_X as usize;
+                while j < hidden {
+                    let dh = d_hs[((t + 1) * batch + b) * hidden + j] + carry[cur + j];
+                    let r = cache[c_row + j];
+                    let z = cache[c_row + hidden + j];
+                    let n = cache[c_row + 2 * hidden + j];
+                    let an = cache[c_row + 3 * hidden + j];
+                    let h_prev = hs[(t * batch + b) * hidden + j];
+                    let dn = dh * (1.0 - z);
+                    let dn_pre = dn * (1.0 - n * n);
+                    let dr_pre = dn_pre * an * r * (1.0 - r);
+                    let dz_pre = dh * (h_prev - n) * z * (1.0 - z);
+                    d4[c_row + j] = dr_pre;
+                    d4[c_row + hidden + j] = dz_pre;
+                    d4[c_row + 2 * hidden + j] = dn_pre;
+                    d4[c_row + 3 * hidden + j] = dn_pre * r;
+                    dg[j] = dr_pre;
+                    dg[hidden + j] = dz_pre;
+                    dg[2 * hidden + j] = dn_pre * r;
+                    j += stride;
+                }
+                sync_cube();
+                // ∂L/∂h_{t-1}[k] = dh[k]·z[k] + Σ_i W_hh[k, i]·dg[i]
+                let mut k = UNIT_POS_X as usize;
+                while k < hidden {
+                    let dh = d_hs[((t + 1) * batch + b) * hidden + k] + carry[cur + k];
+                    let mut acc = dh * cache[c_row + hidden + k];
+                    let w = k * g3;
+                    for i in 0..g3 {
+                        acc += w_hh[w + i] * dg[i];
+                    }
+                    carry[next + k] = acc;
+                    k += stride;
+                }
+                sync_cube();
+                cur = next;
+            }
+            let mut j = UNIT_POS_X as usize;
+            while j < hidden {
+                d_h0[b * hidden + j] = carry[cur + j] + d_hs[b * hidden + j];
+                j += stride;
+            }
+        }
+    }
+
+    #[backend_extension(Cube, Autodiff)]
+    pub trait GruOps: Backend {
+        /// The recurrence (see `super::gru_sequence`): `[T + 1, B, H]`.
+        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self>;
+    }
+
+    fn dims<const D: usize>(t: &FloatTensor<CubeBackend>) -> [usize; D] {
+        t.shape().dims::<D>()
+    }
+
+    /// `length` columns of a matrix from `start`.
+    fn columns(t: FloatTensor<CubeBackend>, start: usize, length: usize) -> FloatTensor<CubeBackend> {
+        let rows = dims::<2>(&t)[0];
+        CubeBackend::float_slice(t, &[Slice::from(0..rows), Slice::from(start..start + length)])
+    }
+
+    /// Both kernels' launch shape: a workgroup per batch row.
+    fn launch_shape(batch: usize, hidden: usize) -> (CubeCount, CubeDim) {
+        (CubeCount::Static(batch as u32, 1, 1), CubeDim::new_1d((hidden as u32).clamp(1, MAX_UNITS)))
+    }
+
+    /// Runs the forward kernel: `(hs [T + 1, B, H], cache [T, B, 4H])`.
+    fn forward(gi: FloatTensor<CubeBackend>, w_hh: FloatTensor<CubeBackend>, b_hh: FloatTensor<CubeBackend>, h0: FloatTensor<CubeBackend>) -> (FloatTensor<CubeBackend>, FloatTensor<CubeBackend>) {
+        let (gi, w_hh, b_hh, h0) = (into_contiguous(gi), into_contiguous(w_hh), into_contiguous(b_hh), into_contiguous(h0));
+        assert_eq!(gi.dtype, DType::F32, "the GRU kernel is f32");
+        let [steps, batch, _] = dims::<3>(&gi);
+        let hidden = dims::<2>(&h0)[1];
+        let (client, device) = (gi.client.clone(), gi.device.clone());
+        let hs = empty_device_contiguous_dtype(client.clone(), device.clone(), Shape::new([steps + 1, batch, hidden]), DType::F32);
+        let cache = empty_device_contiguous_dtype(client.clone(), device, Shape::new([steps, batch, 4 * hidden]), DType::F32);
+        let (count, dim) = launch_shape(batch, hidden);
+        gru_forward::launch(
+            &client,
+            count,
+            dim,
+            gi.into_tensor_arg(),
+            w_hh.into_tensor_arg(),
+            b_hh.into_tensor_arg(),
+            h0.into_tensor_arg(),
+            hs.clone().into_tensor_arg(),
+            cache.clone().into_tensor_arg(),
+            hidden,
+        );
+        (hs, cache)
+    }
+
+    /// Runs the backward kernel: `(d4 [T, B, 4H], d_h0 [B, H])`.
+    fn backward(d_hs: FloatTensor<CubeBackend>, w_hh: FloatTensor<CubeBackend>, hs: FloatTensor<CubeBackend>, cache: FloatTensor<CubeBackend>) -> (FloatTensor<CubeBackend>, FloatTensor<CubeBackend>) {
+        let (d_hs, w_hh) = (into_contiguous(d_hs), into_contiguous(w_hh));
+        let [steps, batch, four_h] = dims::<3>(&cache);
+        let hidden = four_h / 4;
+        let (client, device) = (cache.client.clone(), cache.device.clone());
+        let d4 = empty_device_contiguous_dtype(client.clone(), device.clone(), Shape::new([steps, batch, four_h]), DType::F32);
+        let d_h0 = empty_device_contiguous_dtype(client.clone(), device, Shape::new([batch, hidden]), DType::F32);
+        let (count, dim) = launch_shape(batch, hidden);
+        gru_backward::launch(
+            &client,
+            count,
+            dim,
+            d_hs.into_tensor_arg(),
+            w_hh.into_tensor_arg(),
+            hs.into_tensor_arg(),
+            cache.into_tensor_arg(),
+            d4.clone().into_tensor_arg(),
+            d_h0.clone().into_tensor_arg(),
+            hidden,
+        );
+        (d4, d_h0)
+    }
+
+    impl GruOps for CubeBackend {
+        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
+            forward(gi, w_hh, b_hh, h0).0
+        }
+    }
+
+    impl<C: CheckpointStrategy> GruOps for Autodiff<CubeBackend, C> {
+        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
+            #[derive(Debug)]
+            struct GruBackward;
+
+            impl Backward<CubeBackend, 4> for GruBackward {
+                /// W_hh, the hidden states and the gate cache.
+                type State = (FloatTensor<CubeBackend>, FloatTensor<CubeBackend>, FloatTensor<CubeBackend>);
+
+                fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
+                    type B = CubeBackend;
+                    let [node_gi, node_w, node_b, node_h0] = ops.parents;
+                    let d_hs = grads.consume::<B>(&ops.node);
+                    let (w_hh, hs, cache) = ops.state;
+                    let [steps, batch, four_h] = dims::<3>(&cache);
+                    let hidden = four_h / 4;
+                    let (d4, d_h0) = backward(d_hs, w_hh, hs.clone(), cache);
+                    let rows = steps * batch;
+                    let d4 = B::float_reshape(d4, Shape::new([rows, four_h]));
+                    if let Some(node) = node_gi {
+                        let d_gi = columns(d4.clone(), 0, 3 * hidden);
+                        grads.register::<B>(node.id, B::float_reshape(d_gi, Shape::new([steps, batch, 3 * hidden])));
+                    }
+                    if node_w.is_some() || node_b.is_some() {
+                        // The hidden side: (dr, dz, dn·r) for every (t, b) row: [T*B, 3H]
+                        let d_gh = B::float_cat(
+                            vec![columns(d4.clone(), 0, 2 * hidden), columns(d4, 3 * hidden, hidden)],
+                            1,
+                        );
+                        if let Some(node) = node_w {
+                            // dW_hh = h_prevᵀ @ d_gh: [H, T*B] @ [T*B, 3H]
+                            let h_prev = B::float_reshape(hs, Shape::new([(steps + 1) * batch, hidden]));
+                            let h_prev = B::float_slice(h_prev, &[Slice::from(0..rows), Slice::from(0..hidden)]);
+                            grads.register::<B>(node.id, B::float_matmul(B::float_transpose(h_prev), d_gh.clone()));
+                        }
+                        if let Some(node) = node_b {
+                            grads.register::<B>(node.id, B::float_sum_dim(d_gh, 0));
+                        }
+                    }
+                    if let Some(node) = node_h0 {
+                        grads.register::<B>(node.id, d_h0);
+                    }
+                }
+            }
+
+            match GruBackward.prepare::<C>([gi.node(), w_hh.node(), b_hh.node(), h0.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => {
+                    let w = w_hh.primitive().clone();
+                    let (hs, cache) = forward(gi.into_primitive(), w.clone(), b_hh.into_primitive(), h0.into_primitive());
+                    prep.finish((w, hs.clone(), cache), hs)
+                }
+                OpsKind::UnTracked(prep) => {
+                    prep.finish(forward(gi.into_primitive(), w_hh.into_primitive(), b_hh.into_primitive(), h0.into_primitive()).0)
+                }
+            }
+        }
+    }
+
+    pub fn gru_sequence(gi: Tensor<3>, w_hh: Tensor<2>, b_hh: Tensor<2>, h0: Tensor<2>) -> Tensor<3> {
+        Tensor::from_dispatch(<Dispatch as GruOps>::gru_sequence(
+            gi.into_dispatch(),
+            w_hh.into_dispatch(),
+            b_hh.into_dispatch(),
+            h0.into_dispatch(),
+        ))
+    }
+}

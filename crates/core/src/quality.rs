@@ -1,0 +1,101 @@
+//! Poems the way readers judge them: sampled poems' well-formedness, rhyme, how much is
+//! copied from the training poems, how much repeats, and how fast they are written. The CLI's
+//! `shige eval` and the page's quality panel print the same figures from here.
+
+use serde::Serialize;
+
+use crate::inference::{GenerateError, GenerateOptions, PoemForm, generate, is_hanzi, is_well_formed};
+use crate::model::PoemModel;
+use crate::novelty::CopyIndex;
+use crate::rhyme::rhymes;
+use crate::tokenizer::Vocab;
+
+/// Start characters for samples: the vocabulary's most frequent Chinese characters, in turn.
+pub const START_CHARS: usize = 50;
+
+/// The quality figures of a model (shares are 0..1).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quality {
+    pub samples: usize,
+    /// Free poems that came out as regular 五言 or 七言 verse.
+    pub well_formed: f64,
+    /// 五绝 and 七绝 (forms imposed) whose even lines rhyme, without and with rhyme-constrained decoding.
+    pub rhyme_wujue: f64,
+    pub rhyme_qijue: f64,
+    pub rhyme_qijue_constrained: f64,
+    /// Longest run of characters shared with a training poem, mean and most, over free poems.
+    pub copied_mean: f64,
+    pub copied_max: usize,
+    /// Free poems that contain a whole training line.
+    pub copies_a_line: f64,
+    /// Repeated characters within a poem, mean over free poems.
+    pub repeated: f64,
+    /// Characters written per second (all samples).
+    pub chars_per_second: f64,
+}
+
+/// Samples `samples` poems of each kind with `sampling` (its `start`, `form` and `rhyme` are
+/// set here) and measures them. `now_ms` is the clock (the browser has no `Instant`).
+pub async fn measure(
+    model: &PoemModel,
+    vocab: &Vocab,
+    index: &CopyIndex,
+    sampling: &GenerateOptions,
+    samples: usize,
+    now_ms: &dyn Fn() -> f64,
+) -> Result<Quality, GenerateError> {
+    let starts: Vec<char> = vocab.chars().iter().copied().filter(|&c| is_hanzi(c)).take(START_CHARS).collect();
+    if starts.is_empty() {
+        return Err(GenerateError::NoHanzi);
+    }
+    let samples = samples.max(1);
+    let (mut chars, started) = (0usize, now_ms());
+    let mut write = async |i: usize, form: PoemForm, rhyme: bool| -> Result<String, GenerateError> {
+        let options = GenerateOptions {
+            start: starts[i % starts.len()].to_string(),
+            seed: sampling.seed.wrapping_add(i as u64),
+            form,
+            rhyme,
+            acrostic: String::new(),
+            ..sampling.clone()
+        };
+        let poem = generate(model, vocab, &options).await?;
+        chars += poem.chars().count();
+        Ok(poem)
+    };
+    let (mut well_formed, mut copies, mut copied_sum, mut copied_max, mut repeated) = (0, 0, 0usize, 0, 0.0);
+    for i in 0..samples {
+        let poem = write(i, PoemForm::Free, false).await?;
+        well_formed += is_well_formed(&poem) as usize;
+        let n = index.measure(&poem);
+        copies += n.copies_a_line as usize;
+        copied_sum += n.longest_copied;
+        copied_max = copied_max.max(n.longest_copied);
+        repeated += n.repeated;
+    }
+    let mut rate = async |form: PoemForm, rhyme: bool| -> Result<f64, GenerateError> {
+        let mut hits = 0;
+        for i in 0..samples {
+            hits += (rhymes(&write(i, form, rhyme).await?) == Some(true)) as usize;
+        }
+        Ok(hits as f64 / samples as f64)
+    };
+    let rhyme_wujue = rate(PoemForm::Wujue, false).await?;
+    let rhyme_qijue = rate(PoemForm::Qijue, false).await?;
+    let rhyme_qijue_constrained = rate(PoemForm::Qijue, true).await?;
+    let seconds = ((now_ms() - started) / 1000.0).max(1e-9);
+    let n = samples as f64;
+    Ok(Quality {
+        samples,
+        well_formed: well_formed as f64 / n,
+        rhyme_wujue,
+        rhyme_qijue,
+        rhyme_qijue_constrained,
+        copied_mean: copied_sum as f64 / n,
+        copied_max,
+        copies_a_line: copies as f64 / n,
+        repeated: repeated / n,
+        chars_per_second: chars as f64 / seconds,
+    })
+}
