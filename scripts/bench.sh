@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu]" >&2; exit 2 ;;
   esac
 done
-TORCH_VERSION=2.9.1
+TORCH_VERSION=2.15.0
 
 bash scripts/setup.sh
 if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then

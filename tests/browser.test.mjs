@@ -138,7 +138,7 @@ test('persistence and bad input (CPU)', { timeout: 900_000 }, () => withApp(serv
   await writeFile(empty, '');
   await uploadCorpus(page, empty);
   await page.waitForFunction(() => document.querySelector('#notices .notice-text')?.textContent.includes('empty'));
-  assert.match(await lastNotice(page), /empty\.txt: the corpus is empty.*unchanged/);
+  assert.match(await lastNotice(page), /empty\.txt: the file is empty.*unchanged/);
   assert.ok((await writePoem(page, '月')).startsWith('月'));
   assert.equal(await step(page), step16);
 
@@ -146,6 +146,6 @@ test('persistence and bad input (CPU)', { timeout: 900_000 }, () => withApp(serv
   await page.fill('#start-char', 'Ω');
   await page.click('#generate');
   await page.waitForFunction(() => document.querySelector('#notices .notice-text')?.textContent.includes('vocabulary'));
-  assert.match(await lastNotice(page), /not in the model's vocabulary/);
+  assert.match(await lastNotice(page), /“Ω” is not in the model.s vocabulary/);
   await page.screenshot({ path: join(outputDir, 'errors.png'), fullPage: true });
 }));

@@ -43,6 +43,9 @@ export const DEFAULT = '?lang=en';
 export async function openApp(context, url, query = TINY) {
   const page = context.pages()[0] ?? await context.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
+  // Playwright starts intercepting file choosers when a listener first appears, asynchronously:
+  // listen from the start so a chooser opened by a key press is never missed.
+  page.on('filechooser', () => {});
   await page.goto(url + query);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
   return page;

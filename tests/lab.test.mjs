@@ -81,6 +81,23 @@ test('three cells side by side: chart, gradient flow, inside a poem, CSV, a link
       assert.ok(size[0] > 0 && size[1] > 0 && !size[2], `${id}: ${size}`);
     }
 
+    // The quality panel: the same figures as `shige eval`, rhyme-constrained 七绝 always rhyme.
+    await page.click('#quality summary');
+    await page.click('#measure');
+    await page.waitForFunction(() => document.querySelectorAll('#quality-table tbody tr').length === 9, null, { timeout: 300_000 });
+    const quality = Object.fromEntries(await page.$$eval('#quality-table tbody tr', (rows) => rows.map((r) => [r.cells[0]?.textContent ?? r.querySelector('th').textContent, r.querySelector('td').textContent])));
+    assert.equal(quality['Rhyme rate 七绝 with rhyme on'], '100.0%');
+    assert.match(quality['Writing speed'], /characters\/s/);
+    // Rhyme is for forms with lines only.
+    assert.ok(await page.isDisabled('#rhyme'));
+    await page.selectOption('#form', 'qijue');
+    assert.ok(!(await page.isDisabled('#rhyme')));
+    await page.check('#rhyme');
+    await page.click('.chip:text("山")');
+    await page.waitForFunction(() => document.querySelectorAll('#poems li[data-done]').length >= 2);
+    assert.match(await page.getAttribute('#poems li', 'data-poem'), /^山[^，。]{6}，[^，。]{7}。[^，。]{7}，[^，。]{7}。$/u);
+    await page.selectOption('#form', 'free');
+
     // CSV: a row per run per step.
     const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
     const rows = (await readFile(await csv.path(), 'utf8')).trim().split('\n');

@@ -7,7 +7,7 @@ import { cp, mkdtemp, appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { serve, launch, openApp, site, root, dataDir, outputDir, TINY, waitForStep, waitForPaused, readDb } from './harness.mjs';
+import { serve, launch, openApp, site, root, dataDir, outputDir, shigeBin, TINY, waitForStep, waitForPaused, readDb } from './harness.mjs';
 
 const TANGSHI = join(dataDir, 'tangshi.txt');
 let server;
@@ -155,7 +155,9 @@ test('keyboard only: load a corpus, train, pause, write from 月, save and load 
     await page.keyboard.press('Shift+Tab');
     await tabTo(page, '#drop-zone');
     const [again] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
-    await again.setFiles([]);
+    const before = await page.evaluate(() => window.shige.state().workspace);
+    await again.setFiles(TANGSHI);
+    await page.waitForFunction((w) => window.shige.state().workspace !== w, before, { timeout: 120_000 });
 
     await tabTo(page, '#start');
     await page.keyboard.press('Enter');
@@ -179,6 +181,28 @@ test('keyboard only: load a corpus, train, pause, write from 月, save and load 
     const [picker] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
     await picker.setFiles(saved);
     await page.waitForFunction((s) => window.shige.state().undo && window.shige.state().runs[0].info.step === s, step);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a first visit opens the starter model: its held-out perplexity matches shige eval, and it writes the first poem', { timeout: 900_000 }, async () => {
+  const starter = join(site, 'starter.ckpt');
+  const corpus = join(site, 'default-corpus.txt');
+  const cli = JSON.parse(execFileSync(shigeBin, ['eval', '--model', starter, '--corpus', corpus, '--samples', '0', '--json'], { encoding: 'utf8' }));
+  const expected = execFileSync(shigeBin, ['generate', '--model', starter, '--start', '月'], { encoding: 'utf8' }).trim();
+  const context = await launch({ webgpu: false });
+  try {
+    const page = await openApp(context, server.url, '?lang=en');
+    await page.waitForSelector('#starter-perplexity', { timeout: 600_000 });
+    const shown = Number((await page.textContent('#starter-perplexity')).replace(/,/g, ''));
+    assert.ok(Math.abs(shown - cli.heldOutPerplexity) / cli.heldOutPerplexity < 0.01, `page ${shown} vs shige eval ${cli.heldOutPerplexity}`);
+    const run = await page.evaluate(() => window.shige.state().runs[0]);
+    assert.ok(run.starter && run.info.step === cli.step, 'the page opened the starter, untrained further');
+    await page.click('.chip:text("月")');
+    await page.waitForSelector('#poems li[data-done]');
+    assert.equal(await page.getAttribute('#poems li', 'data-poem'), expected, 'the same poem as shige generate from the same file');
+    await page.screenshot({ path: join(outputDir, 'starter.png'), fullPage: true });
   } finally {
     await context.close();
   }

@@ -215,22 +215,24 @@ on('eval', ({ runId, step, perplexity }) => {
 });
 on('flow', ({ runId, step, wholePoem, lastChar }) => flowChart.update(runId, { step, wholePoem, lastChar }));
 on('state', ({ state }) => applyState(state));
-on('error', ({ key, vars }) => notices.show(t(key, vars)));
-on('warning', ({ key, vars }) => notices.show(t(key, vars), { kind: 'warning' }));
-on('fatal', ({ message }) => notices.show(t('notice.workerDied', { message })));
+/** A worker event's text; `inner` is the underlying error's own key, translated too. */
+const eventText = ({ key, vars, inner }) => () => t(key, inner ? { ...vars, message: t(inner.key, inner.vars) } : vars);
+on('error', (e) => notices.show(eventText(e)));
+on('warning', (e) => notices.show(eventText(e), { kind: 'warning' }));
+on('fatal', ({ message }) => notices.show(() => t('notice.workerDied', { message })));
 on('autosave', (e) => {
-  if (e.state === 'on') { notices.clear('autosave'); notices.show(t('notice.autosaveOk'), { kind: 'info', id: 'autosave-ok' }); return; }
+  if (e.state === 'on') { notices.clear('autosave'); notices.show(() => t('notice.autosaveOk'), { kind: 'info', id: 'autosave-ok' }); return; }
   const actions = [];
-  if (e.offerDownload) actions.push({ label: t('notice.download'), run: () => saveRun(e.runId) });
+  if (e.offerDownload) actions.push({ label: () => t('notice.download'), run: () => saveRun(e.runId) });
   if (e.state === 'other-tab') {
-    actions.push({ label: t('notice.takeOver'), run: async () => applyState(await call('takeOverAutosave')) });
-    actions.push({ label: t('notice.saveAsOwn'), run: async () => applyState(await call('saveAsOwn')) });
+    actions.push({ label: () => t('notice.takeOver'), run: async () => applyState(await call('takeOverAutosave')) });
+    actions.push({ label: () => t('notice.saveAsOwn'), run: async () => applyState(await call('saveAsOwn')) });
   }
-  notices.show(autosaveMessage(e), { kind: 'warning', id: 'autosave', actions });
+  notices.show(() => autosaveMessage(e), { kind: 'warning', id: 'autosave', actions });
 });
 on('unrestorable', ({ modelId, name, message }) => {
-  notices.show(t('notice.unrestorable', { name, message }), { kind: 'warning', id: `broken-${modelId}`, actions: [
-    { label: t('notice.download'), run: async () => download(await call('storedBytes', { modelId }), `${name}.ckpt`) },
+  notices.show(() => t('notice.unrestorable', { name, message }), { kind: 'warning', id: `broken-${modelId}`, actions: [
+    { label: () => t('notice.download'), run: async () => download(await call('storedBytes', { modelId }), `${name}.ckpt`) },
   ] });
 });
 
@@ -343,13 +345,13 @@ async function useCorpus(args, name, transfer = []) {
     $('poems').replaceChildren();
     notices.clear('need-file');
   } catch (e) {
-    notices.show(t('corpus.failed', { name, message: describeError(e) }));
+    notices.show(() => t('corpus.failed', { name, message: describeError(e) }));
     if (current) applyState(current);
   }
 }
 const MAX_FILE = 256 * 2 ** 20;
 async function useFile(file) {
-  if (file.size > MAX_FILE) return notices.show(t('corpus.tooLarge', { name: file.name, mib: Math.round(file.size / 2 ** 20) }));
+  if (file.size > MAX_FILE) return notices.show(() => t('corpus.tooLarge', { name: file.name, mib: Math.round(file.size / 2 ** 20) }));
   // The buffer moves to the worker: the page keeps no copy.
   const bytes = new Uint8Array(await file.arrayBuffer());
   return useCorpus({ bytes, name: file.name }, file.name, [bytes.buffer]);
@@ -381,13 +383,13 @@ async function write(start) {
     seed: Number($('seed').value), maxChars: 80, rhyme: form !== 'free' && $('rhyme').checked,
     repetitionPenalty: Math.max(1, Number($('penalty').value) || 1),
   };
-  if (!acrostic && !start) return notices.show(t('write.needStart'));
+  if (!acrostic && !start) return notices.show(() => t('write.needStart'));
   const t0 = performance.now();
   try {
     const written = await call('generate', { runId: run.id, options });
     $('seed').value = String(options.seed + 1);   // next click, next poem
     await addPoem(written, { ...options, ms: performance.now() - t0, run });
-  } catch (e) { notices.show(describeError(e)); }
+  } catch (e) { notices.show(() => describeError(e)); }
 }
 async function addPoem(written, o) {
   const li = document.createElement('li');
@@ -427,7 +429,9 @@ $('measure').onclick = () => attempt(async () => {
     $('measure').disabled = false;
   }
 });
+let lastQuality = null;
 function showQuality(q, run) {
+  lastQuality = [q, run];
   const pct = (x) => `${formatNumber(x * 100, 1)}%`;
   const best = stats.get(run.id)?.bestPpl;
   const rows = [
@@ -494,7 +498,12 @@ $('lang-switch').onclick = () => i18n.switchTo(i18n.other());
 i18n.onChange(() => {
   runOrder = '';
   renderTeacherGroups();
+  notices.retranslate();
   if (current) applyState(current);
+  library.refresh().catch(() => {});
+  if (lastQuality) showQuality(...lastQuality);
+  const intro = $('starter-intro');
+  if (intro.dataset.shown && starterShown) showStarter(...starterShown);
 });
 
 // ---- start --------------------------------------------------------------------------------
@@ -502,7 +511,9 @@ i18n.onChange(() => {
 window.shige = { call, state: () => current, chart, flowChart, stats, checkForUpdate: offline.checkForUpdate };
 
 /** A first visit opens the trained starter model: say what it is and how good it is. */
+let starterShown = null;
 function showStarter(run, perplexity) {
+  starterShown = [run, perplexity];
   const intro = $('starter-intro');
   intro.dataset.shown = 'true';
   intro.hidden = false;
@@ -518,8 +529,8 @@ async function openExperiment(exp) {
   applyState(state);
   writeSettings(exp.runs[0].settings);
   if (exp.corpus.hash && state.corpus.id !== exp.corpus.hash) {
-    notices.show(t('share.needFile', { name: exp.corpus.name }), { kind: 'info', id: 'need-file', actions: [
-      { label: t('corpus.choose'), run: chooseCorpus },
+    notices.show(() => t('share.needFile', { name: exp.corpus.name }), { kind: 'info', id: 'need-file', actions: [
+      { label: () => t('corpus.choose'), run: chooseCorpus },
     ] });
   }
 }
@@ -532,10 +543,10 @@ async function startPage() {
   renderTeacherGroups();
   share.applyTeacherMode(params);
   let exp = null;
-  try { exp = share.fromUrl(params); } catch (e) { notices.show(t(e.key ?? 'share.damaged')); }
+  try { exp = share.fromUrl(params); } catch (e) { notices.show(() => t(e.key ?? 'share.damaged')); }
   $('backend').textContent = t('backend.offlineCopy');
-  await offline.register({ onUpdate: (apply) => notices.show(t('update.ready'), { kind: 'info', id: 'update', actions: [
-    { label: t('update.reload'), run: apply },
+  await offline.register({ onUpdate: (apply) => notices.show(() => t('update.ready'), { kind: 'info', id: 'update', actions: [
+    { label: () => t('update.reload'), run: apply },
   ] }) });
   offline.buildId().then((id) => { if (id) $('build-id').textContent = id; });
   startWorker();

@@ -13,7 +13,7 @@ export function setup({ opened }) {
   onOpen = opened;
   $('persist').onclick = () => attempt(async () => {
     const granted = await navigator.storage?.persist?.();
-    notices.show(t(granted ? 'library.persisted' : 'library.notPersisted'), { kind: 'info', id: 'persist' });
+    notices.show(() => t(granted ? 'library.persisted' : 'library.notPersisted'), { kind: 'info', id: 'persist' });
     await refresh();
   });
 }
@@ -66,8 +66,8 @@ export async function refresh(list = null) {
     button(t('library.download'), 'download', async () => download(await call('storedBytes', { modelId: m.id }), `${m.name}.ckpt`));
     button(t('library.delete'), 'delete', async () => {
       await refresh(await call('deleteModel', { modelId: m.id }));
-      notices.show(t('library.deleted', { name: m.name }), { kind: 'info', id: `deleted-${m.id}`, actions: [
-        { label: t('library.undoDelete'), run: async () => refresh(await call('undoDelete', { modelId: m.id })) },
+      notices.show(() => t('library.deleted', { name: m.name }), { kind: 'info', id: `deleted-${m.id}`, actions: [
+        { label: () => t('library.undoDelete'), run: async () => refresh(await call('undoDelete', { modelId: m.id })) },
       ] });
     }, m.open);
     const corpusName = m.corpusId === 'builtin' ? t('corpus.builtinName') : m.corpusName;

@@ -4,9 +4,13 @@ import { t } from './i18n.js';
 
 const box = () => document.getElementById('notices');
 
+const texts = new WeakMap();   // element -> functions that write its text in the current language
+const say = (text) => (typeof text === 'function' ? text() : text);
+
 /**
- * Shows a notice. `kind`: 'error' | 'warning' | 'info'; `id` replaces an earlier notice with the
- * same id; `actions`: [{ label, run }]. Returns the element.
+ * Shows a notice. `text` (and each action's `label`) may be a function returning the string in
+ * the current language, so a language switch rewrites it (`retranslate`). `kind`: 'error' |
+ * 'warning' | 'info'; `id` replaces an earlier notice with the same id; `actions`: [{ label, run }].
  */
 export function show(text, { kind = 'error', id = null, actions = [] } = {}) {
   if (id) box().querySelector(`[data-notice="${id}"]`)?.remove();
@@ -16,12 +20,14 @@ export function show(text, { kind = 'error', id = null, actions = [] } = {}) {
   if (id) el.dataset.notice = id;
   const span = document.createElement('span');
   span.className = 'notice-text';
-  span.textContent = text;
+  span.textContent = say(text);
   el.append(span);
+  const writers = [() => { span.textContent = say(text); }];
   for (const { label, run } of actions) {
     const b = document.createElement('button');
     b.type = 'button';
-    b.textContent = label;
+    b.textContent = say(label);
+    writers.push(() => { b.textContent = say(label); });
     b.onclick = async () => { b.disabled = true; try { await run(); el.remove(); } catch (e) { span.textContent = describeError(e); b.disabled = false; } };
     el.append(b);
   }
@@ -32,14 +38,22 @@ export function show(text, { kind = 'error', id = null, actions = [] } = {}) {
   close.setAttribute('aria-label', t('notice.dismiss'));
   close.onclick = () => el.remove();
   el.append(close);
+  writers.push(() => close.setAttribute('aria-label', t('notice.dismiss')));
+  texts.set(el, writers);
   box().prepend(el);
   return el;
+}
+
+/** Rewrites every notice in the current language (after a language switch). */
+export function retranslate() {
+  for (const el of box().children) for (const write of texts.get(el) ?? []) write();
 }
 
 export const clear = (id) => box().querySelector(`[data-notice="${id}"]`)?.remove();
 
 /** An error in the reader's language where the worker named it, else in its own words. */
 export const describeError = (e) => (e?.key ? t(e.key, { message: e.message, ...e.vars }) : e?.message ?? String(e));
+// (wasm errors carry `key`/`vars` too: the worker passes them on, so they are translated here.)
 
 /** Runs `fn`, showing its error (if any) as a notice. */
 export async function attempt(fn) {

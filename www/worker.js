@@ -38,6 +38,8 @@ class Coded extends Error {
   }
 }
 const warn = (key, vars = {}) => post({ event: 'warning', key, vars });
+/** The translation key of an error from the wasm module (see `Coded` in crates/wasm), if it has one. */
+const coded = (e) => (e?.key ? { key: e.key, vars: { ...e.vars } } : null);
 
 // ---- the loop ---------------------------------------------------------------------------
 const inbox = [];
@@ -140,7 +142,7 @@ async function trainOne(run) {
     run.running = false;
     if (await crashed(e)) return;
     run.error = message(e);
-    post({ event: 'error', runId: run.id, key: 'notice.runError', vars: { name: run.name, message: message(e) } });
+    post({ event: 'error', runId: run.id, key: 'notice.runError', vars: { name: run.name, message: message(e) }, inner: coded(e) });
     announce();
     return;
   }
@@ -182,7 +184,7 @@ async function runJob(job) {
       post({ event: 'flow', runId: run.id, step: job.step, ...flow });
     }
   } catch (e) {
-    if (!(await crashed(e))) warn('notice.runError', { name: run.name, message: message(e) });
+    if (!(await crashed(e))) post({ event: 'warning', key: 'notice.runError', vars: { name: run.name, message: message(e) }, inner: coded(e) });
   }
 }
 

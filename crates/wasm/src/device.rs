@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 
 use burn::tensor::Device;
+#[cfg(feature = "webgpu")]
 use wasm_bindgen::JsValue;
 
 thread_local! {

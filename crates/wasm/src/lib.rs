@@ -77,6 +77,92 @@ fn reject(e: impl std::fmt::Display) -> JsValue {
     js_err(e).into()
 }
 
+/// A core error the page can say in the reader's language: a key into its string tables
+/// (`error.*` in www/locales) and the values the string needs.
+trait Coded: std::fmt::Display {
+    fn code(&self) -> (&'static str, Vec<(&'static str, String)>);
+}
+
+/// A JS `Error` with the English message, and `key` and `vars` for the page's translations.
+fn fail(e: impl Coded) -> JsValue {
+    let (key, vars) = e.code();
+    let error = js_sys::Error::new(&e.to_string());
+    let values = js_sys::Object::new();
+    for (name, value) in vars {
+        let _ = js_sys::Reflect::set(&values, &JsValue::from_str(name), &JsValue::from_str(&value));
+    }
+    let _ = js_sys::Reflect::set(&error, &JsValue::from_str("key"), &JsValue::from_str(key));
+    let _ = js_sys::Reflect::set(&error, &JsValue::from_str("vars"), &values);
+    error.into()
+}
+
+impl Coded for shige_core::CorpusError {
+    fn code(&self) -> (&'static str, Vec<(&'static str, String)>) {
+        use shige_core::CorpusError as E;
+        match self {
+            E::Empty => ("error.corpus.empty", vec![]),
+            E::TooLarge { size, limit } => ("error.corpus.tooLarge", vec![("mib", (size >> 20).to_string()), ("limit", (limit >> 20).to_string())]),
+            E::Binary { line } => ("error.corpus.binary", vec![("line", line.to_string())]),
+            E::Utf16(endian) => ("error.corpus.utf16", vec![("endian", endian.to_string())]),
+            E::InvalidUtf8 { line, likely_gbk: true } => ("error.corpus.gbk", vec![("line", line.to_string())]),
+            E::InvalidUtf8 { line, .. } => ("error.corpus.notUtf8", vec![("line", line.to_string())]),
+            E::NothingKept { report, first_line } => {
+                ("error.corpus.nothingKept", vec![("found", report.found.to_string()), ("line", first_line.to_string())])
+            }
+        }
+    }
+}
+
+impl Coded for shige_core::CheckpointError {
+    fn code(&self) -> (&'static str, Vec<(&'static str, String)>) {
+        use shige_core::CheckpointError as E;
+        match self {
+            E::NotACheckpoint(_) => ("error.checkpoint.notOurs", vec![]),
+            E::Version { found, expected } => ("error.checkpoint.version", vec![("found", found.clone()), ("expected", expected.to_string())]),
+            E::Damaged(why) => ("error.checkpoint.damaged", vec![("why", why.clone())]),
+            E::Mismatch(why) => ("error.checkpoint.mismatch", vec![("why", why.clone())]),
+            E::NonFinite(tensor, _) => ("error.checkpoint.nonFinite", vec![("tensor", tensor.clone())]),
+            E::Device(e) => e.code(),
+        }
+    }
+}
+
+impl Coded for shige_core::GenerateError {
+    fn code(&self) -> (&'static str, Vec<(&'static str, String)>) {
+        use shige_core::GenerateError as E;
+        match self {
+            E::UnknownChar(c) => ("error.write.unknownChar", vec![("char", c.to_string())]),
+            E::NotHanzi(c) => ("error.write.notHanzi", vec![("char", c.to_string())]),
+            E::MissingPunctuation(c) => ("error.write.missingPunctuation", vec![("char", c.to_string())]),
+            E::AcrosticTooLong { given, lines, .. } => ("error.write.acrosticTooLong", vec![("given", given.to_string()), ("lines", lines.to_string())]),
+            E::PrefixBreaksForm(start) => ("error.write.prefixBreaksForm", vec![("start", start.clone())]),
+            E::BadTemperature => ("error.write.badTemperature", vec![]),
+            E::BadTopP => ("error.write.badTopP", vec![]),
+            E::BadPenalty => ("error.write.badPenalty", vec![]),
+            E::RhymeNeedsForm => ("error.write.rhymeNeedsForm", vec![]),
+            E::NoHanzi => ("error.write.noHanzi", vec![]),
+            E::NoCandidate(so_far) => ("error.write.noCandidate", vec![("text", so_far.clone())]),
+            E::Device(e) => e.code(),
+        }
+    }
+}
+
+impl Coded for shige_core::TrainError {
+    fn code(&self) -> (&'static str, Vec<(&'static str, String)>) {
+        use shige_core::TrainError as E;
+        match self {
+            E::NonFiniteLoss { step, loss, restored_step } => (
+                "error.train.nonFinite",
+                vec![("step", step.to_string()), ("value", loss.to_string()), ("restored", restored_step.to_string())],
+            ),
+            E::Read(why) => ("error.train.read", vec![("why", why.clone())]),
+            E::NoData => ("error.train.noData", vec![]),
+            E::NoValidation => ("error.train.noValidation", vec![]),
+            E::Settings(why) => ("error.train.settings", vec![("why", why.clone())]),
+        }
+    }
+}
+
 /// Why the trainer cannot be borrowed: another call holds it, or a panic left it borrowed.
 fn busy() -> String {
     match panic_message() {
@@ -189,8 +275,8 @@ pub struct CorpusData {
 #[wasm_bindgen]
 impl CorpusData {
     /// Parses, cleans and encodes a corpus file; throws a readable `Error` on bad input.
-    pub fn parse(bytes: &[u8]) -> Result<CorpusData, JsError> {
-        let corpus = load_corpus(bytes, &CleaningConfig::new()).map_err(js_err)?;
+    pub fn parse(bytes: &[u8]) -> Result<CorpusData, JsValue> {
+        let corpus = load_corpus(bytes, &CleaningConfig::new()).map_err(fail)?;
         let vocab = Vocab::build(&corpus.train, TrainConfig::new().min_char_freq);
         Ok(CorpusData { data: Arc::new(EncodedCorpus::new(&corpus, vocab)) })
     }
@@ -346,23 +432,23 @@ impl Trainer {
 #[wasm_bindgen]
 impl Trainer {
     /// `Trainer.create(corpus, options)`: a fresh model on a parsed corpus.
-    pub async fn create(corpus: &CorpusData, options: JsValue) -> Result<Trainer, JsError> {
+    pub async fn create(corpus: &CorpusData, options: JsValue) -> Result<Trainer, JsValue> {
         let o = TrainerOptions::from_js(options)?;
         let (shape, config) = (o.shape()?, o.train_config());
-        config.validate().map_err(js_err)?;
-        shape.validate(corpus.data.vocab.len()).map_err(js_err)?;
+        config.validate().map_err(|e| fail(shige_core::TrainError::Settings(e)))?;
+        shape.validate(corpus.data.vocab.len()).map_err(|e| fail(shige_core::TrainError::Settings(e)))?;
         let opened = device::open(&o.backend).await;
-        let trainer = shige_core::Trainer::on_data(corpus.data.clone(), shape, config, &opened.device).map_err(js_err)?;
+        let trainer = shige_core::Trainer::on_data(corpus.data.clone(), shape, config, &opened.device).map_err(fail)?;
         Ok(Trainer::wrap(trainer, opened))
     }
 
     /// `Trainer.load(checkpointBytes, corpusBytes?, backend?)`: a saved model (from the page or
     /// the CLI). With a corpus it can continue training on it; without, it can only write.
-    pub async fn load(checkpoint: Vec<u8>, corpus: Option<Vec<u8>>, backend: Option<String>) -> Result<Trainer, JsError> {
-        let ckpt = Checkpoint::from_bytes(&checkpoint).map_err(js_err)?;
+    pub async fn load(checkpoint: Vec<u8>, corpus: Option<Vec<u8>>, backend: Option<String>) -> Result<Trainer, JsValue> {
+        let ckpt = Checkpoint::from_bytes(&checkpoint).map_err(fail)?;
         drop(checkpoint);
         let corpus = match corpus {
-            Some(bytes) => load_corpus(&bytes, &ckpt.cleaning).map_err(js_err)?,
+            Some(bytes) => load_corpus(&bytes, &ckpt.cleaning).map_err(fail)?,
             None => Corpus { config: ckpt.cleaning.clone(), train: Vec::new(), validation: Vec::new(), report: Default::default() },
         };
         let opened = device::open(backend.as_deref().unwrap_or("auto")).await;
@@ -425,7 +511,7 @@ impl Trainer {
             let mut inner = inner.try_borrow_mut().map_err(|_| reject(busy()))?;
             let result = inner.trainer.train_steps(n).await;
             last_good.borrow_mut().state = inner.trainer.state.clone();
-            let losses = result.map_err(reject)?;
+            let losses = result.map_err(fail)?;
             Ok(js_sys::Float32Array::from(losses.as_slice()).into())
         })
     }
@@ -447,7 +533,7 @@ impl Trainer {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let inner = inner.try_borrow().map_err(|_| reject(busy()))?;
-            let e = inner.trainer.evaluate().await.map_err(reject)?;
+            let e = inner.trainer.evaluate().await.map_err(fail)?;
             Ok(serde_wasm_bindgen::to_value(&EvalResult { loss: e.loss, perplexity: e.perplexity })?)
         })
     }
@@ -469,7 +555,7 @@ impl Trainer {
                 tokens: usize,
             }
             let inner = inner.try_borrow().map_err(|_| reject(busy()))?;
-            let (total, tokens) = inner.trainer.evaluate_part(start..end).await.map_err(reject)?;
+            let (total, tokens) = inner.trainer.evaluate_part(start..end).await.map_err(fail)?;
             Ok(serde_wasm_bindgen::to_value(&Part { total, tokens })?)
         })
     }
@@ -486,7 +572,7 @@ impl Trainer {
                 last_char: Vec<f32>,
             }
             let inner = inner.try_borrow().map_err(|_| reject(busy()))?;
-            let flow = inner.trainer.gradient_flow().await.map_err(reject)?;
+            let flow = inner.trainer.gradient_flow().await.map_err(fail)?;
             Ok(serde_wasm_bindgen::to_value(&Flow { whole_poem: flow.whole_poem, last_char: flow.last_char })?)
         })
     }
@@ -502,7 +588,7 @@ impl Trainer {
             let mut inner = inner.try_borrow_mut().map_err(|_| reject(busy()))?;
             inner.sampler(cpu_backend).await?;
             let model = &inner.sampler.as_ref().expect("refreshed above").1;
-            let written = generate_traced(model, &inner.trainer.vocab, &options).await.map_err(reject)?;
+            let written = generate_traced(model, &inner.trainer.vocab, &options).await.map_err(fail)?;
             Ok(serde_wasm_bindgen::to_value(&written)?)
         })
     }
@@ -522,7 +608,7 @@ impl Trainer {
             let now = js_sys::Date::now;
             let q = shige_core::quality::measure(model, &inner.trainer.vocab, &index, &options, samples.clamp(1, 1000), &now)
                 .await
-                .map_err(reject)?;
+                .map_err(fail)?;
             Ok(serde_wasm_bindgen::to_value(&q)?)
         })
     }
@@ -532,7 +618,7 @@ impl Trainer {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let inner = inner.try_borrow().map_err(|_| reject(busy()))?;
-            let ckpt = Checkpoint::capture(&inner.trainer).await.map_err(reject)?;
+            let ckpt = Checkpoint::capture(&inner.trainer).await.map_err(fail)?;
             Ok(bytes_to_js(ckpt.to_bytes()))
         })
     }
@@ -591,7 +677,7 @@ pub fn wasm_memory_bytes() -> f64 {
 
 /// Parses and cleans a corpus; throws an `Error` with a readable message on bad input.
 #[wasm_bindgen(js_name = inspectCorpus)]
-pub fn inspect_corpus(bytes: &[u8]) -> Result<JsValue, JsError> {
+pub fn inspect_corpus(bytes: &[u8]) -> Result<JsValue, JsValue> {
     let corpus = CorpusData::parse(bytes)?;
-    corpus.info()
+    Ok(corpus.info()?)
 }
