@@ -1,13 +1,15 @@
-//! The GRU recurrence as two WebGPU compute kernels: one dispatch runs all T steps of a
-//! layer forward, one runs them backward. On a GPU a training step is bound by dispatches, not
-//! FLOPs, and the tensor-op GRU (`model::RecurrentLayer::forward`, this kernel's reference)
-//! launches about ten kernels per time step.
+//! The GRU recurrence as one operation forward and one backward, instead of about ten tensor
+//! ops per time step (`model::RecurrentLayer::forward_tensor_ops`, this module's reference).
 //!
-//! Each workgroup owns one batch row and keeps h in workgroup memory; batch rows are
-//! independent, so no grid-wide sync is needed (WebGPU has none). W_hh is read from storage.
-//! The weight gradients are ordinary matmuls over all (t, b) rows afterwards. CubeCL kernels
-//! plug into burn through its backend-extension mechanism, with the backward written by hand.
-//! The CPU (`flex`) path keeps the tensor-op GRU.
+//! - On a GPU (CubeCL, so WebGPU in the browser) a training step is bound by dispatches, not
+//!   FLOPs: two compute kernels run all T steps of a layer. Each workgroup owns one batch row
+//!   and keeps h in workgroup memory; batch rows are independent, so no grid-wide sync is
+//!   needed (WebGPU has none). W_hh is read from storage.
+//! - On the CPU (flex) the same recurrence runs as plain loops around one small matmul per
+//!   step, without allocating a tensor per op (the tensor-op GRU spends most of its time there).
+//!
+//! Both plug into burn through its backend-extension mechanism, with the backward written by
+//! hand once for both: the weight gradients are ordinary matmuls over all (t, b) rows.
 
 use burn::tensor::Tensor;
 
@@ -17,21 +19,21 @@ use burn::tensor::Tensor;
 /// - `gi`: `[T, B, 3H]` (x @ W_ih + b_ih), `w_hh`: `[H, 3H]`, `b_hh`: `[1, 3H]`, `h0`: `[B, H]`
 /// - returns `[T + 1, B, H]`: row 0 is `h0`, row t + 1 the hidden state after step t
 pub fn gru_sequence(gi: &Tensor<3>, w_hh: &Tensor<2>, b_hh: &Tensor<2>, h0: &Tensor<2>) -> Option<Tensor<3>> {
-    #[cfg(feature = "wgpu")]
-    {
-        use burn::backend::DispatchDevice;
-        let on_cube = matches!(gi.device().inner().as_dispatch(), DispatchDevice::Cube(_));
-        let hidden = h0.dims()[1];
-        if on_cube && cube::fits(hidden) && !disabled() {
-            return Some(cube::gru_sequence(gi.clone(), w_hh.clone(), b_hh.clone(), h0.clone()));
-        }
+    use burn::backend::DispatchDevice;
+    if disabled() {
+        return None;
     }
-    let _ = (gi, w_hh, b_hh, h0);
-    None
+    let usable = match gi.device().inner().as_dispatch() {
+        DispatchDevice::Flex(_) => true,
+        #[cfg(feature = "wgpu")]
+        DispatchDevice::Cube(_) => cube::fits(h0.dims()[1]),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    };
+    usable.then(|| ops::gru_sequence(gi.clone(), w_hh.clone(), b_hh.clone(), h0.clone()))
 }
 
-/// `SHIGE_TENSOR_OP_GRU=1` turns the kernel off (to measure against it, or to rule it out).
-#[cfg(feature = "wgpu")]
+/// `SHIGE_TENSOR_OP_GRU=1` turns the kernels off (to measure against them, or to rule them out).
 fn disabled() -> bool {
     #[cfg(not(target_arch = "wasm32"))]
     return std::env::var_os("SHIGE_TENSOR_OP_GRU").is_some();
@@ -39,15 +41,121 @@ fn disabled() -> bool {
     return false;
 }
 
-#[cfg(feature = "wgpu")]
-mod cube {
+mod ops {
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
     use burn::backend::autodiff::grads::Gradients;
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-    use burn::backend::ops::FloatTensorOps;
     use burn::backend::{Autodiff, Backend, Dispatch, Slice, TensorMetadata, backend_extension, tensor::FloatTensor};
-    use burn::tensor::{DType, Shape, Tensor};
+    use burn::tensor::{Shape, Tensor};
+
+    /// The recurrence's two halves on a backend (the GPU kernels, the CPU loops).
+    pub trait GruKernels: Backend {
+        /// `(hs [T + 1, B, H], cache [T, B, 4H])`: row 0 of hs is h0; the cache keeps r, z, n
+        /// and W_hn·h + b_hn of every step for the backward.
+        fn gru_forward(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>);
+        /// `(d4 [T, B, 4H], d_h0 [B, H])` from the gradient of hs: d4 holds dr, dz, dn (input
+        /// side) and dn·r (hidden side) before the nonlinearities.
+        fn gru_backward(d_hs: FloatTensor<Self>, w_hh: FloatTensor<Self>, hs: FloatTensor<Self>, cache: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>);
+    }
+
+    #[backend_extension(Cube: cfg(feature = "wgpu"), Flex, Autodiff)]
+    pub trait GruOps: Backend {
+        /// The recurrence (see `super::gru_sequence`): `[T + 1, B, H]`.
+        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self>;
+    }
+
+    #[cfg(feature = "wgpu")]
+    impl GruOps for burn_cubecl::CubeBackend {
+        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
+            Self::gru_forward(gi, w_hh, b_hh, h0).0
+        }
+    }
+
+    impl GruOps for burn::backend::Flex {
+        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
+            Self::gru_forward(gi, w_hh, b_hh, h0).0
+        }
+    }
+
+    fn dims<B: Backend, const D: usize>(t: &FloatTensor<B>) -> [usize; D] {
+        t.shape().dims::<D>()
+    }
+
+    /// `length` columns of a matrix from `start`.
+    fn columns<B: Backend>(t: FloatTensor<B>, start: usize, length: usize) -> FloatTensor<B> {
+        let rows = dims::<B, 2>(&t)[0];
+        B::float_slice(t, &[Slice::from(0..rows), Slice::from(start..start + length)])
+    }
+
+    impl<B: GruKernels, C: CheckpointStrategy> GruOps for Autodiff<B, C> {
+        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
+            #[derive(Debug)]
+            struct GruBackward;
+
+            impl<B: GruKernels> Backward<B, 4> for GruBackward {
+                /// W_hh, the hidden states and the gate cache.
+                type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+
+                fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
+                    let [node_gi, node_w, node_b, node_h0] = ops.parents;
+                    let d_hs = grads.consume::<B>(&ops.node);
+                    let (w_hh, hs, cache) = ops.state;
+                    let [steps, batch, four_h] = dims::<B, 3>(&cache);
+                    let hidden = four_h / 4;
+                    let (d4, d_h0) = B::gru_backward(d_hs, w_hh, hs.clone(), cache);
+                    let rows = steps * batch;
+                    let d4 = B::float_reshape(d4, Shape::new([rows, four_h]));
+                    if let Some(node) = node_gi {
+                        let d_gi = columns::<B>(d4.clone(), 0, 3 * hidden);
+                        grads.register::<B>(node.id, B::float_reshape(d_gi, Shape::new([steps, batch, 3 * hidden])));
+                    }
+                    if node_w.is_some() || node_b.is_some() {
+                        // The hidden side: (dr, dz, dn·r) for every (t, b) row: [T*B, 3H]
+                        let d_gh = B::float_cat(vec![columns::<B>(d4.clone(), 0, 2 * hidden), columns::<B>(d4, 3 * hidden, hidden)], 1);
+                        if let Some(node) = node_w {
+                            // dW_hh = h_prevᵀ @ d_gh: [H, T*B] @ [T*B, 3H]
+                            let h_prev = B::float_reshape(hs, Shape::new([(steps + 1) * batch, hidden]));
+                            let h_prev = B::float_slice(h_prev, &[Slice::from(0..rows), Slice::from(0..hidden)]);
+                            grads.register::<B>(node.id, B::float_matmul(B::float_transpose(h_prev), d_gh.clone()));
+                        }
+                        if let Some(node) = node_b {
+                            grads.register::<B>(node.id, B::float_sum_dim(d_gh, 0));
+                        }
+                    }
+                    if let Some(node) = node_h0 {
+                        grads.register::<B>(node.id, d_h0);
+                    }
+                }
+            }
+
+            match GruBackward.prepare::<C>([gi.node(), w_hh.node(), b_hh.node(), h0.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => {
+                    let w = w_hh.primitive().clone();
+                    let (hs, cache) = B::gru_forward(gi.into_primitive(), w.clone(), b_hh.into_primitive(), h0.into_primitive());
+                    prep.finish((w, hs.clone(), cache), hs)
+                }
+                OpsKind::UnTracked(prep) => {
+                    prep.finish(B::gru_forward(gi.into_primitive(), w_hh.into_primitive(), b_hh.into_primitive(), h0.into_primitive()).0)
+                }
+            }
+        }
+    }
+
+    pub fn gru_sequence(gi: Tensor<3>, w_hh: Tensor<2>, b_hh: Tensor<2>, h0: Tensor<2>) -> Tensor<3> {
+        Tensor::from_dispatch(<Dispatch as GruOps>::gru_sequence(
+            gi.into_dispatch(),
+            w_hh.into_dispatch(),
+            b_hh.into_dispatch(),
+            h0.into_dispatch(),
+        ))
+    }
+}
+
+#[cfg(feature = "wgpu")]
+mod cube {
+    use burn::backend::{TensorMetadata, tensor::FloatTensor};
+    use burn::tensor::{DType, Shape};
     use burn_cubecl::CubeBackend;
     use burn_cubecl::kernel::into_contiguous;
     use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
@@ -217,20 +325,8 @@ mod cube {
         }
     }
 
-    #[backend_extension(Cube, Autodiff)]
-    pub trait GruOps: Backend {
-        /// The recurrence (see `super::gru_sequence`): `[T + 1, B, H]`.
-        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self>;
-    }
-
     fn dims<const D: usize>(t: &FloatTensor<CubeBackend>) -> [usize; D] {
         t.shape().dims::<D>()
-    }
-
-    /// `length` columns of a matrix from `start`.
-    fn columns(t: FloatTensor<CubeBackend>, start: usize, length: usize) -> FloatTensor<CubeBackend> {
-        let rows = dims::<2>(&t)[0];
-        CubeBackend::float_slice(t, &[Slice::from(0..rows), Slice::from(start..start + length)])
     }
 
     /// Both kernels' launch shape: a workgroup per batch row.
@@ -287,76 +383,127 @@ mod cube {
         (d4, d_h0)
     }
 
-    impl GruOps for CubeBackend {
-        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
-            forward(gi, w_hh, b_hh, h0).0
+    impl super::ops::GruKernels for CubeBackend {
+        fn gru_forward(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
+            forward(gi, w_hh, b_hh, h0)
+        }
+
+        fn gru_backward(d_hs: FloatTensor<Self>, w_hh: FloatTensor<Self>, hs: FloatTensor<Self>, cache: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
+            backward(d_hs, w_hh, hs, cache)
+        }
+    }
+}
+
+/// The recurrence on the CPU: the GPU kernels' formulas as loops over host slices, with one
+/// matmul (the `gemm` crate, which burn's CPU backend uses too) per time step.
+mod cpu {
+    use burn::backend::{Flex, TensorMetadata, tensor::FloatTensor};
+    use burn::tensor::TensorData;
+    use burn_flex::FlexTensor;
+
+    /// Matmuls smaller than this run on one thread: a time step's is ~6 M multiply-adds, and
+    /// waking the pool for it 128 times a step costs more than it saves.
+    const SERIAL_MACS: usize = 16 << 20;
+
+    fn values(t: FlexTensor) -> Vec<f32> {
+        t.into_data().try_into_vec::<f32>().expect("f32 tensors")
+    }
+
+    fn tensor(values: Vec<f32>, shape: [usize; 3]) -> FlexTensor {
+        FlexTensor::from_data(TensorData::new(values, shape))
+    }
+
+    /// `out[m×n] (+)= a[m×k] · b`, where `b` is `[k×n]` (`b_transposed`: `b` holds `[n×k]`).
+    fn matmul(out: &mut [f32], accumulate: bool, a: &[f32], b: &[f32], (m, k, n): (usize, usize, usize), b_transposed: bool) {
+        let (b_rs, b_cs) = if b_transposed { (1, k as isize) } else { (n as isize, 1) };
+        // SAFETY: the slices hold m×n, m×k and k×n floats, as the strides describe.
+        unsafe {
+            gemm::gemm(
+                m, n, k,
+                out.as_mut_ptr(), 1, n as isize, accumulate,
+                a.as_ptr(), 1, k as isize,
+                b.as_ptr(), b_cs, b_rs,
+                1.0, 1.0, false, false, false,
+                if m * n * k > SERIAL_MACS { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None },
+            );
         }
     }
 
-    impl<C: CheckpointStrategy> GruOps for Autodiff<CubeBackend, C> {
-        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
-            #[derive(Debug)]
-            struct GruBackward;
-
-            impl Backward<CubeBackend, 4> for GruBackward {
-                /// W_hh, the hidden states and the gate cache.
-                type State = (FloatTensor<CubeBackend>, FloatTensor<CubeBackend>, FloatTensor<CubeBackend>);
-
-                fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
-                    type B = CubeBackend;
-                    let [node_gi, node_w, node_b, node_h0] = ops.parents;
-                    let d_hs = grads.consume::<B>(&ops.node);
-                    let (w_hh, hs, cache) = ops.state;
-                    let [steps, batch, four_h] = dims::<3>(&cache);
-                    let hidden = four_h / 4;
-                    let (d4, d_h0) = backward(d_hs, w_hh, hs.clone(), cache);
-                    let rows = steps * batch;
-                    let d4 = B::float_reshape(d4, Shape::new([rows, four_h]));
-                    if let Some(node) = node_gi {
-                        let d_gi = columns(d4.clone(), 0, 3 * hidden);
-                        grads.register::<B>(node.id, B::float_reshape(d_gi, Shape::new([steps, batch, 3 * hidden])));
-                    }
-                    if node_w.is_some() || node_b.is_some() {
-                        // The hidden side: (dr, dz, dn·r) for every (t, b) row: [T*B, 3H]
-                        let d_gh = B::float_cat(
-                            vec![columns(d4.clone(), 0, 2 * hidden), columns(d4, 3 * hidden, hidden)],
-                            1,
-                        );
-                        if let Some(node) = node_w {
-                            // dW_hh = h_prevᵀ @ d_gh: [H, T*B] @ [T*B, 3H]
-                            let h_prev = B::float_reshape(hs, Shape::new([(steps + 1) * batch, hidden]));
-                            let h_prev = B::float_slice(h_prev, &[Slice::from(0..rows), Slice::from(0..hidden)]);
-                            grads.register::<B>(node.id, B::float_matmul(B::float_transpose(h_prev), d_gh.clone()));
-                        }
-                        if let Some(node) = node_b {
-                            grads.register::<B>(node.id, B::float_sum_dim(d_gh, 0));
-                        }
-                    }
-                    if let Some(node) = node_h0 {
-                        grads.register::<B>(node.id, d_h0);
-                    }
-                }
-            }
-
-            match GruBackward.prepare::<C>([gi.node(), w_hh.node(), b_hh.node(), h0.node()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => {
-                    let w = w_hh.primitive().clone();
-                    let (hs, cache) = forward(gi.into_primitive(), w.clone(), b_hh.into_primitive(), h0.into_primitive());
-                    prep.finish((w, hs.clone(), cache), hs)
-                }
-                OpsKind::UnTracked(prep) => {
-                    prep.finish(forward(gi.into_primitive(), w_hh.into_primitive(), b_hh.into_primitive(), h0.into_primitive()).0)
-                }
-            }
-        }
+    fn sigmoid(x: f32) -> f32 {
+        1.0 / (1.0 + (-x).exp())
     }
 
-    pub fn gru_sequence(gi: Tensor<3>, w_hh: Tensor<2>, b_hh: Tensor<2>, h0: Tensor<2>) -> Tensor<3> {
-        Tensor::from_dispatch(<Dispatch as GruOps>::gru_sequence(
-            gi.into_dispatch(),
-            w_hh.into_dispatch(),
-            b_hh.into_dispatch(),
-            h0.into_dispatch(),
-        ))
+    impl super::ops::GruKernels for Flex {
+        fn gru_forward(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
+            let [steps, batch, g3] = gi.shape().dims::<3>();
+            let hidden = g3 / 3;
+            let (gi, w, b, h0) = (values(gi), values(w_hh), values(b_hh), values(h0));
+            let row = batch * hidden;
+            let mut hs = vec![0.0f32; (steps + 1) * row];
+            let mut cache = vec![0.0f32; steps * batch * 4 * hidden];
+            hs[..row].copy_from_slice(&h0);
+            let mut gh = vec![0.0f32; batch * g3];
+            for t in 0..steps {
+                let (before, after) = hs.split_at_mut((t + 1) * row);
+                let (h, h_next) = (&before[t * row..], &mut after[..row]);
+                matmul(&mut gh, false, h, &w, (batch, hidden, g3), false); // [B, 3H]
+                for bi in 0..batch {
+                    let x = &gi[(t * batch + bi) * g3..][..g3];
+                    let gh = &gh[bi * g3..][..g3];
+                    let c = &mut cache[(t * batch + bi) * 4 * hidden..][..4 * hidden];
+                    for j in 0..hidden {
+                        let r = sigmoid(x[j] + gh[j] + b[j]);
+                        let z = sigmoid(x[hidden + j] + gh[hidden + j] + b[hidden + j]);
+                        let an = gh[2 * hidden + j] + b[2 * hidden + j];
+                        let n = (x[2 * hidden + j] + r * an).tanh();
+                        let h_prev = h[bi * hidden + j];
+                        h_next[bi * hidden + j] = n + z * (h_prev - n);
+                        (c[j], c[hidden + j], c[2 * hidden + j], c[3 * hidden + j]) = (r, z, n, an);
+                    }
+                }
+            }
+            (tensor(hs, [steps + 1, batch, hidden]), tensor(cache, [steps, batch, 4 * hidden]))
+        }
+
+        fn gru_backward(d_hs: FloatTensor<Self>, w_hh: FloatTensor<Self>, hs: FloatTensor<Self>, cache: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
+            let [steps, batch, four_h] = cache.shape().dims::<3>();
+            let (hidden, g3) = (four_h / 4, 3 * four_h / 4);
+            let (d_hs, w, hs, cache) = (values(d_hs), values(w_hh), values(hs), values(cache));
+            let row = batch * hidden;
+            let mut d4 = vec![0.0f32; steps * batch * four_h];
+            let mut dg = vec![0.0f32; batch * g3];
+            let mut carry = vec![0.0f32; row]; // ∂L/∂h from later steps
+            let mut dh = vec![0.0f32; row];
+            for t in (0..steps).rev() {
+                for i in 0..row {
+                    dh[i] = d_hs[(t + 1) * row + i] + carry[i];
+                }
+                for bi in 0..batch {
+                    let c = &cache[(t * batch + bi) * four_h..][..four_h];
+                    let d = &mut d4[(t * batch + bi) * four_h..][..four_h];
+                    let g = &mut dg[bi * g3..][..g3];
+                    for j in 0..hidden {
+                        let (r, z, n, an) = (c[j], c[hidden + j], c[2 * hidden + j], c[3 * hidden + j]);
+                        let dh = dh[bi * hidden + j];
+                        let h_prev = hs[t * row + bi * hidden + j];
+                        let dn_pre = dh * (1.0 - z) * (1.0 - n * n);
+                        let dr_pre = dn_pre * an * r * (1.0 - r);
+                        let dz_pre = dh * (h_prev - n) * z * (1.0 - z);
+                        (d[j], d[hidden + j], d[2 * hidden + j], d[3 * hidden + j]) = (dr_pre, dz_pre, dn_pre, dn_pre * r);
+                        (g[j], g[hidden + j], g[2 * hidden + j]) = (dr_pre, dz_pre, dn_pre * r);
+                    }
+                }
+                // ∂L/∂h_{t-1} = dh ⊙ z + dg @ W_hhᵀ
+                for bi in 0..batch {
+                    for j in 0..hidden {
+                        let z = cache[(t * batch + bi) * four_h + hidden + j];
+                        carry[bi * hidden + j] = dh[bi * hidden + j] * z;
+                    }
+                }
+                matmul(&mut carry, true, &dg, &w, (batch, g3, hidden), true);
+            }
+            let d_h0: Vec<f32> = carry.iter().zip(&d_hs[..row]).map(|(c, d)| c + d).collect();
+            (tensor(d4, [steps, batch, four_h]), FlexTensor::from_data(TensorData::new(d_h0, [batch, hidden])))
+        }
     }
 }

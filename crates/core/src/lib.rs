@@ -3,6 +3,7 @@
 //! corpus -> tokenizer -> data (batches) -> model -> training -> inference, with checkpoints.
 //! Every tensor read is async so the same code runs natively and in the browser.
 
+pub mod adam_cpu;
 pub mod checkpoint;
 pub mod corpus;
 pub mod data;
@@ -13,6 +14,7 @@ pub mod inference;
 pub mod memory;
 pub mod model;
 pub mod novelty;
+pub mod output_cpu;
 pub mod quality;
 pub mod rhyme;
 pub mod tokenizer;

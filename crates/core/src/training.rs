@@ -374,13 +374,20 @@ impl Trainer {
         let positions = hidden.dims()[0];
         // The output weight [K, V]: the transposed embedding when tied.
         let weight = if tied { params[0].clone().transpose() } else { head[0].clone() };
-        let out = output_layer_grads(
-            hidden.clone().inner(),
-            weight,
-            params[params.len() - 1].clone(),
-            targets.reshape([positions, 1]),
-            mask.reshape([positions, 1]).div_scalar(n.max(1) as f32),
-        );
+        let bias = params[params.len() - 1].clone();
+        let out = if on_cpu(&self.device) {
+            // Fused, on every core (output_cpu.rs); the tensor ops below are its reference.
+            let weights: Vec<f32> = batch.mask.iter().map(|m| m / n.max(1) as f32).collect();
+            crate::output_cpu::output_layer_grads(hidden.clone().inner(), weight, bias, &batch.targets, &weights).await?
+        } else {
+            output_layer_grads(
+                hidden.clone().inner(),
+                weight,
+                bias,
+                targets.reshape([positions, 1]),
+                mask.reshape([positions, 1]).div_scalar(n.max(1) as f32),
+            )
+        };
         // d(sum(hidden * d_hidden)) / d(hidden) = d_hidden: backpropagates the hand-made
         // gradient through the recurrent layers and the embedding.
         let grads = (hidden * out.d_hidden).sum().backward();
@@ -396,14 +403,21 @@ impl Trainer {
         }
         grads.push(out.d_bias);
 
-        let squared_norm = grads.iter().map(|g| g.clone().square().sum()).reduce(|a, b| a + b).expect("the model has parameters");
-        let next = self.adam_update(grads, squared_norm.clone().sqrt());
-        // A NaN or infinity anywhere in the new weights makes their sum non-finite.
-        let weights_sum = next.params.iter().map(|p| p.clone().sum()).reduce(|a, b| a + b).expect("the model has parameters");
-        // One read-back for all three checks, before anything is committed.
-        let checks = read_values(Tensor::cat(vec![out.loss, squared_norm, weights_sum], 0)).await?;
-        let (loss, norm) = (checks[0], checks[1].sqrt());
-        if let Some(&bad) = checks.iter().find(|v| !v.is_finite()) {
+        let (next, loss, norm, weights_sum) = if on_cpu(&self.device) {
+            // One fused pass per tensor on every core (adam_cpu.rs); the tensor ops below are its reference.
+            let loss = read_scalar(out.loss).await?;
+            let u = crate::adam_cpu::adam_step(&self.state.params, grads, &self.state.adam, &self.config).await?;
+            (Update { params: u.params, adam: u.adam }, loss, u.grad_norm, u.weights_sum as f32)
+        } else {
+            let squared_norm = grads.iter().map(|g| g.clone().square().sum()).reduce(|a, b| a + b).expect("the model has parameters");
+            let next = self.adam_update(grads, squared_norm.clone().sqrt());
+            // A NaN or infinity anywhere in the new weights makes their sum non-finite.
+            let weights_sum = next.params.iter().map(|p| p.clone().sum()).reduce(|a, b| a + b).expect("the model has parameters");
+            // One read-back for all three checks, before anything is committed.
+            let checks = read_values(Tensor::cat(vec![out.loss, squared_norm, weights_sum], 0)).await?;
+            (next, checks[0], checks[1].sqrt(), checks[2])
+        };
+        if let Some(bad) = [loss, norm, weights_sum].into_iter().find(|v| !v.is_finite()) {
             let step = self.state.step;
             return Err(TrainError::NonFiniteLoss { step: step + 1, loss: bad, restored_step: step });
         }
@@ -551,11 +565,22 @@ impl Evaluation {
     }
 }
 
+/// Whether `device` is burn's CPU backend (flex), where the fused output layer runs
+/// (`SHIGE_TENSOR_OP_OUTPUT=1` turns it off, to measure against it).
+fn on_cpu(device: &Device) -> bool {
+    #[cfg(not(target_arch = "wasm32"))]
+    if std::env::var_os("SHIGE_TENSOR_OP_OUTPUT").is_some() {
+        return false;
+    }
+    matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Flex(_))
+}
+
 /// Reads a tensor's values to the host without blocking (required in the browser).
 pub async fn read_values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
     let read_error = |e: &dyn std::fmt::Debug| TrainError::Read(format!("{e:?}"));
     let data = t.into_data_async().await.map_err(|e| read_error(&e))?;
-    data.try_to_vec::<f32>().map_err(|e| read_error(&e))
+    // `into_vec` moves the buffer out where it can (a fresh CPU tensor): no copy.
+    data.try_into_vec::<f32>().map_err(|e| read_error(&e))
 }
 
 /// Reads a one-element tensor without blocking (required in the browser).
