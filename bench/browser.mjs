@@ -40,13 +40,16 @@ async function inChromium(url, fn, arg) {
   }
 }
 
-for (const backend of list('ours', 'webgpu,cpu')) {
+// "cpu-threads": the threaded CPU build (the page is cross-origin isolated here).
+for (const backend of list('ours', 'webgpu,cpu,cpu-threads')) {
   try {
     const r = await inChromium(`${server.url}bench/blank.html`, async ({ corpusUrl, backend, shape, steps, warmup }) => {
       const bytes = new Uint8Array(await (await fetch(corpusUrl)).arrayBuffer());
-      const m = await import('/pkg/shige.js');
+      const threads = backend === 'cpu-threads';
+      const m = await import(threads ? '/pkg-threads/shige.js' : '/pkg/shige.js');
       await m.default();
-      const options = { embedding: shape.embedding, hidden: shape.hidden, batchSize: shape.batch, maxSeqLen: shape.seq, backend };
+      if (threads) await m.initThreadPool(Math.max(2, navigator.hardwareConcurrency - 1));
+      const options = { embedding: shape.embedding, hidden: shape.hidden, batchSize: shape.batch, maxSeqLen: shape.seq, backend: threads ? 'cpu' : backend };
       const corpus = m.CorpusData.parse(bytes);
       const t = await m.Trainer.create(corpus, options);
       await t.trainSteps(warmup);
@@ -56,6 +59,7 @@ for (const backend of list('ours', 'webgpu,cpu')) {
         await t.trainSteps(1); // resolves with the loss read back
         times.push(performance.now() - s);
       }
+      const dispatchesPerStep = await t.dispatchesPerStep(); // one more (real) step, counted
       await t.generate({ start: '月', form: 'qijue', seed: 0 }); // warm-up: copies the weights for sampling
       const gen = [];
       for (let i = 1; i <= 5; i++) {
@@ -63,7 +67,8 @@ for (const backend of list('ours', 'webgpu,cpu')) {
         await t.generate({ start: '月', form: 'qijue', seed: i });
         gen.push(performance.now() - s);
       }
-      return { peer: 'shige', backend: t.backend(), vocab: t.info().corpus.vocabSize, times, poemMs: gen.sort((a, b) => a - b)[2] };
+      return { peer: 'shige', backend: t.backend(), threaded: m.isThreaded(), vocab: t.info().corpus.vocabSize, times,
+        poemMs: gen.sort((a, b) => a - b)[2], dispatchesPerStep };
     }, { corpusUrl: `/data/${basename(pieces)}`, backend, shape, steps, warmup });
     report(r);
   } catch (e) {

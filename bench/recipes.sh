@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The recipe search (issue 12): each recipe trains for the same budget on poems.txt on this
-# machine, then its held-out loss (Tang validation split and a Song set of another era) and
-# chars/s are collected into one table. Not part of the tests (30 minutes per recipe).
+# The recipe search (issue 12) and the classroom's three cells (issue 9): each recipe trains for
+# the same budget on poems.txt on this machine; its held-out loss curve (Tang validation split),
+# a Song set of another era, chars/s and samples are collected into one table. The cells run
+# at about equal parameter counts (2.6 M: the output layer, hidden x vocabulary, dominates).
+# Not part of the tests (30 minutes per recipe).
 # Usage: bash bench/recipes.sh [--minutes M] RECIPE...   (names below; `all` runs every one)
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
@@ -17,9 +19,11 @@ declare -A RECIPES=(
   [batch64]="--batch-size 64 --lr 3e-3"
   [batch16]="--batch-size 16"
   [lstm]="--cell lstm --hidden 244"
+  [rnn]="--cell rnn --hidden 286"
 )
 names=("$@")
-[ "${names[0]:-}" = all ] && names=(base h512 layers2 tied tied-wide cosine batch64 batch16 lstm)
+[ "${names[0]:-}" = all ] && names=(base lstm rnn h512 layers2 tied tied-wide cosine batch64 batch16)
+[ "${names[0]:-}" = cells ] && names=(base lstm rnn)
 [ ${#names[@]} -gt 0 ] || { echo "usage: bench/recipes.sh [--minutes M] RECIPE... (${!RECIPES[*]}, all)" >&2; exit 2; }
 cargo build --release -q -p shige-cli
 shige=$CARGO_TARGET_DIR/release/shige
@@ -38,5 +42,7 @@ for name in "${names[@]}"; do
   "$shige" train --corpus "$SHIGE_DATA/poems.txt" --minutes "$minutes" ${RECIPES[$name]} \
     --out "$out/$name.ckpt" --log "$out/$name.csv" --eval-every 1000 --save-every 1000 --force 2>&1 | tail -n 1 | tee "$out/$name.result"
   "$shige" eval --model "$out/$name.ckpt" --corpus "$song" --whole --samples 0 --json >"$out/$name.song.json"
+  { "$shige" generate --model "$out/$name.ckpt" --start 日红山夜湖海月
+    "$shige" generate --model "$out/$name.ckpt" --start 日红山夜湖海月 --form wujue; } >"$out/$name.samples"
 done
 python3 bench/recipes_table.py "$out" "$minutes" "${names[@]}"

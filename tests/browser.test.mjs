@@ -60,6 +60,16 @@ test('WebGPU: trains on tangshi.txt, loss falls, writes poems from 月 in free f
   await page.screenshot({ path: join(outputDir, 'webgpu-trained.png'), fullPage: true });
 }));
 
+test('on Chromium\'s WebGPU (SwiftShader) the GRU kernels match the tensor-op GRU, forward and gradients', { timeout: 600_000 }, () => withApp(server.url, { webgpu: true }, async (page) => {
+  const report = await page.evaluate(() => window.shige.call('gruKernelCheck', { backend: 'webgpu' }));
+  assert.match(report.backend, /^webgpu/);
+  assert.ok(report.differences, 'the WebGPU device runs the fused GRU');
+  for (const [what, diff] of report.differences) assert.ok(diff < 1e-4, `${what}: max abs diff ${diff}`);
+  const [fused, tensorOps] = report.dispatches;
+  assert.ok(fused * 3 < tensorOps, `fused ${fused} vs tensor ops ${tensorOps} dispatches`);
+  console.log(`SwiftShader: largest difference ${Math.max(...report.differences.map(([, d]) => d))}, dispatches ${fused} vs ${tensorOps}`);
+}));
+
 test('auto backend passes over a software WebGPU adapter (SwiftShader) for the faster CPU', { timeout: 300_000 }, () => withApp(server.url, { webgpu: true }, async (page) => {
   assert.equal(await page.textContent('#backend'), 'cpu (faster than software WebGPU)');
   assert.match(await page.getAttribute('#backend', 'title'), /software adapter \(webgpu: .+\)/);

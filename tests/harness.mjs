@@ -28,7 +28,9 @@ const FLAGS = ['--headless', '--no-sandbox', '--no-first-run', '--disable-backgr
 /** Debian's Chromium in a fresh profile; `webgpu: false` leaves WebGPU off (the CPU fallback). */
 export async function launch({ webgpu = true } = {}) {
   const profile = await mkdtemp(join(tmpdir(), 'shige-chromium-'));
-  const args = webgpu ? [...FLAGS, '--enable-unsafe-webgpu'] : FLAGS;
+  // SHIGE_CHROMIUM_FLAGS adds flags (bench/gpu.sh: a real GPU for headless Chromium).
+  const extra = (process.env.SHIGE_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean);
+  const args = [...(webgpu ? [...FLAGS, '--enable-unsafe-webgpu'] : FLAGS), ...extra];
   return chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args, acceptDownloads: true,
     viewport: { width: 1200, height: 1400 },

@@ -9,7 +9,7 @@ use clap::Args;
 use shige_core::corpus::Poem;
 use shige_core::{CleaningConfig, Corpus, GenerateOptions, PoemForm, TrainConfig, Trainer, generate};
 
-use crate::{DeviceChoice, ModelArgs, open_device, read_corpus};
+use crate::{DeviceChoice, ModelArgs, open_device_named, read_corpus};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -43,7 +43,7 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let device = open_device(args.device)?;
+    let (device, adapter) = open_device_named(args.device)?;
     let steps = args.steps.max(1);
     let corpus = read_corpus(&args.corpus, &CleaningConfig::new().with_validation_share(0.0))?;
     // Cut the corpus text into pieces of exactly `seq - 1` characters so every batch is
@@ -87,7 +87,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let poem_ms = warm_poem_ms(&trainer)?;
     if args.json {
         let figures = serde_json::json!({
-            "peer": "shige", "device": format!("{:?}", args.device).to_lowercase(),
+            "peer": "shige", "device": format!("{:?}", args.device).to_lowercase(), "adapter": adapter,
             "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
             "vocab": trainer.vocab.len(), "ms_per_step": median * 1e3, "chars_per_s": chars / median,
             "times_ms": times.iter().map(|t| (t * 1e4).round() / 10.0).collect::<Vec<_>>(),
@@ -98,7 +98,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "device {:?} | {} embedding {} hidden {} layers {} | vocab {} | batch {} x seq {} | median {:.1} ms/step | {:.0} chars/s (min {:.1} ms, max {:.1} ms over {} steps) | warm 七绝 {:.1} ms{}",
+        "device {:?} ({adapter}) | {} embedding {} hidden {} layers {} | vocab {} | batch {} x seq {} | median {:.1} ms/step | {:.0} chars/s (min {:.1} ms, max {:.1} ms over {} steps) | warm 七绝 {:.1} ms{}",
         args.device,
         args.model.cell.name(),
         args.model.embedding,

@@ -78,21 +78,28 @@ pub enum DeviceChoice {
 
 /// Opens the device, turning a missing GPU into an error instead of a panic.
 pub fn open_device(choice: DeviceChoice) -> Result<Device> {
+    Ok(open_device_named(choice)?.0)
+}
+
+/// The device and what it runs on ("cpu", or the GPU adapter's name and driver).
+pub fn open_device_named(choice: DeviceChoice) -> Result<(Device, String)> {
     match choice {
-        DeviceChoice::Cpu => Ok(Device::flex()),
+        DeviceChoice::Cpu => Ok((Device::flex(), "cpu".to_string())),
         DeviceChoice::Wgpu => open_wgpu(),
     }
 }
 
 #[cfg(feature = "wgpu")]
-fn open_wgpu() -> Result<Device> {
-    Device::wgpu_options()
-        .init()
-        .map_err(|e| anyhow::anyhow!("no usable GPU adapter for wgpu ({e}); use --device cpu"))
+fn open_wgpu() -> Result<(Device, String)> {
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup()
+        .map_err(|e| anyhow::anyhow!("no usable GPU adapter for wgpu ({e}); use --device cpu"))?;
+    let info = setup.adapter.get_info();
+    Ok((device, format!("{} ({:?}, {})", info.name, info.device_type, info.driver)))
 }
 
 #[cfg(not(feature = "wgpu"))]
-fn open_wgpu() -> Result<Device> {
+fn open_wgpu() -> Result<(Device, String)> {
     anyhow::bail!("this build has no wgpu support; use --device cpu")
 }
 

@@ -507,3 +507,85 @@ mod cpu {
         }
     }
 }
+
+/// How far the fused recurrence is from the tensor-op GRU on a device: forward and every
+/// gradient of a loss that weighs each output differently (for the tests, natively and in the
+/// browser's WebGPU). `None` when the device has no fused recurrence.
+pub struct KernelCheck {
+    /// `(what, largest absolute difference)` for the outputs and each gradient.
+    pub differences: Vec<(&'static str, f32)>,
+    /// Compute dispatches of the fused and of the tensor-op forward + backward (0 on the CPU).
+    pub dispatches: (usize, usize),
+}
+
+pub async fn check(device: &burn::tensor::Device) -> Result<Option<KernelCheck>, crate::TrainError> {
+    use crate::model::{Cell, LayerState, Probes, RecurrentLayer};
+    use crate::training::read_values;
+    use burn::module::Param;
+    use burn::tensor::TensorData;
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+
+    let (t, b, i, h) = (7, 3, 6, 5);
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut random = |shape: [usize; 3]| -> Tensor<3> {
+        let values: Vec<f32> = (0..shape.iter().product()).map(|_| rng.random_range(-0.5f32..0.5)).collect();
+        Tensor::from_data(TensorData::new(values, shape), device)
+    };
+    let x = random([t, b, i]);
+    let flat = |t: Tensor<3>| -> Tensor<2> { let [a, b, c] = t.dims(); t.reshape([a * b, c]) };
+    let params = [flat(random([1, i, 3 * h])), flat(random([1, h, 3 * h])), flat(random([1, 1, 3 * h])), flat(random([1, 1, 3 * h]))];
+    let h0 = flat(random([1, b, h]));
+    let weights = random([t, b, h]);
+    let last_weights = flat(random([1, b, h]));
+
+    let mut runs = Vec::new();
+    for fused in [true, false] {
+        let tracked: Vec<Tensor<2>> = params.iter().map(|p| p.clone().autodiff().require_grad()).collect();
+        let layer = RecurrentLayer {
+            weight_ih: Param::from_tensor(tracked[0].clone()),
+            weight_hh: Param::from_tensor(tracked[1].clone()),
+            bias_ih: Param::from_tensor(tracked[2].clone()),
+            bias_hh: Param::from_tensor(tracked[3].clone()),
+            cell: Cell::Gru,
+        };
+        let (x, h0) = (x.clone().autodiff().require_grad(), h0.clone().autodiff().require_grad());
+        if fused {
+            let gi = (flat(x.clone()).matmul(layer.weight_ih.val()) + layer.bias_ih.val()).reshape([t, b, 3 * h]);
+            if gru_sequence(&gi, &layer.weight_hh.val(), &layer.bias_hh.val(), &h0).is_none() {
+                return Ok(None);
+            }
+        }
+        #[cfg(feature = "wgpu")]
+        let counter = crate::dispatch::DispatchCount::start();
+        let state = LayerState { h: h0.clone(), c: None };
+        let (out, last) = if fused {
+            layer.forward(x.clone(), state, &mut Probes::default())
+        } else {
+            layer.forward_tensor_ops(x.clone(), state, &mut Probes::default())
+        };
+        let loss = (out.clone() * weights.clone().autodiff()).sum() + (last.h * last_weights.clone().autodiff()).sum();
+        let grads = loss.backward();
+        #[cfg(feature = "wgpu")]
+        let launched = counter.count();
+        #[cfg(not(feature = "wgpu"))]
+        let launched = 0;
+        let mut values = vec![read_values(out.inner()).await?];
+        for p in tracked.iter().chain([&h0]) {
+            values.push(read_values(p.grad(&grads).expect("tracked")).await?);
+        }
+        values.push(read_values(x.grad(&grads).expect("tracked")).await?);
+        runs.push((values, launched));
+    }
+    let (reference, reference_dispatches) = runs.pop().expect("two runs");
+    let (fused, fused_dispatches) = runs.pop().expect("two runs");
+    let names = ["outputs", "dW_ih", "dW_hh", "db_ih", "db_hh", "dh0", "dx"];
+    let differences = names
+        .iter()
+        .zip(fused.iter().zip(&reference))
+        .map(|(name, (a, b))| {
+            let diff = if a.len() == b.len() { a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max) } else { f32::INFINITY };
+            (*name, diff)
+        })
+        .collect();
+    Ok(Some(KernelCheck { differences, dispatches: (fused_dispatches, reference_dispatches) }))
+}

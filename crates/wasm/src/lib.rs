@@ -675,6 +675,27 @@ pub fn wasm_memory_bytes() -> f64 {
     return 0.0;
 }
 
+/// The fused GRU against the tensor-op GRU on the device `backend` opens (for tests):
+/// `{ backend, differences: [[what, largest abs difference]…], dispatches: [fused, tensorOps] }`,
+/// or `{ backend }` alone where the device has no fused GRU.
+#[wasm_bindgen(js_name = gruKernelCheck)]
+pub async fn gru_kernel_check(backend: String) -> Result<JsValue, JsValue> {
+    #[derive(Serialize)]
+    struct Report {
+        backend: String,
+        differences: Option<Vec<(&'static str, f32)>>,
+        dispatches: Option<(usize, usize)>,
+    }
+    let opened = device::open(&backend).await;
+    let check = shige_core::gru_kernel::check(&opened.device).await.map_err(fail)?;
+    let report = Report {
+        backend: opened.name,
+        differences: check.as_ref().map(|c| c.differences.clone()),
+        dispatches: check.map(|c| c.dispatches),
+    };
+    Ok(serde_wasm_bindgen::to_value(&report)?)
+}
+
 /// Parses and cleans a corpus; throws an `Error` with a readable message on bad input.
 #[wasm_bindgen(js_name = inspectCorpus)]
 pub fn inspect_corpus(bytes: &[u8]) -> Result<JsValue, JsValue> {
