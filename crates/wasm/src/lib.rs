@@ -583,8 +583,7 @@ impl Trainer {
         let inner = self.inner.clone();
         let cpu_backend = self.backend == "cpu";
         wasm_bindgen_futures::future_to_promise(async move {
-            let options: GenerateOptions = serde_wasm_bindgen::from_value(options)
-                .map_err(|e| reject(format!("bad generate options: {e}")))?;
+            let options = generate_options(options)?;
             let mut inner = inner.try_borrow_mut().map_err(|_| reject(busy()))?;
             inner.sampler(cpu_backend).await?;
             let model = &inner.sampler.as_ref().expect("refreshed above").1;
@@ -599,8 +598,7 @@ impl Trainer {
         let inner = self.inner.clone();
         let cpu_backend = self.backend == "cpu";
         wasm_bindgen_futures::future_to_promise(async move {
-            let options: GenerateOptions = serde_wasm_bindgen::from_value(options)
-                .map_err(|e| reject(format!("bad generate options: {e}")))?;
+            let options = generate_options(options)?;
             let mut inner = inner.try_borrow_mut().map_err(|_| reject(busy()))?;
             let index = inner.copy_index();
             inner.sampler(cpu_backend).await?;
@@ -635,6 +633,11 @@ impl Trainer {
             Ok(bytes_to_js(ckpt.to_bytes()))
         })
     }
+}
+
+/// `generate`'s and `quality`'s options from JS.
+fn generate_options(options: JsValue) -> Result<GenerateOptions, JsValue> {
+    serde_wasm_bindgen::from_value(options).map_err(|e| reject(format!("bad generate options: {e}")))
 }
 
 /// Copies a serialised checkpoint to JS and frees the wasm copy at once.
