@@ -15,9 +15,11 @@ cp -r "$(wasm_setting threads out_dir)" "$site/pkg-threads"
 rm -f "$site"/pkg*/README.md "$site"/pkg*/package.json "$site"/pkg*/*.d.ts
 cp assets/node_modules/uplot/dist/uPlot.iife.min.js assets/node_modules/uplot/dist/uPlot.min.css "$site/vendor/"
 cp assets/node_modules/i18next/dist/esm/i18next.js "$site/vendor/i18next.js"
-cp tests/node_modules/workbox-window/build/workbox-window.prod.mjs "$site/vendor/"
+cp tests/node_modules/workbox-window/build/workbox-window.prod.mjs{,.map} "$site/vendor/"
 cp tests/node_modules/wasm-feature-detect/dist/esm/index.js "$site/vendor/wasm-feature-detect.js"
 cp assets/generated/default-corpus.txt "$site/default-corpus.txt"
+# The starter model (trained by the command in assets/starter/README.md; int8, committed).
+if [ -f assets/starter/starter.ckpt ]; then cp assets/starter/starter.ckpt "$site/starter.ckpt"; else say "no starter model (assets/starter/starter.ckpt)"; fi
 # The service worker's precache list, a build id, and (for serving) precompressed files.
 compress=(); [ "${1:-}" = "--optimize" ] && compress=(--compress)
 node scripts/finish-site.mjs "$site" "${compress[@]}"

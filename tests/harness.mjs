@@ -39,8 +39,9 @@ export async function launch({ webgpu = true } = {}) {
 
 /** A tiny model so ~30 steps finish quickly even on SwiftShader's software WebGPU. */
 export const TINY = '?lang=en&embedding=16&hidden=32&batchSize=8&maxSeqLen=24&learningRate=0.01';
-/** The page's defaults (embedding 128, GRU 256, batch 32 …), in English for the assertions. */
-export const DEFAULT = '?lang=en';
+/** The page's default settings (a fresh model of the form's sizes, not the starter model), in
+ * English for the assertions. */
+export const DEFAULT = '?lang=en&starter=0';
 
 export async function openApp(context, url, query = TINY) {
   const page = context.pages()[0] ?? await context.newPage();

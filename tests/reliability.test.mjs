@@ -22,8 +22,11 @@ async function stepsBetween(page, selector, done) {
 
 test('default model, CPU: a poem and Pause each arrive within the step limits while training', { timeout: 900_000 }, () => withApp(server.url, { webgpu: false, query: DEFAULT }, async (page) => {
   assert.match(await page.textContent('#backend'), /^cpu/);
+  // The form's default sizes.
   const info = await page.evaluate(() => window.shige.state().runs[0].info);
-  assert.deepEqual([info.embedding, info.hidden, info.batchSize, info.cell], [128, 256, 32, 'gru']);
+  const form = await page.evaluate(() => ['embedding', 'hidden', 'batchSize', 'cell'].map((k) => document.getElementById('settings').elements.namedItem(k).defaultValue ?? null));
+  assert.deepEqual([info.embedding, info.hidden, info.batchSize], form.slice(0, 3).map(Number));
+  assert.equal(info.cell, 'gru');
   await page.click('#start');
   await waitForStep(page, 5);
   // The poem is counted when the worker's answer arrives (the li appears), not when the
