@@ -40,7 +40,7 @@ const acceptDialogs = (page) => page.on('dialog', (d) => d.accept());
 const lastNotice = (page) => page.textContent('#notices .notice-text');
 
 test('WebGPU: trains on tangshi.txt, loss falls, writes poems from 月 in free form and 五绝', { timeout: 1_200_000 }, () => withApp(server.url, { webgpu: true, query: `${TINY}&backend=webgpu` }, async (page) => {
-  assert.match(await page.textContent('#backend'), /^webgpu/);
+  assert.match(await page.textContent('#backend'), /^WebGPU/);
   await uploadAndWait(page, TANGSHI);
   assert.equal(await page.textContent('#poems-kept'), '118');
   await trainUntil(page, 30);
@@ -71,13 +71,13 @@ test('on Chromium\'s WebGPU (SwiftShader) the GRU kernels match the tensor-op GR
 }));
 
 test('auto backend passes over a software WebGPU adapter (SwiftShader) for the faster CPU', { timeout: 300_000 }, () => withApp(server.url, { webgpu: true }, async (page) => {
-  assert.equal(await page.textContent('#backend'), 'cpu (faster than software WebGPU)');
+  assert.equal(await page.textContent('#backend'), 'CPU (faster than software WebGPU)');
   assert.match(await page.getAttribute('#backend', 'title'), /software adapter \(webgpu: .+\)/);
 }));
 
 test('CPU fallback: without WebGPU the backend is cpu and training works; Undo swaps models', { timeout: 600_000 }, () => withApp(server.url, { webgpu: false }, async (page) => {
   acceptDialogs(page);
-  assert.equal(await page.textContent('#backend'), 'cpu (WebGPU unavailable)');
+  assert.equal(await page.textContent('#backend'), 'CPU (WebGPU unavailable)');
   await uploadAndWait(page, TANGSHI);
   await trainUntil(page, 30);
   const l = await losses(page);
@@ -155,7 +155,12 @@ test('persistence and bad input (CPU)', { timeout: 900_000 }, () => withApp(serv
   // An unknown start character is a clear message, not a crash.
   await page.fill('#start-char', 'Ω');
   await page.click('#generate');
-  await page.waitForFunction(() => document.querySelector('#notices .notice-text')?.textContent.includes('vocabulary'));
-  assert.match(await lastNotice(page), /“Ω” is not in the model.s vocabulary/);
+  // Said under the form, where the reader is looking, and the field is marked invalid.
+  await page.waitForFunction(() => document.querySelector('#write-error')?.textContent.includes('vocabulary'));
+  assert.match(await page.textContent('#write-error'), /“Ω” is not in the model.s vocabulary/);
+  assert.equal(await page.getAttribute('#start-char', 'aria-invalid'), 'true');
+  assert.ok((await writePoem(page, '月')).startsWith('月'));
+  assert.equal(await page.isHidden('#write-error'), true, 'the error goes once a poem is written');
+  assert.equal(await page.getAttribute('#start-char', 'aria-invalid'), null);
   await page.screenshot({ path: join(outputDir, 'errors.png'), fullPage: true });
 }));

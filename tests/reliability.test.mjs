@@ -21,7 +21,7 @@ async function stepsBetween(page, selector, done) {
 }
 
 test('default model, CPU: a poem and Pause each arrive within the step limits while training', { timeout: 900_000 }, () => withApp(server.url, { webgpu: false, query: DEFAULT }, async (page) => {
-  assert.match(await page.textContent('#backend'), /^cpu/);
+  assert.match(await page.textContent('#backend'), /^CPU/);
   // The form's default sizes.
   const info = await page.evaluate(() => window.shige.state().runs[0].info);
   const form = await page.evaluate(() => ['embedding', 'hidden', 'batchSize', 'cell'].map((k) => document.getElementById('settings').elements.namedItem(k).defaultValue ?? null));
@@ -117,6 +117,41 @@ test('a saved model that cannot be restored is kept aside and offered, never ove
     const again = (await readDb(page, 'models')).find((m) => m.id === aside.id);
     assert.deepEqual(again.head, aside.head);
     assert.equal(again.size, aside.size);
+  } finally {
+    await context.close();
+  }
+});
+
+test('hiding the page saves the training since the last autosave; a reload says where it picks up', { timeout: 900_000 }, async () => {
+  const context = await launch({ webgpu: false });
+  try {
+    const page = await openApp(context, server.url, TINY);
+    await page.click('#start');
+    await waitForStep(page, 12);   // under the 200-step autosave, well under its minute
+    const id = (await page.evaluate(() => window.shige.state().runs[0].id));
+    // The tab goes to the background (or is closed): what trained since the last save is saved.
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await page.waitForFunction(async (id) => {
+      const db = await new Promise((ok) => { const r = indexedDB.open('shige'); r.onsuccess = () => ok(r.result); });
+      const saved = await new Promise((ok) => { db.transaction('models').objectStore('models').get(id).onsuccess = (e) => ok(e.target.result); });
+      db.close();
+      return saved?.step >= 12;
+    }, id, { timeout: 120_000, polling: 500 });
+    await page.click('#pause');
+    await waitForPaused(page);
+    const paused = await step(page);
+    const trained = await page.evaluate(() => window.shige.stats.get(window.shige.state().runs[0].id).total);
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
+    // Pause saved it: nothing is lost, the page says where it picks up, and the run keeps its training time.
+    assert.equal(await step(page), paused);
+    const notice = await page.waitForSelector('[data-notice="restored"]');
+    assert.match(await notice.textContent(), new RegExp(`Restored from this browser: GRU 1 at step ${paused} \\(saved`));
+    const total = await page.evaluate(() => window.shige.stats.get(window.shige.state().runs[0].id).total);
+    assert.ok(Math.abs(total - trained) < 1e-6 && total > 0, `${total} vs ${trained} s`);
   } finally {
     await context.close();
   }

@@ -7,7 +7,7 @@ import * as notices from './notices.js';
 import { attempt, download, describeError } from './notices.js';
 import { TrainingChart, FlowChart, COLORS } from './chart.js';
 import * as share from './share.js';
-import { reveal } from './internals.js';
+import { reveal, retranslate as retranslateInspector } from './internals.js';
 import * as library from './library.js';
 
 const $ = (id) => document.getElementById(id);
@@ -15,7 +15,7 @@ const params = new URLSearchParams(location.search);
 
 // ---- state from the worker ----------------------------------------------------------------
 let current = null;                      // the worker's last state
-const stats = new Map();                 // runId -> { steps, seconds, loss, bestPpl }
+const stats = new Map();                 // runId -> { steps, seconds (this session), total (all training), loss, bestPpl }
 let runOrder = '';                       // run ids and names, to rebuild the charts only when they change
 const chart = new TrainingChart($('chart'));
 const flowChart = new FlowChart($('flow-chart'));
@@ -27,6 +27,7 @@ function applyState(state) {
   const order = state.runs.map((r) => `${r.id}:${r.name}`).join('|');
   for (const r of state.runs) {
     const s = stats.get(r.id) ?? { steps: 0, seconds: 0, loss: null, bestPpl: null };
+    s.total = r.trainedSeconds ?? 0;
     s.bestPpl = Math.min(s.bestPpl ?? Infinity, ...r.history.evals.map(([, p]) => p));
     if (!Number.isFinite(s.bestPpl)) s.bestPpl = null;
     s.loss ??= r.history.losses.at(-1)?.[1] ?? null;
@@ -58,7 +59,9 @@ function showBackend(info) {
   if (!info) return;
   const why = !info.fallbackReason ? '' : info.skippedSoftwareWebgpu ? t('backend.skippedSoftware') : t('backend.unavailable');
   delete $('backend').dataset.i18n;   // no longer "starting…"
-  $('backend').textContent = `${info.backend}${why}`;
+  // "cpu" or "webgpu: <adapter>", as the reader would write them.
+  const name = info.backend === 'cpu' ? 'CPU' : info.backend.replace(/^webgpu/, 'WebGPU');
+  $('backend').textContent = `${name}${why}`;
   $('backend').title = info.fallbackReason ?? t('backend.title');
 }
 
@@ -141,7 +144,7 @@ function renderRuns() {
     if (run.error) tr.title = run.error;
     tr.append(nameCell, cell(t(`cell.${run.info.cell}`)), cell(formatNumber(run.info.params)), cell(formatNumber(run.info.step)),
       cell(s.loss == null ? '–' : formatNumber(s.loss, 3)), cell(cps == null ? '–' : formatNumber(cps)),
-      cell(s.bestPpl == null ? '–' : formatNumber(s.bestPpl, 1)), cell(formatTime(s.seconds)), actions);
+      cell(s.bestPpl == null ? '–' : formatNumber(s.bestPpl, 1)), cell(formatTime(s.total)), actions);
     return tr;
   }));
   share.applyTeacherMode(params);
@@ -162,10 +165,8 @@ function updateProgress() {
   delete $('progress-text').dataset.i18n;   // no longer "not started"
   const perS = s.seconds > 0 ? s.steps / s.seconds : 0;
   const left = perS > 0 ? ((1 - frac) * run.info.batchesPerEpoch) / perS : null;
-  $('progress-text').textContent = t('runs.progress', {
-    name: run.name, epoch: Math.floor(epochs) + 1, pct: formatNumber(frac * 100, 1),
-    eta: left == null ? '–' : formatTime(left),
-  });
+  const at = { name: run.name, epoch: Math.floor(epochs) + 1, pct: formatNumber(frac * 100, 1), eta: left == null ? '–' : formatTime(left) };
+  $('progress-text').textContent = t(run.running ? 'runs.progress' : 'runs.progressPaused', at);
 }
 
 function setButtons() {
@@ -196,12 +197,16 @@ function renderWriteRuns() {
 }
 
 // ---- worker events ------------------------------------------------------------------------
-on('progress', ({ runId, step, loss, seconds, epochs }) => {
+// Events after the last state snapshot extend its histories, which the exports and the shared
+// link read, the same way the worker extends its own.
+on('progress', ({ runId, step, loss, seconds, epochs, gradNorm }) => {
   const s = stats.get(runId);
   const run = current?.runs.find((r) => r.id === runId);
   if (!s || !run) return;
-  s.steps += 1; s.seconds += seconds; s.loss = loss;
+  s.steps += 1; s.seconds += seconds; s.total += seconds; s.loss = loss;
   run.info.step = step; run.info.epochs = epochs;
+  run.history.losses.push([step, loss]);
+  (run.history.gradNorms ??= []).push([step, gradNorm]);
   chart.addLoss(runId, step, loss);
   scheduleTable();
 });
@@ -210,15 +215,25 @@ on('eval', ({ runId, step, perplexity }) => {
   if (run?.starter && !$('starter-intro').dataset.shown) showStarter(run, perplexity);
   const s = stats.get(runId);
   if (s) s.bestPpl = Math.min(s.bestPpl ?? Infinity, perplexity);
+  run?.history.evals.push([step, perplexity]);
   chart.addEval(runId, step, perplexity);
   scheduleTable();
 });
-on('flow', ({ runId, step, wholePoem, lastChar }) => flowChart.update(runId, { step, wholePoem, lastChar }));
+on('flow', ({ runId, step, wholePoem, lastChar }) => {
+  const run = current?.runs.find((r) => r.id === runId);
+  if (run) run.history.flow = { step, wholePoem, lastChar };
+  flowChart.update(runId, { step, wholePoem, lastChar });
+});
 on('state', ({ state }) => applyState(state));
 /** A worker event's text; `inner` is the underlying error's own key, translated too. */
 const eventText = ({ key, vars, inner }) => () => t(key, inner ? { ...vars, message: t(inner.key, inner.vars) } : vars);
 on('error', (e) => notices.show(eventText(e)));
 on('warning', (e) => notices.show(eventText(e), { kind: 'warning' }));
+on('restored', ({ runs }) => {
+  const list = () => runs.map((r) => t('notice.restoredRun', { name: r.name, step: formatNumber(r.step),
+    time: r.savedAt ? new Date(r.savedAt).toLocaleTimeString(i18n.language() === 'en' ? 'en-GB' : 'zh-CN', { timeStyle: 'short' }) : '–' })).join(t('notice.listSeparator'));
+  notices.show(() => t('notice.restored', { runs: list() }), { kind: 'info', id: 'restored' });
+});
 on('fatal', ({ message }) => notices.show(() => t('notice.workerDied', { message })));
 on('autosave', (e) => {
   if (e.state === 'on') { notices.clear('autosave'); notices.show(() => t('notice.autosaveOk'), { kind: 'info', id: 'autosave-ok' }); return; }
@@ -383,14 +398,24 @@ async function write(start) {
     seed: Number($('seed').value), maxChars: 80, rhyme: form !== 'free' && $('rhyme').checked,
     repetitionPenalty: Math.max(1, Number($('penalty').value) || 1),
   };
-  if (!acrostic && !start) return notices.show(() => t('write.needStart'));
+  if (!acrostic && !start) return showWriteError(() => t('write.needStart'));
   const t0 = performance.now();
   try {
     const written = await call('generate', { runId: run.id, options });
+    showWriteError(null);
     $('seed').value = String(options.seed + 1);   // next click, next poem
     await addPoem(written, { ...options, ms: performance.now() - t0, run });
-  } catch (e) { notices.show(() => describeError(e)); }
+  } catch (e) { showWriteError(() => describeError(e)); }
 }
+/** A writing error goes under the form (not in the banners at the top, out of view). */
+let writeError = null;
+function showWriteError(text) {
+  writeError = text;
+  $('write-error').hidden = !text;
+  $('write-error').textContent = text ? text() : '';
+  if (text) $('start-char').setAttribute('aria-invalid', 'true'); else $('start-char').removeAttribute('aria-invalid');
+}
+const poemMeta = new WeakMap();   // poem <li> -> rewrites its meta line in the current language
 async function addPoem(written, o) {
   const li = document.createElement('li');
   li.dataset.poem = written.text;
@@ -400,13 +425,23 @@ async function addPoem(written, o) {
   const meta = document.createElement('div');
   meta.className = 'poem-meta';
   const head = o.acrostic ? `藏头 ${o.acrostic}` : o.start;
-  meta.textContent = t('write.meta', { head, form: t(`form.${o.form}`), temperature: o.temperature, seed: o.seed,
-    step: o.run.info.step, run: o.run.name, ms: Math.round(o.ms) });
+  const step = o.run.info.step;
   const copy = document.createElement('button');
   copy.type = 'button';
-  copy.textContent = t('write.copy');
-  copy.onclick = () => navigator.clipboard?.writeText(written.text).then(() => { copy.textContent = t('write.copied'); });
-  meta.append(copy);
+  let copied = false;
+  const label = document.createElement('span');
+  label.lang = i18n.language();
+  // Rewritten on a language switch, like every other string on the page.
+  const writeMeta = () => {
+    label.lang = i18n.language();
+    label.textContent = t('write.meta', { head, form: t(`form.${o.form}`), temperature: o.temperature, seed: o.seed,
+      step, run: o.run.name, ms: Math.round(o.ms) }) + (o.rhyme ? ` · ${t('write.rhymed')}` : '') + (o.repetitionPenalty > 1 ? ` · ${t('write.penaltyMeta', { p: o.repetitionPenalty })}` : '');
+    copy.textContent = t(copied ? 'write.copied' : 'write.copy');
+  };
+  copy.onclick = () => navigator.clipboard?.writeText(written.text).then(() => { copied = true; writeMeta(); });
+  writeMeta();
+  poemMeta.set(li, writeMeta);
+  meta.append(label, ' ', copy);
   li.append(text, meta);
   $('poems').prepend(li);
   await reveal(text, written, { cell: o.run.info.cell });
@@ -462,12 +497,13 @@ function showQuality(q, run) {
 for (const radio of document.querySelectorAll('input[name="flow-kind"]')) {
   radio.onchange = () => flowChart.setKind(radio.value);
 }
-const shareOutput = (text) => { $('share-output').textContent = text; };
+let shareShown = null;   // the share status, to rewrite it in another language
+const shareOutput = (text) => { shareShown = text; $('share-output').textContent = typeof text === 'function' ? text() : text; };
 async function copyText(text) {
   shareOutput(text);   // shown at once; the clipboard may ask for permission, or never answer
   try {
     await Promise.race([navigator.clipboard.writeText(text), new Promise((_, no) => setTimeout(no, 2000))]);
-    shareOutput(t('share.copied', { url: text }));
+    shareOutput(() => t('share.copied', { url: text }));
   } catch { /* the link stays shown to copy by hand */ }
 }
 $('copy-link').onclick = () => copyText(share.link(current, { lang: i18n.language() }));
@@ -502,9 +538,19 @@ i18n.onChange(() => {
   if (current) applyState(current);
   library.refresh().catch(() => {});
   if (lastQuality) showQuality(...lastQuality);
+  if (writeError) showWriteError(writeError);
+  for (const li of $('poems').children) poemMeta.get(li)?.();
+  retranslateInspector();
+  if (shareShown) shareOutput(shareShown);
   const intro = $('starter-intro');
   if (intro.dataset.shown && starterShown) showStarter(...starterShown);
 });
+
+// Leaving or hiding the page saves what trained since the last autosave (as far as the
+// browser lets the write finish).
+const flush = () => { if (document.body.dataset.ready) call('flush').catch(() => {}); };
+document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') flush(); });
+window.addEventListener('pagehide', flush);
 
 // ---- start --------------------------------------------------------------------------------
 // For tests and the curious: the charts' data and the worker, from the console.

@@ -4,6 +4,8 @@ import { t } from './i18n.js';
 
 export const COLORS = ['#b3261e', '#1f5fa0', '#2e7d32', '#7b3fa0', '#c05f00', '#00796b', '#5d4037', '#ad1457'];
 const SMOOTHING = 0.9;
+/** Gradient norms below this are drawn at it (the flow chart's caption says so). */
+export const FLOW_FLOOR = 1e-20;
 
 /** A colour with some transparency (uPlot strokes take CSS colours). */
 const faint = (hex) => `${hex}59`;
@@ -28,7 +30,7 @@ export class TrainingChart {
     this.runs = runs.map((r) => ({ id: r.id, name: r.name, color: r.color }));
     this.values = new Map();
     for (const r of runs) {
-      this.values.set(r.id, { loss: [], smooth: [], ppl: [], last: null });
+      this.values.set(r.id, { loss: [], smooth: [], ppl: [], ema: 0, n: 0 });
       for (const [step, loss] of r.history?.losses ?? []) this.addLoss(r.id, step, loss, false);
       for (const [step, ppl] of r.history?.evals ?? []) this.addEval(r.id, step, ppl, false);
     }
@@ -40,8 +42,11 @@ export class TrainingChart {
     if (!v) return;
     const i = step - 1;
     v.loss[i] = loss;
-    v.last = v.last == null ? loss : SMOOTHING * v.last + (1 - SMOOTHING) * loss;
-    v.smooth[i] = v.last;
+    // An exponential moving average, bias-corrected so early steps are not pulled toward 0
+    // (or toward the first loss).
+    v.ema = SMOOTHING * v.ema + (1 - SMOOTHING) * loss;
+    v.n += 1;
+    v.smooth[i] = v.ema / (1 - SMOOTHING ** v.n);
     if (draw) this.schedule();
   }
 
@@ -62,12 +67,14 @@ export class TrainingChart {
   }
 
   series() {
+    // The hover legend says "–" where a run has no value at a step (e.g. before its first evaluation).
+    const value = (digits) => (u, v) => (v == null ? '–' : v.toFixed(digits));
     const s = [{ label: t('chart.step') }];
     for (const r of this.runs) {
-      s.push({ label: `${r.name} · ${t('chart.loss')}`, stroke: faint(r.color), width: 1, scale: 'y', spanGaps: true });
-      s.push({ label: `${r.name} · ${t('chart.smoothed')}`, stroke: r.color, width: 2, scale: 'y', spanGaps: true });
+      s.push({ label: `${r.name} · ${t('chart.loss')}`, stroke: faint(r.color), width: 1, scale: 'y', spanGaps: true, value: value(3) });
+      s.push({ label: `${r.name} · ${t('chart.smoothed')}`, stroke: r.color, width: 2, scale: 'y', spanGaps: true, value: value(3) });
       s.push({ label: `${r.name} · ${t('chart.perplexity')}`, stroke: r.color, width: 1.5, dash: [6, 4], scale: 'ppl',
-        spanGaps: true, points: { show: true, size: 6 } });
+        spanGaps: true, points: { show: true, size: 6 }, value: value(1) });
     }
     return s;
   }
@@ -172,8 +179,12 @@ export class FlowChart {
   data() {
     const length = Math.max(0, ...this.runs.map((r) => r.flow?.[this.kind]?.length ?? 0));
     const xs = Array.from({ length }, (_, i) => i + 1);
-    // Zero cannot go on a log scale: draw it as a gap.
-    return [xs, ...this.runs.map((r) => xs.map((_, i) => { const g = r.flow?.[this.kind]?.[i]; return g > 0 ? g : null; }))];
+    // A vanished gradient is drawn on the floor: zero cannot go on a log scale, and uPlot's
+    // log axis breaks (RangeError) below about 1e-22.
+    return [xs, ...this.runs.map((r) => xs.map((_, i) => {
+      const g = r.flow?.[this.kind]?.[i];
+      return Number.isFinite(g) && g >= 0 ? Math.max(g, FLOW_FLOOR) : null;
+    }))];
   }
 
   /** Points per run (tests read it). */

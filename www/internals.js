@@ -16,7 +16,16 @@ export async function reveal(el, written, { cell, animate = true }) {
     span.type = 'button';
     span.className = 'poem-char';
     span.textContent = steps[i].char;
+    span.setAttribute('aria-pressed', 'false');
     span.onclick = () => inspect(written, i, cell, spans);
+    // Left and right arrows walk through the poem, a character at a time.
+    span.onkeydown = (e) => {
+      const next = e.key === 'ArrowRight' ? i + 1 : e.key === 'ArrowLeft' ? i - 1 : null;
+      if (next == null || !spans[next]) return;
+      e.preventDefault();
+      spans[next].focus();
+      inspect(written, next, cell, spans);
+    };
     spans.push(span);
   }
   if (!steps.length) { el.textContent = written.text; return; }
@@ -32,13 +41,25 @@ export async function reveal(el, written, { cell, animate = true }) {
   inspect(written, spans.length - 1, cell, spans);
 }
 
+let shown = null;   // the step in the inspector, to redraw it in another language
+
+/** Redraws the inspector in the current language. */
+export function retranslate() {
+  if (shown) inspect(...shown);
+}
+
 /** Shows step `i` of a written poem in the inspector. */
 export function inspect(written, i, cell, spans) {
+  shown = [written, i, cell, spans];
   const aside = $('inspector');
   aside.hidden = false;
-  spans?.forEach((s, k) => s.classList.toggle('selected', k === i));
+  // One character is selected on the whole page: the one the inspector shows.
+  for (const s of document.querySelectorAll('.poem-char.selected')) { s.classList.remove('selected'); s.setAttribute('aria-pressed', 'false'); }
+  spans?.[i]?.classList.add('selected');
+  spans?.[i]?.setAttribute('aria-pressed', 'true');
   const step = written.steps[i];
-  $('inspect-step').textContent = t('inspect.step', { n: i + 1, char: step.char });
+  const chosen = step.probability == null ? '' : ` ${t('inspect.chosen', { char: step.char, pct: formatNumber(step.probability * 100, step.probability < 0.01 ? 2 : 1) })}`;
+  $('inspect-step').textContent = t('inspect.step', { n: i + 1, char: step.char }) + chosen;
   const list = $('inspect-top');
   list.textContent = '';
   for (const [c, p] of step.top) {

@@ -66,9 +66,14 @@ export async function refresh(list = null) {
     button(t('library.download'), 'download', async () => download(await call('storedBytes', { modelId: m.id }), `${m.name}.ckpt`));
     button(t('library.delete'), 'delete', async () => {
       await refresh(await call('deleteModel', { modelId: m.id }));
-      notices.show(() => t('library.deleted', { name: m.name }), { kind: 'info', id: `deleted-${m.id}`, actions: [
-        { label: () => t('library.undoDelete'), run: async () => refresh(await call('undoDelete', { modelId: m.id })) },
+      const notice = notices.show(() => t('library.deleted', { name: m.name }), { kind: 'info', id: `deleted-${m.id}`, actions: [
+        { label: () => t('library.undoDelete'), run: async () => {
+          await refresh(await call('undoDelete', { modelId: m.id }));
+          $('library').querySelector(`tr[data-model="${m.id}"] input`)?.focus();
+        } },
       ] });
+      // The row (and the focused button) is gone: focus goes to its Undo.
+      notice.querySelector('button')?.focus();
     }, m.open);
     const corpusName = m.corpusId === 'builtin' ? t('corpus.builtinName') : m.corpusName;
     tr.append(nameCell, cell(corpusName), cell(formatNumber(m.step ?? 0)), cell(m.perplexity ? formatNumber(m.perplexity, 1) : '–'),

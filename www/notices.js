@@ -3,6 +3,7 @@
 import { t } from './i18n.js';
 
 const box = () => document.getElementById('notices');
+const MAX_SHOWN = 4;
 
 const texts = new WeakMap();   // element -> functions that write its text in the current language
 const say = (text) => (typeof text === 'function' ? text() : text);
@@ -41,6 +42,9 @@ export function show(text, { kind = 'error', id = null, actions = [] } = {}) {
   writers.push(() => close.setAttribute('aria-label', t('notice.dismiss')));
   texts.set(el, writers);
   box().prepend(el);
+  // Old notices do not pile up: beyond a few, the oldest that is not an error goes.
+  const all = [...box().children];
+  if (all.length > MAX_SHOWN) (all.reverse().find((n) => !n.classList.contains('error')) ?? all[0]).remove();
   return el;
 }
 

@@ -8,7 +8,8 @@
 import * as store from './store.js';
 import { threads } from './vendor/wasm-feature-detect.js';
 
-const AUTOSAVE_EVERY = 200;          // steps per run
+const AUTOSAVE_EVERY = 200;          // steps per run …
+const AUTOSAVE_MS = 60_000;          // … or a minute of training, whichever comes first
 const FLOW_EVERY = 50;               // steps per run between gradient-flow measurements
 const EVAL_SLICE = 4;                // validation batches per loop piece
 /** Bytes of wasm memory a training run may plan to use (wasm32 tops out at 4 GiB). */
@@ -86,7 +87,8 @@ async function handle({ id, op, args }) {
     const result = await ops[op](args ?? {});
     post({ id, ok: true, result }, result instanceof Uint8Array ? [result.buffer] : []);
   } catch (e) {
-    console.error(`shige worker: ${op} failed:`, e);
+    // A coded error is the user's (a bad file, an unknown character): said on the page, not a bug.
+    if (!e?.key) console.error(`shige worker: ${op} failed:`, e);
     if (await crashed(e)) post({ id, ok: false, error: message(e), key: 'error.restarted', vars: { message: message(e) } });
     else post({ id, ok: false, error: message(e), key: e.key, vars: e.vars });
   }
@@ -100,12 +102,13 @@ function findRun(runId) {
   return run;
 }
 
-function newRun(trainer, { id = uid('m'), name, settings, history } = {}) {
+function newRun(trainer, { id = uid('m'), name, settings, history, trainedSeconds = 0 } = {}) {
   const info = trainer.info();
   return {
     id, name: name || defaultName(info), trainer, settings: settings ?? settingsOf(info),
     history: history ?? { losses: [], evals: [], flow: null },
-    running: false, steps: 0, seconds: 0, savedStep: info.step, saving: null,
+    // steps and seconds: this session's; trainedSeconds: all the model's training, saved with it.
+    running: false, steps: 0, seconds: 0, trainedSeconds, savedStep: info.step, savedTime: performance.now(), saving: null,
     evalAt: info.step, flowAt: -Infinity, startedAt: Date.now(), error: null,
   };
 }
@@ -122,7 +125,8 @@ function settingsOf(i) {
 function summary(run) {
   const info = run.trainer.info();
   return { id: run.id, name: run.name, running: run.running, settings: run.settings, info,
-    steps: run.steps, seconds: run.seconds, history: run.history, error: run.error, starter: !!run.starter };
+    steps: run.steps, seconds: run.seconds, trainedSeconds: run.trainedSeconds, savedStep: run.savedStep,
+    history: run.history, error: run.error, starter: !!run.starter };
 }
 function state() {
   return {
@@ -148,7 +152,7 @@ async function trainOne(run) {
   }
   const seconds = (performance.now() - started) / 1000;
   const info = run.trainer.info();
-  run.steps += 1; run.seconds += seconds;
+  run.steps += 1; run.seconds += seconds; run.trainedSeconds += seconds;
   run.history.losses.push([info.step, losses[0]]);
   (run.history.gradNorms ??= []).push([info.step, info.gradNorm]);
   post({ event: 'progress', runId: run.id, step: info.step, loss: losses[0], seconds, epochs: info.epochs,
@@ -162,7 +166,7 @@ async function trainOne(run) {
     run.flowAt = info.step;
     jobs.push({ kind: 'flow', run, step: info.step });
   }
-  if (info.step - run.savedStep >= AUTOSAVE_EVERY) await autosaveRun(run);
+  if (info.step - run.savedStep >= AUTOSAVE_EVERY || performance.now() - run.savedTime >= AUTOSAVE_MS) await autosaveRun(run);
 }
 
 async function runJob(job) {
@@ -195,7 +199,7 @@ async function runJob(job) {
 function modelRecord(run, bytes) {
   const lastEval = run.history.evals.at(-1);
   return { id: run.id, name: run.name, corpusId: corpus.id, corpusName: corpus.name, bytes,
-    history: run.history, settings: run.settings, step: run.trainer.info().step,
+    history: run.history, settings: run.settings, step: run.trainer.info().step, trainedSeconds: run.trainedSeconds,
     perplexity: lastEval ? lastEval[1] : null, savedAt: Date.now(), workspace: workspace.id };
 }
 function workspaceRecord() {
@@ -206,9 +210,15 @@ function canAutosave() { return autosave.state === 'on' || autosave.state === 'f
 
 /** Saves one run beside the loop; failures back off and are reported once. */
 async function autosaveRun(run, { force = false } = {}) {
-  if (!canAutosave() || run.saving) return;
+  if (!canAutosave()) return;
+  if (run.saving) {
+    if (!force) return;
+    await run.saving;   // a forced save (Pause, rename) comes after the one in flight
+  }
   const step = run.trainer.info().step;
+  if (step === run.savedStep && !force) return;
   if (!force && autosave.state === 'failing' && step < autosave.nextTryStep) return;
+  run.savedTime = performance.now();
   let bytes;
   try {
     bytes = await run.trainer.save();      // the only part on the loop: reading the weights
@@ -244,7 +254,7 @@ async function saveWorkspace({ corpusRecord = null, extraMeta = {} } = {}) {
   const models = [];
   for (const run of runs) models.push(modelRecord(run, await run.trainer.save()));
   await store.save({ models, corpus: corpusRecord, meta: { workspace: workspaceRecord(), ...extraMeta } });
-  for (const run of runs) run.savedStep = run.trainer.info().step;
+  for (const run of runs) { run.savedStep = run.trainer.info().step; run.savedTime = performance.now(); }
 }
 
 // Web Locks, one per model: a tab writes a model only while it holds that model's lock.
@@ -456,12 +466,14 @@ async function restoreWorkspace(saved) {
   if (!bytes) throw new Coded('error.corpusMissing');
   const restoredCorpus = parseCorpus(bytes, saved.corpusName, saved.corpusId);
   const restored = [];
+  const savedAt = new Map();
   for (const id of saved.runIds) {
     const record = await store.getModel(id);
     if (!record) continue;
     try {
       const trainer = await wasm.Trainer.load(record.bytes, bytes, record.settings?.backend ?? backendPreference);
-      restored.push(newRun(trainer, { id, name: record.name, settings: record.settings, history: record.history }));
+      savedAt.set(id, record.savedAt);
+      restored.push(newRun(trainer, { id, name: record.name, settings: record.settings, history: record.history, trainedSeconds: record.trainedSeconds }));
     } catch (e) {
       // Keep the file as it is, under its own key, and offer it: never overwrite it.
       const aside = { ...record, id: uid('broken'), name: `${record.name} (could not be opened)`, broken: message(e), workspace: null };
@@ -469,7 +481,7 @@ async function restoreWorkspace(saved) {
       post({ event: 'unrestorable', modelId: aside.id, name: record.name, message: message(e) });
     }
   }
-  return { corpus: restoredCorpus, runs: restored };
+  return { corpus: restoredCorpus, runs: restored, savedAt };
 }
 
 const ops = {
@@ -503,6 +515,8 @@ const ops = {
       await claimRuns();
       const undo = await store.getMeta('undo').catch(() => null);
       if (undo?.runIds?.length) undoSlot = { lazy: undo };
+      // Say where each run picks up: training after its last save is not in it.
+      post({ event: 'restored', runs: runs.map((r) => ({ name: r.name, step: r.savedStep, savedAt: restored.savedAt.get(r.id) })) });
     } else {
       Object.assign(corpus, parseCorpus(await fetchBuiltin(), '', BUILTIN.id));
       const starter = useStarter ? await loadStarter(starterName) : null;
@@ -520,6 +534,13 @@ const ops = {
 
   state() { return state(); },
 
+  /** The page is being hidden or closed: save what has trained since the last save. */
+  async flush() {
+    for (const r of runs) await autosaveRun(r);
+    await Promise.all(runs.map((r) => r.saving));
+    return state();
+  },
+
   async train({ runId }) {
     for (const r of targetRuns(runId)) { r.running = true; r.error = null; r.steps = 0; r.seconds = 0; }
     announce();
@@ -528,6 +549,8 @@ const ops = {
 
   async pause({ runId }) {
     for (const r of targetRuns(runId)) await autosaveRun(r, { force: true });
+    // Answer once the saves are on disk: a reload right after Pause loses nothing.
+    await Promise.all(targetRuns(runId).map((r) => r.saving));
     announce();
     return state();
   },
@@ -678,8 +701,8 @@ const ops = {
     // The same library entry, unless another tab has it open: then a copy of it.
     const free = await lockModel(record.id);
     const run = free
-      ? newRun(trainer, { id: record.id, name: record.name, settings: record.settings, history: record.history })
-      : newRun(trainer, { name: `${record.name} (copy)`, settings: record.settings, history: record.history });
+      ? newRun(trainer, { id: record.id, name: record.name, settings: record.settings, history: record.history, trainedSeconds: record.trainedSeconds })
+      : newRun(trainer, { name: `${record.name} (copy)`, settings: record.settings, history: record.history, trainedSeconds: record.trainedSeconds });
     await replaceWorkspace({ corpus: next, runs: [run] }, { persistCorpus: false });
     announce();
     return state();
@@ -689,7 +712,7 @@ const ops = {
     const clean = String(name ?? '').trim().slice(0, 60);
     if (!clean) throw new Coded('error.emptyName');
     const run = runs.find((r) => r.id === modelId);
-    if (run) return ops.renameRun({ runId: modelId, name: clean });
+    if (run) { await ops.renameRun({ runId: modelId, name: clean }); return ops.listLibrary(); }
     const record = await store.getModel(modelId);
     if (!record) throw new Coded('error.notStored');
     await store.save({ models: [{ ...record, name: clean }] });

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{PoemModel, Probes};
-use crate::rhyme::{Groups, groups};
+use crate::rhyme::{Groups, primary_group};
 use crate::tokenizer::{BOS, EOS, PAD, UNK, Vocab};
 use crate::training::{TrainError, read_values};
 
@@ -245,6 +245,8 @@ pub struct StepTrace {
     /// The most likely next characters before this one was chosen, with the model's
     /// probabilities (softmax of its logits, before temperature and masks).
     pub top: Vec<(char, f32)>,
+    /// The model's probability of the character that was chosen (it may be outside `top`).
+    pub probability: f32,
     /// The last layer after reading this character: the gate that keeps the past (GRU z,
     /// LSTM f; empty for the plain RNN) and the hidden state, `[H]` each.
     pub gate: Vec<f32>,
@@ -302,7 +304,8 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
         return Err(GenerateError::RhymeNeedsForm);
     }
     let token_groups = options.rhyme.then(|| {
-        (0..vocab.len()).map(|t| vocab.char_of(t).map_or(0, groups)).collect::<Vec<Groups>>()
+        // By first readings: a rare reading must not make a pair "rhyme" (see `rhyme`).
+        (0..vocab.len()).map(|t| vocab.char_of(t).map_or(0, primary_group)).collect::<Vec<Groups>>()
     });
     let marks = ['，', '。', '？', '！', '；'];
     let need = |c: char| vocab.id(c).ok_or(GenerateError::MissingPunctuation(c));
@@ -386,13 +389,21 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
         let c = vocab.char_of(next).ok_or_else(|| GenerateError::NoCandidate(out.iter().collect()))?;
         out.push(c);
         if trace {
-            let top = top_probabilities(scores.as_deref().expect("read when tracing"), vocab, TRACE_TOP);
-            steps.push(StepTrace { char: c, top, gate: Vec::new(), hidden: Vec::new() });
+            let scores = scores.as_deref().expect("read when tracing");
+            let (top, probability) = (top_probabilities(scores, vocab, TRACE_TOP), softmax_at(scores, next));
+            steps.push(StepTrace { char: c, top, probability, gate: Vec::new(), hidden: Vec::new() });
         }
         plan.push(next);
         token = next;
     }
     Ok(Written { text: out.into_iter().collect(), steps })
+}
+
+/// softmax(logits)[index].
+fn softmax_at(logits: &[f32], index: usize) -> f32 {
+    let top = logits.iter().copied().filter(|l| l.is_finite()).fold(f32::NEG_INFINITY, f32::max);
+    let total: f64 = logits.iter().filter(|l| l.is_finite()).map(|&l| ((l - top) as f64).exp()).sum();
+    (((logits[index] - top) as f64).exp() / total) as f32
 }
 
 /// The `k` most likely characters under softmax(logits).

@@ -3,8 +3,11 @@
 //! Groups are those of 中华新韵 (the fourteen "new rhymes" of the Chinese Poetry Society), from
 //! each character's Mandarin pinyin final (the `pinyin` crate's data). What this captures and
 //! what it does not:
-//! - A polyphonic character belongs to the groups of all its readings (斜 xié/xiá rhymes with
-//!   家 through xiá), so the check is lenient where readings differ.
+//! - The check: a polyphonic character belongs to the groups of all its readings (斜 xié/xiá
+//!   rhymes with 家 through xiá; 还 hái/huán with 山 through huán), so it is lenient where
+//!   readings differ, and a rare reading can make a pair pass (怕 pà/bó with 何 hé).
+//! - Rhyme-constrained decoding is strict: it goes by each character's first (most common)
+//!   reading (`primary_group`), so what it writes rhymes as a reader would say it.
 //! - It follows modern Mandarin, not the 平水韵 the Tang poets used: pairs that rhymed then
 //!   but not now (原/昏, 深/簪) fail, and a few pairs that 平水韵 keeps apart pass.
 //! - Tone is not checked (rhymes in regulated verse are level-toned; old 入声 characters read
@@ -24,6 +27,22 @@ pub const GROUP_NAMES: [&str; 14] = ["麻", "波", "皆", "开", "微", "豪", "
 pub fn groups(c: char) -> Groups {
     let Some(readings) = c.to_pinyin_multi() else { return 0 };
     readings.into_iter().filter_map(|p| group_of(p.plain())).fold(0, |set, g| set | 1 << g)
+}
+
+/// The group of `c`'s first (most common) reading, as a one-bit set (empty without one).
+pub fn primary_group(c: char) -> Groups {
+    c.to_pinyin_multi()
+        .and_then(|readings| readings.into_iter().next())
+        .and_then(|p| group_of(p.plain()))
+        .map_or(0, |g| 1 << g)
+}
+
+/// Whether the rhyming lines' last characters share a group by their first readings (what
+/// rhyme-constrained decoding guarantees; stricter than `rhymes`).
+pub fn rhymes_strictly(poem: &str) -> Option<bool> {
+    let lines = verse_lines(poem)?;
+    let shared = lines.iter().skip(1).step_by(2).map(|l| primary_group(*l.last().expect("non-empty"))).fold(Groups::MAX, |a, b| a & b);
+    Some(shared != 0)
 }
 
 /// The 新韵 group of a toneless pinyin syllable (`plain()`, with ü), if it has one.
@@ -130,6 +149,18 @@ mod tests {
         assert_eq!(name('东'), ["庚"]); // ong rhymes with eng
         assert!(name('斜').contains(&"麻") && name('斜').contains(&"皆")); // xiá and xié
         assert_eq!(groups('，'), 0);
+        // First readings: the common one.
+        assert_eq!(group_names(primary_group('还')), ["开"]); // hái (huán is the other)
+        assert_eq!(group_names(primary_group('怕')), ["麻"]);
+        assert_eq!(group_names(primary_group('何')), ["波"]);
+    }
+
+    #[test]
+    fn the_strict_check_goes_by_first_readings() {
+        assert_eq!(rhymes_strictly("床前明月光，疑是地上霜。举头望明月，低头思故乡。"), Some(true));
+        // 还 rhymes with 山 only through its second reading, huán.
+        let baidi = "朝辞白帝彩云间，千里江陵一日还。两岸猿声啼不住，轻舟已过万重山。";
+        assert_eq!((rhymes(baidi), rhymes_strictly(baidi)), (Some(true), Some(false)));
     }
 
     #[test]

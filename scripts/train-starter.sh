@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Trains the starter model a first visit opens (issue 10): the default recipe on the built-in
+# corpus for a fixed time on this machine, then an int8 copy (no optimizer state) for the site.
+# Not part of set-up or the tests: it takes as long as --minutes says. The result is committed
+# as assets/starter/starter.ckpt; its figures go in assets/starter/README.md and BENCHMARKS.md.
+# Usage: bash scripts/train-starter.sh [MINUTES]   (default 50)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+minutes=${1:-50}
+corpus=assets/generated/default-corpus.txt
+[ -s "$corpus" ] || { echo "no built-in corpus: run scripts/setup.sh first" >&2; exit 1; }
+cargo build --release -q -p shige-cli
+shige=$CARGO_TARGET_DIR/release/shige
+work=$SHIGE_CACHE/starter
+mkdir -p "$work"
+say "starter: default recipe on the built-in corpus for $minutes minutes"
+"$shige" train --corpus "$corpus" --minutes "$minutes" --out "$work/starter-full.ckpt" \
+  --log "$work/starter.csv" --eval-every 1000 --save-every 1000 --force
+"$shige" compact --model "$work/starter-full.ckpt" --weights int8 --out assets/starter/starter.ckpt
+ls -l assets/starter/starter.ckpt
+say "held-out figures of the int8 copy (the corpus's validation split, as the page shows them)"
+"$shige" eval --model assets/starter/starter.ckpt --corpus "$corpus"
