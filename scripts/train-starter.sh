@@ -13,6 +13,7 @@ cargo build --release -q -p shige-cli
 shige=$CARGO_TARGET_DIR/release/shige
 work=$SHIGE_CACHE/starter
 mkdir -p "$work"
+rm -f "$work/starter.csv"  # --log appends
 say "starter: default recipe on the built-in corpus for $minutes minutes"
 "$shige" train --corpus "$corpus" --minutes "$minutes" --out "$work/starter-full.ckpt" \
   --log "$work/starter.csv" --eval-every 1000 --save-every 1000 --force
