@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile, readdir, stat, mkdir, rm } from 'node:fs/promises';
 import { brotliCompressSync, gzipSync, constants } from 'node:zlib';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 // Build tools live with the test tools (tests/package.json, pinned by its lockfile).
 const { copyWorkboxLibraries, injectManifest } = createRequire(new URL('../tests/package.json', import.meta.url))('workbox-build');
@@ -24,6 +25,32 @@ async function files(dir) {
   }
   return out;
 }
+
+// 0. The page's static text in its default language (简体中文), written into index.html, so a
+//    first visit paints the words it keeps: nothing reflows when the tables are applied
+//    (no layout shift), and the HTML's lang="zh-Hans" is true before any script runs. The
+//    source keeps English as the readable fallback; the page still translates at run time.
+const { default: zh } = await import(pathToFileURL(join(site, 'locales/zh-Hans.js')).href);
+const lookup = (key) => key.split('.').reduce((o, k) => o?.[k], zh);
+const escapeHtml = (text) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+const usable = (text) => typeof text === 'string' && !text.includes('{{');
+const html = join(site, 'index.html');
+let page = await readFile(html, 'utf8');
+page = page.replace(/(<(\w+)\b[^>]*\sdata-i18n="([^"]+)"[^>]*>)([^<]*)(<\/\2>)/g,
+  (all, open, tag, key, text, close) => (usable(lookup(key)) ? open + escapeHtml(lookup(key)) + close : all));
+page = page.replace(/<[^>]*\sdata-i18n-attr="([^"]+)"[^>]*>/g, (element, pairs) => {
+  for (const pair of pairs.split(';')) {
+    const [attr, key] = pair.split(':');
+    if (!usable(lookup(key))) continue;
+    const value = `${attr}="${escapeHtml(lookup(key))}"`;
+    const existing = new RegExp(`\\s${attr}="[^"]*"`);
+    element = existing.test(element) ? element.replace(existing, ` ${value}`) : element.replace(/\s*(\/?)>$/, ` ${value}$1>`);
+  }
+  return element;
+});
+page = page.replace(/<title>[^<]*<\/title>/, `<title>${escapeHtml(zh.meta.title)}</title>`)
+  .replace(/(<meta name="description" content=")[^"]*"/, `$1${escapeHtml(zh.meta.description)}"`);
+await writeFile(html, page);
 
 // 1. The build id: a hash of everything the page loads (shown in the footer).
 const all = (await files(site)).filter((f) => !/\.(br|gz)$/.test(f) && !f.endsWith('sw.js') && !f.endsWith('build.json') && !f.includes('/workbox-v'));

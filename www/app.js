@@ -212,7 +212,7 @@ on('progress', ({ runId, step, loss, seconds, epochs, gradNorm }) => {
 });
 on('eval', ({ runId, step, perplexity }) => {
   const run = current?.runs.find((r) => r.id === runId);
-  if (run?.starter && !$('starter-intro').dataset.shown) showStarter(run, perplexity);
+  if (run?.starter && !starterShown) showStarter(run, perplexity);
   const s = stats.get(runId);
   if (s) s.bestPpl = Math.min(s.bestPpl ?? Infinity, perplexity);
   run?.history.evals.push([step, perplexity]);
@@ -377,9 +377,11 @@ $('corpus-file').onchange = (e) => { const f = e.target.files[0]; e.target.value
 $('corpus-default').onclick = () => useCorpus({ builtin: true }, t('corpus.builtinName'));
 const zone = $('drop-zone');
 zone.onkeydown = (e) => { if ((e.key === 'Enter' || e.key === ' ') && e.target === zone) { e.preventDefault(); chooseCorpus(); } };
-zone.ondragover = (e) => { e.preventDefault(); zone.classList.add('over'); };
-zone.ondragleave = () => zone.classList.remove('over');
-zone.ondrop = (e) => { e.preventDefault(); zone.classList.remove('over'); const f = e.dataTransfer.files[0]; if (f) useFile(f); };
+// The whole poems section takes a dropped file; the dashed zone shows it.
+const dropArea = $('corpus-section');
+dropArea.ondragover = (e) => { e.preventDefault(); zone.classList.add('over'); };
+dropArea.ondragleave = (e) => { if (!dropArea.contains(e.relatedTarget)) zone.classList.remove('over'); };
+dropArea.ondrop = (e) => { e.preventDefault(); zone.classList.remove('over'); const f = e.dataTransfer.files[0]; if (f) useFile(f); };
 
 // ---- writing ------------------------------------------------------------------------------
 const TOP_P = 0.95;
@@ -542,8 +544,6 @@ i18n.onChange(() => {
   for (const li of $('poems').children) poemMeta.get(li)?.();
   retranslateInspector();
   if (shareShown) shareOutput(shareShown);
-  const intro = $('starter-intro');
-  if (intro.dataset.shown && starterShown) showStarter(...starterShown);
 });
 
 // Leaving or hiding the page saves what trained since the last autosave (as far as the
@@ -556,16 +556,16 @@ window.addEventListener('pagehide', flush);
 // For tests and the curious: the charts' data and the worker, from the console.
 window.shige = { call, state: () => current, chart, flowChart, stats, checkForUpdate: offline.checkForUpdate };
 
-/** A first visit opens the trained starter model: say what it is and how good it is. */
-let starterShown = null;
+/** A first visit opens the trained starter model: say what it is and how good it is (a notice,
+ *  so its arrival never pushes the page down). */
+let starterShown = false;
 function showStarter(run, perplexity) {
-  starterShown = [run, perplexity];
-  const intro = $('starter-intro');
-  intro.dataset.shown = 'true';
-  intro.hidden = false;
-  intro.replaceChildren(t('starter.intro', { step: formatNumber(run.info.step) }), ' ',
-    Object.assign(document.createElement('strong'), { id: 'starter-perplexity', textContent: formatNumber(perplexity, 2) }),
-    '. ', t('starter.next'));
+  starterShown = true;
+  const figure = Object.assign(document.createElement('strong'), { id: 'starter-perplexity' });
+  notices.show(() => {
+    figure.textContent = formatNumber(perplexity, 2);
+    return [t('starter.intro', { step: formatNumber(run.info.step) }), ' ', figure, '. ', t('starter.next')];
+  }, { kind: 'info', id: 'starter' });
 }
 
 async function openExperiment(exp) {

@@ -10,7 +10,8 @@ const say = (text) => (typeof text === 'function' ? text() : text);
 
 /**
  * Shows a notice. `text` (and each action's `label`) may be a function returning the string in
- * the current language, so a language switch rewrites it (`retranslate`). `kind`: 'error' |
+ * the current language, so a language switch rewrites it (`retranslate`); `text` may also give
+ * an array of strings and elements. `kind`: 'error' |
  * 'warning' | 'info'; `id` replaces an earlier notice with the same id; `actions`: [{ label, run }].
  */
 export function show(text, { kind = 'error', id = null, actions = [] } = {}) {
@@ -21,9 +22,10 @@ export function show(text, { kind = 'error', id = null, actions = [] } = {}) {
   if (id) el.dataset.notice = id;
   const span = document.createElement('span');
   span.className = 'notice-text';
-  span.textContent = say(text);
+  const write = () => span.replaceChildren(...[].concat(say(text)));
+  write();
   el.append(span);
-  const writers = [() => { span.textContent = say(text); }];
+  const writers = [write];
   for (const { label, run } of actions) {
     const b = document.createElement('button');
     b.type = 'button';
