@@ -22,7 +22,8 @@ export function show(text, { kind = 'error', id = null, actions = [] } = {}) {
   if (id) el.dataset.notice = id;
   const span = document.createElement('span');
   span.className = 'notice-text';
-  const write = () => span.replaceChildren(...[].concat(say(text)));
+  let shown = text;   // an action's error replaces the text, in later languages too
+  const write = () => span.replaceChildren(...[].concat(say(shown)));
   write();
   el.append(span);
   const writers = [write];
@@ -31,7 +32,7 @@ export function show(text, { kind = 'error', id = null, actions = [] } = {}) {
     b.type = 'button';
     b.textContent = say(label);
     writers.push(() => { b.textContent = say(label); });
-    b.onclick = async () => { b.disabled = true; try { await run(); el.remove(); } catch (e) { span.textContent = describeError(e); b.disabled = false; } };
+    b.onclick = async () => { b.disabled = true; try { await run(); el.remove(); } catch (e) { shown = () => describeError(e); write(); b.disabled = false; } };
     el.append(b);
   }
   const close = document.createElement('button');

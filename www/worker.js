@@ -38,9 +38,10 @@ class Coded extends Error {
     this.vars = vars;
   }
 }
-const warn = (key, vars = {}) => post({ event: 'warning', key, vars });
 /** The translation key of an error from the wasm module (see `Coded` in crates/wasm), if it has one. */
 const coded = (e) => (e?.key ? { key: e.key, vars: { ...e.vars } } : null);
+/** A warning for the page; `cause`, an error whose own key (if any) is translated inside it. */
+const warn = (key, vars = {}, cause = null) => post({ event: 'warning', key, vars, inner: coded(cause) });
 
 // ---- the loop ---------------------------------------------------------------------------
 const inbox = [];
@@ -188,7 +189,7 @@ async function runJob(job) {
       post({ event: 'flow', runId: run.id, step: job.step, ...flow });
     }
   } catch (e) {
-    if (!(await crashed(e))) post({ event: 'warning', key: 'notice.runError', vars: { name: run.name, message: message(e) }, inner: coded(e) });
+    if (!(await crashed(e))) warn('notice.runError', { name: run.name, message: message(e) }, e);
   }
 }
 
