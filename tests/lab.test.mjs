@@ -57,6 +57,9 @@ test('three cells side by side: chart, gradient flow, inside a poem, CSV, a link
     // One chart: a loss series per run with its points, in the legend with the run's name.
     const counts = await page.evaluate(() => window.shige.chart.counts());
     for (const r of runs) assert.ok(counts[r.id].loss >= 30, `${r.name}: ${counts[r.id].loss} points`);
+    // The chart is drawn (and uPlot loaded) once it is scrolled near.
+    await page.locator('#chart').scrollIntoViewIfNeeded();
+    await page.waitForSelector('#chart .u-legend .u-series');
     const legend = await page.$$eval('#chart .u-legend .u-series', (els) => els.map((e) => e.textContent));
     for (const name of ['GRU 1', 'LSTM 1', 'RNN 1']) assert.ok(legend.some((l) => l.includes(`${name} · loss`)), `${name} in ${legend}`);
 

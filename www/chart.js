@@ -10,19 +10,70 @@ export const FLOW_FLOOR = 1e-20;
 /** A colour with some transparency (uPlot strokes take CSS colours). */
 const faint = (hex) => `${hex}59`;
 
-function resizeWith(el, chart, height) {
-  new ResizeObserver(() => chart()?.setSize({ width: Math.max(200, el.clientWidth), height })).observe(el);
+// uPlot is loaded, and a chart drawn, only when the chart comes near the viewport (or is
+// exported): evaluating it and laying out two plots were start-up's longest tasks.
+let uplot = null;
+function loadUplot() {
+  uplot ??= new Promise((resolve, reject) => {
+    const script = Object.assign(document.createElement('script'), { src: 'vendor/uPlot.iife.min.js' });
+    script.onload = () => resolve(window.uPlot);
+    script.onerror = () => { uplot = null; reject(new Error('vendor/uPlot.iife.min.js did not load')); };
+    document.head.append(script);
+  });
+  return uplot;
 }
 
-export class TrainingChart {
-  constructor(el) {
+/** A uPlot chart in `el`, (re)built from `options()` and `data()` once it is wanted. */
+class LazyChart {
+  constructor(el, height) {
     this.el = el;
-    this.height = 320;
+    this.height = height;
+    this.plot = null;
+    this.builds = 0;
+    this.shown = new Promise((resolve) => { this.show = resolve; });
+    const near = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) { near.disconnect(); this.show(); }
+    }, { rootMargin: '300px' });
+    near.observe(el);
+    new ResizeObserver(() => this.plot?.setSize({ width: this.width(), height })).observe(el);
+  }
+
+  width() { return Math.max(200, this.el.clientWidth || 800); }
+
+  /** Draws the chart anew (when shown); resolves with the plot. */
+  build() {
+    const build = ++this.builds;
+    this.el.dataset.points = String(this.data()[0].length);
+    this.drawn = this.shown.then(loadUplot).then((UPlot) => {
+      if (build !== this.builds) return this.drawn;
+      this.plot?.destroy();
+      this.plot = new UPlot(this.options(), this.data(), this.el);
+      return this.plot;
+    });
+    this.drawn.catch(() => {});
+    return this.drawn;
+  }
+
+  /** New data for the same series: drawn at the next frame, if the chart is drawn. */
+  redraw() {
+    const data = this.data();
+    this.el.dataset.points = String(data[0].length);
+    this.plot?.setData(data);
+  }
+
+  /** The chart drawn now, even out of view. */
+  async ready() {
+    this.show();
+    return this.drawn ?? this.build();
+  }
+}
+
+export class TrainingChart extends LazyChart {
+  constructor(el) {
+    super(el, 320);
     this.runs = [];           // [{ id, name, color }]
     this.values = new Map();  // runId -> { loss: [], smooth: [], ppl: [] } indexed by step - 1
-    this.plot = null;
     this.pending = false;
-    resizeWith(el, () => this.plot, this.height);
   }
 
   /** The runs to draw, with their histories ({ losses: [[step, loss]], evals: [[step, ppl]] }). */
@@ -91,10 +142,9 @@ export class TrainingChart {
     return out;
   }
 
-  build() {
-    this.plot?.destroy();
-    this.plot = new uPlot({
-      width: Math.max(200, this.el.clientWidth || 800),
+  options() {
+    return {
+      width: this.width(),
       height: this.height,
       scales: { x: { time: false }, ppl: { distr: 3 } },
       series: this.series(),
@@ -104,8 +154,7 @@ export class TrainingChart {
         { label: t('chart.perplexity'), scale: 'ppl', side: 1, grid: { show: false } },
       ],
       legend: { live: true },
-    }, this.data(), this.el);
-    this.el.dataset.points = String(this.plot.data[0].length);
+    };
   }
 
   schedule() {
@@ -113,15 +162,13 @@ export class TrainingChart {
     this.pending = true;
     requestAnimationFrame(() => {
       this.pending = false;
-      const data = this.data();
-      this.plot.setData(data);
-      this.el.dataset.points = String(data[0].length);
+      this.redraw();
     });
   }
 
   /** The chart with a title and a legend, as a PNG blob (for lab reports). */
   async png(title) {
-    const source = this.plot.ctx.canvas;
+    const source = (await this.ready()).ctx.canvas;
     const legendHeight = 26 * this.runs.length + 16;
     const canvas = document.createElement('canvas');
     canvas.width = source.width;
@@ -146,14 +193,11 @@ export class TrainingChart {
 }
 
 /** ‖∂L/∂hₜ‖ over t for each run (its last measurement), on a log scale. */
-export class FlowChart {
+export class FlowChart extends LazyChart {
   constructor(el) {
-    this.el = el;
-    this.height = 240;
+    super(el, 240);
     this.runs = [];
     this.kind = 'lastChar';
-    this.plot = null;
-    resizeWith(el, () => this.plot, this.height);
   }
 
   /** `runs`: [{ id, name, color, flow: { step, wholePoem: [], lastChar: [] } | null }] */
@@ -166,8 +210,7 @@ export class FlowChart {
     const run = this.runs.find((r) => r.id === runId);
     if (!run) return;
     run.flow = flow;
-    const data = this.data();
-    if (this.plot && data[0].length === this.plot.data[0].length) this.plot.setData(data);
+    if (this.plot && this.data()[0].length === this.plot.data[0].length) this.redraw();
     else this.build();
   }
 
@@ -192,17 +235,14 @@ export class FlowChart {
     return Object.fromEntries(this.runs.map((r) => [r.id, r.flow?.[this.kind]?.filter((g) => g != null).length ?? 0]));
   }
 
-  build() {
-    this.plot?.destroy();
-    const data = this.data();
-    this.plot = new uPlot({
-      width: Math.max(200, this.el.clientWidth || 800),
+  options() {
+    return {
+      width: this.width(),
       height: this.height,
       scales: { x: { time: false }, y: { distr: 3 } },
       series: [{ label: 't' }, ...this.runs.map((r) => ({ label: r.name, stroke: r.color, width: 2, points: { show: true, size: 4 } }))],
       // Gradients span many powers of ten: label the log axis as 1e-5, 1e-4 …
       axes: [{ label: t('lab.timeStep') }, { label: t('lab.gradNorm'), size: 70, values: (u, ticks) => ticks.map((v) => (v == null ? '' : v.toExponential(0))) }],
-    }, data, this.el);
-    this.el.dataset.points = String(data[0].length);
+    };
   }
 }

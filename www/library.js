@@ -18,7 +18,13 @@ export function setup({ opened }) {
   });
 }
 
-const date = (ms) => new Date(ms).toLocaleString(language() === 'en' ? 'en-GB' : 'zh-CN', { dateStyle: 'short', timeStyle: 'short' });
+// One formatter per language: `toLocaleString` would build one for every row.
+const dateFormats = new Map();
+function date(ms) {
+  const locale = language() === 'en' ? 'en-GB' : 'zh-CN';
+  if (!dateFormats.has(locale)) dateFormats.set(locale, new Intl.DateTimeFormat(locale, { dateStyle: 'short', timeStyle: 'short' }));
+  return dateFormats.get(locale).format(new Date(ms));
+}
 const mib = (bytes) => `${formatNumber(bytes / 2 ** 20, 1)} MiB`;
 
 async function showUsage() {
