@@ -60,7 +60,7 @@ test('WebGPU: trains on tangshi.txt, loss falls, writes poems from 月 in free f
   await page.screenshot({ path: join(outputDir, 'webgpu-trained.png'), fullPage: true });
 }));
 
-test('on Chromium\'s WebGPU (SwiftShader) the GRU kernels match the tensor-op GRU, forward and gradients', { timeout: 600_000 }, () => withApp(server.url, { webgpu: true }, async (page) => {
+test('on Chromium\'s WebGPU (SwiftShader) the GRU kernels match the tensor-op GRU, forward and gradients, and the Adam kernels their tensor ops', { timeout: 600_000 }, () => withApp(server.url, { webgpu: true }, async (page) => {
   const report = await page.evaluate(() => window.shige.call('gruKernelCheck', { backend: 'webgpu' }));
   assert.match(report.backend, /^webgpu/);
   assert.ok(report.differences, 'the WebGPU device runs the fused GRU');
@@ -68,6 +68,15 @@ test('on Chromium\'s WebGPU (SwiftShader) the GRU kernels match the tensor-op GR
   const [fused, tensorOps] = report.dispatches;
   assert.ok(fused * 3 < tensorOps, `fused ${fused} vs tensor ops ${tensorOps} dispatches`);
   console.log(`SwiftShader: largest difference ${Math.max(...report.differences.map(([, d]) => d))}, dispatches ${fused} vs ${tensorOps}`);
+
+  // Adam's kernels: the same gradient norm, weights and moments as its tensor ops, and a NaN gradient flagged.
+  const adam = await page.evaluate(() => window.shige.call('adamKernelCheck', { backend: 'webgpu' }));
+  assert.ok(adam.difference != null, 'the WebGPU device runs the Adam kernels');
+  assert.ok(adam.difference < 1e-5, `Adam: max abs diff ${adam.difference}`);
+  assert.ok(adam.normDifference < 1e-5, `Adam: gradient norm relative diff ${adam.normDifference}`);
+  assert.deepEqual(adam.flags, [0, 1]);
+  assert.ok(adam.dispatches[0] * 3 < adam.dispatches[1], `Adam: kernel ${adam.dispatches[0]} vs tensor ops ${adam.dispatches[1]} dispatches`);
+  console.log(`SwiftShader Adam: largest difference ${adam.difference}, dispatches ${adam.dispatches[0]} vs ${adam.dispatches[1]}`);
 }));
 
 test('auto backend passes over a software WebGPU adapter (SwiftShader) for the faster CPU', { timeout: 300_000 }, () => withApp(server.url, { webgpu: true }, async (page) => {

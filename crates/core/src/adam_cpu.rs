@@ -1,6 +1,6 @@
 //! Adam on the CPU in one pass per parameter tensor, split across cores: the gradient norm,
 //! clipping, both moments, the update and the sum that tells whether the new weights are
-//! finite. As tensor ops (`Trainer::adam_update`, this module's reference) each of those is
+//! finite. As tensor ops (`training::adam_tensor_ops`, this module's reference) each of those is
 //! its own pass over the weights, on one core.
 
 use burn::tensor::{Tensor, TensorData};
@@ -19,7 +19,7 @@ pub struct CpuUpdate {
     pub weights_sum: f64,
 }
 
-/// Adam as `Trainer::adam_update` computes it, on host copies of the tensors.
+/// Adam as `training::adam_tensor_ops` computes it, on host copies of the tensors.
 pub async fn adam_step(
     params: &[Tensor<2>],
     grads: Vec<Tensor<2>>,

@@ -4,6 +4,7 @@
 //! Every tensor read is async so the same code runs natively and in the browser.
 
 pub mod adam_cpu;
+pub mod adam_gpu;
 pub mod checkpoint;
 pub mod corpus;
 pub mod data;

@@ -189,9 +189,9 @@ pub fn output_layer_grads(
 }
 
 /// A step's new weights and optimizer state, before they are committed.
-struct Update {
-    params: Vec<Tensor<2>>,
-    adam: AdamState,
+pub(crate) struct Update {
+    pub(crate) params: Vec<Tensor<2>>,
+    pub(crate) adam: AdamState,
 }
 
 /// Adam's moments, one pair per parameter, and its step count.
@@ -408,9 +408,17 @@ impl Trainer {
             let loss = read_scalar(out.loss).await?;
             let u = crate::adam_cpu::adam_step(&self.state.params, grads, &self.state.adam, &self.config).await?;
             (Update { params: u.params, adam: u.adam }, loss, u.grad_norm, u.weights_sum as f32)
+        } else if crate::adam_gpu::usable(&self.device) {
+            // Two kernels per tensor (adam_gpu.rs): the gradient's sum of squares, then the
+            // update, which also flags non-finite new weights.
+            let (next, figures) = crate::adam_gpu::adam_step(&self.state.params, grads, &self.state.adam, &self.config);
+            // One read-back for all the checks, before anything is committed.
+            let checks = read_values(Tensor::cat(vec![out.loss, figures], 0)).await?;
+            let (squares, flag) = checks[1..].split_at(checks.len() - 2);
+            (next, checks[0], squares.iter().sum::<f32>().sqrt(), if flag[0] == 0.0 { 0.0 } else { f32::NAN })
         } else {
             let squared_norm = grads.iter().map(|g| g.clone().square().sum()).reduce(|a, b| a + b).expect("the model has parameters");
-            let next = self.adam_update(grads, squared_norm.clone().sqrt());
+            let next = adam_tensor_ops(&self.state.params, &self.state.adam, grads, squared_norm.clone().sqrt(), &self.config);
             // A NaN or infinity anywhere in the new weights makes their sum non-finite.
             let weights_sum = next.params.iter().map(|p| p.clone().sum()).reduce(|a, b| a + b).expect("the model has parameters");
             // One read-back for all three checks, before anything is committed.
@@ -442,33 +450,6 @@ impl Trainer {
     fn batch(&self, indices: &[usize]) -> Batch {
         let poems: Vec<&[u32]> = indices.iter().map(|&i| self.data.train[i].as_slice()).collect();
         Batch::new(&poems, self.config.max_seq_len)
-    }
-
-    /// Adam (bias-corrected) after scaling all gradients so their global norm is at most
-    /// `grad_clip`: the weights and moments it would give, on the device, not yet committed.
-    fn adam_update(&self, grads: Vec<Tensor<2>>, norm: Tensor<1>) -> Update {
-        let c = &self.config;
-        let scale = (c.grad_clip > 0.0)
-            .then(|| norm.clamp_min(c.grad_clip).recip().mul_scalar(c.grad_clip).reshape([1, 1]));
-        let old = &self.state.adam;
-        let t = old.t + 1;
-        let bias1 = 1.0 - c.beta1.powi(t as i32);
-        let bias2 = 1.0 - c.beta2.powi(t as i32);
-        let mut next = Update { params: Vec::new(), adam: AdamState { m: Vec::new(), v: Vec::new(), t } };
-        for (i, grad) in grads.into_iter().enumerate() {
-            let grad = match &scale {
-                Some(s) => grad * s.clone(),
-                None => grad,
-            };
-            let m = old.m[i].clone().mul_scalar(c.beta1) + grad.clone().mul_scalar(1.0 - c.beta1);
-            let v = old.v[i].clone().mul_scalar(c.beta2) + grad.square().mul_scalar(1.0 - c.beta2);
-            let denom = v.clone().div_scalar(bias2).sqrt().add_scalar(c.epsilon);
-            let update = m.clone().mul_scalar(c.learning_rate / bias1) / denom;
-            next.params.push(self.state.params[i].clone() - update);
-            next.adam.m.push(m);
-            next.adam.v.push(v);
-        }
-        next
     }
 
     /// Runs up to `n` steps and returns their losses. A step whose loss or gradients are not
@@ -567,6 +548,32 @@ impl Evaluation {
 
 /// Whether `device` is burn's CPU backend (flex), where the fused output layer runs
 /// (`SHIGE_TENSOR_OP_OUTPUT=1` turns it off, to measure against it).
+/// Adam (bias-corrected) after scaling all gradients so their global norm is at most
+/// `grad_clip`: the weights and moments it would give, on the device, not yet committed. The
+/// reference of the fused versions (`adam_cpu.rs`, `adam_gpu.rs`).
+pub(crate) fn adam_tensor_ops(params: &[Tensor<2>], old: &AdamState, grads: Vec<Tensor<2>>, norm: Tensor<1>, c: &TrainConfig) -> Update {
+    let scale = (c.grad_clip > 0.0)
+        .then(|| norm.clamp_min(c.grad_clip).recip().mul_scalar(c.grad_clip).reshape([1, 1]));
+    let t = old.t + 1;
+    let bias1 = 1.0 - c.beta1.powi(t as i32);
+    let bias2 = 1.0 - c.beta2.powi(t as i32);
+    let mut next = Update { params: Vec::new(), adam: AdamState { m: Vec::new(), v: Vec::new(), t } };
+    for (i, grad) in grads.into_iter().enumerate() {
+        let grad = match &scale {
+            Some(s) => grad * s.clone(),
+            None => grad,
+        };
+        let m = old.m[i].clone().mul_scalar(c.beta1) + grad.clone().mul_scalar(1.0 - c.beta1);
+        let v = old.v[i].clone().mul_scalar(c.beta2) + grad.square().mul_scalar(1.0 - c.beta2);
+        let denom = v.clone().div_scalar(bias2).sqrt().add_scalar(c.epsilon);
+        let update = m.clone().mul_scalar(c.learning_rate / bias1) / denom;
+        next.params.push(params[i].clone() - update);
+        next.adam.m.push(m);
+        next.adam.v.push(v);
+    }
+    next
+}
+
 fn on_cpu(device: &Device) -> bool {
     #[cfg(not(target_arch = "wasm32"))]
     if std::env::var_os("SHIGE_TENSOR_OP_OUTPUT").is_some() {

@@ -13,7 +13,17 @@ use shige_core::{
 #[test]
 fn a_step_that_would_diverge_is_never_applied() {
     let corpus = tangshi();
-    let mut trainer = tiny_trainer(&corpus, 5);
+    a_diverging_step_is_refused(tiny_trainer(&corpus, 5));
+}
+
+/// On the GPU the Adam kernel flags the non-finite weights (adam_gpu.rs).
+#[test]
+fn a_step_that_would_diverge_is_never_applied_on_wgpu() {
+    let Some(gpu) = common::wgpu() else { return };
+    a_diverging_step_is_refused(common::tiny_trainer_on(&tangshi(), 5, &gpu));
+}
+
+fn a_diverging_step_is_refused(mut trainer: Trainer) {
     block_on(trainer.train_steps(3)).unwrap();
     let good = block_on(trainer.evaluate()).unwrap();
     let (epoch, batch) = (trainer.state.epoch, trainer.state.batch_in_epoch);

@@ -699,6 +699,32 @@ pub async fn gru_kernel_check(backend: String) -> Result<JsValue, JsValue> {
     Ok(serde_wasm_bindgen::to_value(&report)?)
 }
 
+/// Adam's kernels against their tensor ops on the device `backend` opens (for tests):
+/// `{ backend, difference, normDifference, flags: [finite, nan], dispatches: [kernels, tensorOps] }`, or
+/// `{ backend }` alone where the device has no Adam kernel.
+#[wasm_bindgen(js_name = adamKernelCheck)]
+pub async fn adam_kernel_check(backend: String) -> Result<JsValue, JsValue> {
+    #[derive(Serialize)]
+    struct Report {
+        backend: String,
+        difference: Option<f32>,
+        #[serde(rename = "normDifference")]
+        norm_difference: Option<f32>,
+        flags: Option<(f32, f32)>,
+        dispatches: Option<(usize, usize)>,
+    }
+    let opened = device::open(&backend).await;
+    let check = shige_core::adam_gpu::check(&opened.device).await.map_err(fail)?;
+    let report = Report {
+        backend: opened.name,
+        difference: check.as_ref().map(|c| c.difference),
+        norm_difference: check.as_ref().map(|c| c.norm_difference),
+        flags: check.as_ref().map(|c| c.flags),
+        dispatches: check.map(|c| c.dispatches),
+    };
+    Ok(serde_wasm_bindgen::to_value(&report)?)
+}
+
 /// Parses and cleans a corpus; throws an `Error` with a readable message on bad input.
 #[wasm_bindgen(js_name = inspectCorpus)]
 pub fn inspect_corpus(bytes: &[u8]) -> Result<JsValue, JsValue> {
