@@ -9,15 +9,23 @@ use burn::tensor::{Device, Tensor};
 
 use crate::training::{AdamState, TrainConfig, Update};
 
-/// Whether the kernels serve `device`: a CubeCL (wgpu) device, unless `SHIGE_TENSOR_OP_ADAM=1`
-/// asks for the tensor ops (to measure against them, or to rule the kernels out).
+/// Storage buffers the update kernel binds: eight tensors and CubeCL's metadata. WebGPU
+/// guarantees only 8 per shader stage (Chromium's SwiftShader offers 10, many GPUs more).
+const BINDINGS: u32 = 9;
+
+/// Whether the kernels serve `device`: a CubeCL (wgpu) device that binds enough buffers,
+/// unless `SHIGE_TENSOR_OP_ADAM=1` asks for the tensor ops (to measure against them, or to rule
+/// the kernels out).
 pub fn usable(device: &Device) -> bool {
     #[cfg(not(target_arch = "wasm32"))]
     if std::env::var_os("SHIGE_TENSOR_OP_ADAM").is_some() {
         return false;
     }
     #[cfg(feature = "wgpu")]
-    return matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Cube(_));
+    return match device.clone().inner().as_dispatch() {
+        burn::backend::DispatchDevice::Cube(cube) => cube.client().properties().hardware.max_bindings >= BINDINGS,
+        _ => false,
+    };
     #[cfg(not(feature = "wgpu"))]
     return { let _ = device; false };
 }
