@@ -65,7 +65,7 @@ pub(crate) fn adam_step(params: &[Tensor<2>], grads: Vec<Tensor<2>>, adam: &Adam
 /// The step's scalars (they change every step, so they are kernel arguments, not constants
 /// compiled into it).
 #[derive(Debug, Clone, Copy)]
-struct Constants {
+pub(crate) struct Constants {
     beta1: f32,
     beta2: f32,
     epsilon: f32,
@@ -92,20 +92,13 @@ mod ops {
         fn sum_of_squares(grad: FloatTensor<Self>, figures: FloatTensor<Self>, slot: u32, flag: u32) -> FloatTensor<Self>;
 
         /// `(param, m, v, figures)` after one step; the flag in `figures` is set in place.
-        #[allow(clippy::too_many_arguments)]
         fn adam_update(
             param: FloatTensor<Self>,
             m: FloatTensor<Self>,
             v: FloatTensor<Self>,
             grad: FloatTensor<Self>,
             figures: FloatTensor<Self>,
-            beta1: f32,
-            beta2: f32,
-            epsilon: f32,
-            step_size: f32,
-            v_scale: f32,
-            grad_clip: f32,
-            tensors: u32,
+            constants: Constants,
         ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
     }
 
@@ -121,15 +114,8 @@ mod ops {
             v: FloatTensor<Self>,
             grad: FloatTensor<Self>,
             figures: FloatTensor<Self>,
-            beta1: f32,
-            beta2: f32,
-            epsilon: f32,
-            step_size: f32,
-            v_scale: f32,
-            grad_clip: f32,
-            tensors: u32,
+            constants: Constants,
         ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-            let constants = Constants { beta1, beta2, epsilon, step_size, v_scale, grad_clip, tensors };
             super::cube::adam_update(param, m, v, grad, figures, constants)
         }
     }
@@ -145,13 +131,7 @@ mod ops {
             v.clone().into_dispatch(),
             grad.into_dispatch(),
             figures.into_dispatch(),
-            c.beta1,
-            c.beta2,
-            c.epsilon,
-            c.step_size,
-            c.v_scale,
-            c.grad_clip,
-            c.tensors,
+            c,
         );
         (Tensor::from_dispatch(p), Tensor::from_dispatch(m), Tensor::from_dispatch(v), Tensor::from_dispatch(figures))
     }
