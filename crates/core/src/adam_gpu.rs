@@ -32,14 +32,15 @@ pub fn usable(device: &Device) -> bool {
 
 /// Adam as `training::adam_tensor_ops` computes it, after scaling the gradients so their global
 /// norm is at most `grad_clip`. Returns the new weights and moments (not yet committed) and
-/// `[n + 1]` figures for the checks: each gradient's sum of squares, then 1 if any new weight is
-/// NaN or infinite, else 0. Only on a device where `usable` holds.
-pub(crate) fn adam_step(params: &[Tensor<2>], grads: Vec<Tensor<2>>, adam: &AdamState, c: &TrainConfig) -> (Update, Tensor<1>) {
+/// `[n + 2]` figures for the step's checks, read back at once: each gradient's sum of squares,
+/// then 1 if any new weight is NaN or infinite (else 0), then the step's `loss` (`[1]`). Only on
+/// a device where `usable` holds.
+pub(crate) fn adam_step(params: &[Tensor<2>], grads: Vec<Tensor<2>>, adam: &AdamState, loss: Tensor<1>, c: &TrainConfig) -> (Update, Tensor<1>) {
     let device = params[0].device();
     let n = grads.len();
-    let mut figures = Tensor::<1>::empty([n + 1], &device); // every slot is written below
+    let mut figures = Tensor::<1>::empty([n + 2], &device); // every slot is written below
     for (slot, grad) in grads.iter().enumerate() {
-        figures = ops::sum_of_squares(grad, figures, slot as u32, n as u32);
+        figures = ops::sum_of_squares(grad, &loss, figures, slot as u32, n as u32);
     }
     let t = adam.t + 1;
     let constants = Constants {
@@ -88,8 +89,8 @@ mod ops {
     #[backend_extension(Cube: cfg(feature = "wgpu"))]
     pub trait AdamOps: Backend {
         /// Writes the sum of `grad`'s squares into `figures[slot]` (and, for slot 0, zeroes the
-        /// flag at `figures[flag]`); returns `figures`, updated in place.
-        fn sum_of_squares(grad: FloatTensor<Self>, figures: FloatTensor<Self>, slot: u32, flag: u32) -> FloatTensor<Self>;
+        /// flag at `figures[flag]` and copies `loss` after it); returns `figures`, updated in place.
+        fn sum_of_squares(grad: FloatTensor<Self>, loss: FloatTensor<Self>, figures: FloatTensor<Self>, slot: u32, flag: u32) -> FloatTensor<Self>;
 
         /// `(param, m, v, figures)` after one step; the flag in `figures` is set in place.
         fn adam_update(
@@ -104,8 +105,8 @@ mod ops {
 
     #[cfg(feature = "wgpu")]
     impl AdamOps for burn_cubecl::CubeBackend {
-        fn sum_of_squares(grad: FloatTensor<Self>, figures: FloatTensor<Self>, slot: u32, flag: u32) -> FloatTensor<Self> {
-            super::cube::sum_of_squares(grad, figures, slot, flag)
+        fn sum_of_squares(grad: FloatTensor<Self>, loss: FloatTensor<Self>, figures: FloatTensor<Self>, slot: u32, flag: u32) -> FloatTensor<Self> {
+            super::cube::sum_of_squares(grad, loss, figures, slot, flag)
         }
 
         fn adam_update(
@@ -120,8 +121,8 @@ mod ops {
         }
     }
 
-    pub fn sum_of_squares(grad: &Tensor<2>, figures: Tensor<1>, slot: u32, flag: u32) -> Tensor<1> {
-        Tensor::from_dispatch(<Dispatch as AdamOps>::sum_of_squares(grad.clone().into_dispatch(), figures.into_dispatch(), slot, flag))
+    pub fn sum_of_squares(grad: &Tensor<2>, loss: &Tensor<1>, figures: Tensor<1>, slot: u32, flag: u32) -> Tensor<1> {
+        Tensor::from_dispatch(<Dispatch as AdamOps>::sum_of_squares(grad.clone().into_dispatch(), loss.clone().into_dispatch(), figures.into_dispatch(), slot, flag))
     }
 
     pub fn adam_update(param: &Tensor<2>, m: &Tensor<2>, v: &Tensor<2>, grad: Tensor<2>, figures: Tensor<1>, c: Constants) -> (Tensor<2>, Tensor<2>, Tensor<2>, Tensor<1>) {
@@ -160,7 +161,7 @@ mod cube {
         /// memory adds them up. (A gradient is at most a few million floats: one workgroup
         /// reads it in well under a millisecond, and needs no second pass.)
         #[cube(launch)]
-        pub fn sum_of_squares_kernel(grad: &Tensor<f32>, figures: &mut Tensor<f32>, slot: u32, flag: u32, #[comptime] units: usize) {
+        pub fn sum_of_squares_kernel(grad: &Tensor<f32>, loss: &Tensor<f32>, figures: &mut Tensor<f32>, slot: u32, flag: u32, #[comptime] units: usize) {
             let mut partial = Shared::<[f32]>::new_slice(units);
             let unit = UNIT_POS_X as usize;
             let stride = CUBE_DIM_X as usize; // = units, as a runtime value for the loops
@@ -186,6 +187,7 @@ mod cube {
                 figures[slot as usize] = partial[0];
                 if slot == 0 {
                     figures[flag as usize] = 0.0;
+                    figures[flag as usize + 1] = loss[0];
                 }
             }
         }
@@ -236,8 +238,8 @@ mod cube {
         }
     }
 
-    pub fn sum_of_squares(grad: FloatTensor<CubeBackend>, figures: FloatTensor<CubeBackend>, slot: u32, flag: u32) -> FloatTensor<CubeBackend> {
-        let grad = into_contiguous(grad);
+    pub fn sum_of_squares(grad: FloatTensor<CubeBackend>, loss: FloatTensor<CubeBackend>, figures: FloatTensor<CubeBackend>, slot: u32, flag: u32) -> FloatTensor<CubeBackend> {
+        let (grad, loss) = (into_contiguous(grad), into_contiguous(loss));
         assert_eq!(grad.dtype, DType::F32, "the Adam kernels are f32");
         let client = grad.client.clone();
         sum_of_squares_kernel::launch(
@@ -245,6 +247,7 @@ mod cube {
             CubeCount::Static(1, 1, 1),
             CubeDim::new_1d(UNITS as u32),
             grad.into_tensor_arg(),
+            loss.into_tensor_arg(),
             figures.clone().into_tensor_arg(),
             slot,
             flag,
@@ -301,6 +304,8 @@ pub struct AdamCheck {
     pub norm_difference: f32,
     /// The finiteness flag: (finite gradients, one gradient NaN); 0 and 1 when right.
     pub flags: (f32, f32),
+    /// The loss as the figures carry it (the check passes 4.25).
+    pub loss: f32,
     /// Dispatches of one update, the gradient norm included: (kernels, tensor ops).
     pub dispatches: (usize, usize),
 }
@@ -332,7 +337,8 @@ pub async fn check(device: &Device) -> Result<Option<AdamCheck>, crate::TrainErr
 
     #[cfg(feature = "wgpu")]
     let counter = crate::dispatch::DispatchCount::start();
-    let (kernel, figures) = adam_step(&params, grads.clone(), &adam, &config);
+    let loss = Tensor::<1>::from_data(TensorData::new(vec![4.25f32], [1]), device);
+    let (kernel, figures) = adam_step(&params, grads.clone(), &adam, loss.clone(), &config);
     let figures = read_values(figures).await?;
     #[cfg(feature = "wgpu")]
     let kernel_dispatches = counter.count();
@@ -360,7 +366,7 @@ pub async fn check(device: &Device) -> Result<Option<AdamCheck>, crate::TrainErr
     // A NaN in one gradient: the flag says so.
     let mut broken = grads;
     broken[1] = broken[1].clone().mul_scalar(f32::NAN);
-    let (_, broken_figures) = adam_step(&params, broken, &adam, &config);
+    let (_, broken_figures) = adam_step(&params, broken, &adam, loss, &config);
     let nan_flag = read_values(broken_figures).await?[n];
-    Ok(Some(AdamCheck { difference, norm_difference, flags: (figures[n], nan_flag), dispatches }))
+    Ok(Some(AdamCheck { difference, norm_difference, flags: (figures[n], nan_flag), loss: figures[n + 1], dispatches }))
 }

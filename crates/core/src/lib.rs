@@ -16,6 +16,7 @@ pub mod memory;
 pub mod model;
 pub mod novelty;
 pub mod output_cpu;
+pub mod output_gpu;
 pub mod quality;
 pub mod rhyme;
 pub mod tokenizer;

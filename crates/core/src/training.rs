@@ -375,10 +375,14 @@ impl Trainer {
         // The output weight [K, V]: the transposed embedding when tied.
         let weight = if tied { params[0].clone().transpose() } else { head[0].clone() };
         let bias = params[params.len() - 1].clone();
+        // Each position's share of the loss (0 for padding).
+        let weights: Vec<f32> = batch.mask.iter().map(|m| m / n.max(1) as f32).collect();
         let out = if on_cpu(&self.device) {
             // Fused, on every core (output_cpu.rs); the tensor ops below are its reference.
-            let weights: Vec<f32> = batch.mask.iter().map(|m| m / n.max(1) as f32).collect();
             crate::output_cpu::output_layer_grads(hidden.clone().inner(), weight, bias, &batch.targets, &weights).await?
+        } else if crate::output_gpu::usable(&self.device) {
+            // One kernel for the softmax cross-entropy and its gradient (output_gpu.rs).
+            crate::output_gpu::output_layer_grads(hidden.clone().inner(), weight, bias, &batch.targets, &weights)
         } else {
             output_layer_grads(
                 hidden.clone().inner(),
@@ -411,11 +415,13 @@ impl Trainer {
         } else if crate::adam_gpu::usable(&self.device) {
             // Two kernels per tensor (adam_gpu.rs): the gradient's sum of squares, then the
             // update, which also flags non-finite new weights.
-            let (next, figures) = crate::adam_gpu::adam_step(&self.state.params, grads, &self.state.adam, &self.config);
-            // One read-back for all the checks, before anything is committed.
-            let checks = read_values(Tensor::cat(vec![out.loss, figures], 0)).await?;
-            let (squares, flag) = checks[1..].split_at(checks.len() - 2);
-            (next, checks[0], squares.iter().sum::<f32>().sqrt(), if flag[0] == 0.0 { 0.0 } else { f32::NAN })
+            let (next, figures) = crate::adam_gpu::adam_step(&self.state.params, grads, &self.state.adam, out.loss, &self.config);
+            // One read-back for all the checks, before anything is committed:
+            // [sums of squares…, non-finite flag, loss]
+            let checks = read_values(figures).await?;
+            let (squares, flag_and_loss) = checks.split_at(checks.len() - 2);
+            let weights_finite = if flag_and_loss[0] == 0.0 { 0.0 } else { f32::NAN };
+            (next, flag_and_loss[1], squares.iter().sum::<f32>().sqrt(), weights_finite)
         } else {
             let squared_norm = grads.iter().map(|g| g.clone().square().sum()).reduce(|a, b| a + b).expect("the model has parameters");
             let next = adam_tensor_ops(&self.state.params, &self.state.adam, grads, squared_norm.clone().sqrt(), &self.config);

@@ -10,6 +10,7 @@ fn the_wgpu_adam_kernel_matches_the_tensor_ops_and_flags_a_nan() {
     assert!(result.difference < 1e-5, "max abs diff {}", result.difference);
     assert!(result.norm_difference < 1e-5, "squared gradient norm: relative diff {}", result.norm_difference);
     assert_eq!(result.flags, (0.0, 1.0), "finite gradients are not flagged; a NaN one is");
+    assert_eq!(result.loss, 4.25, "the loss travels in the same read-back");
     let (kernel, tensor_ops) = result.dispatches;
     assert!(kernel * 3 < tensor_ops, "kernel {kernel} vs tensor ops {tensor_ops} dispatches");
 }

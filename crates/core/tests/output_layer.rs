@@ -1,4 +1,5 @@
-//! The hand-worked output-layer gradients against burn's autodiff of the same loss.
+//! The hand-worked output-layer gradients (tensor ops, and the wgpu kernel) against burn's
+//! autodiff of the same loss.
 mod common;
 
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
@@ -9,15 +10,15 @@ fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
 }
 
 fn check(device: &Device) {
-    let (batch, t_len, h, v) = (3, 4, 5, 13);
+    let (batch, t_len, h, v) = (3, 4, 5, 301); // more words than a workgroup has units
     let n = batch * t_len;
     let rnd = |shape: [usize; 2], scale: f64| Tensor::<2>::random(shape, Distribution::Uniform(-scale, scale), device);
     let (hidden, weight, bias) = (rnd([n, h], 1.0), rnd([h, v], 2.0), rnd([1, v], 1.0));
     let target_ids: Vec<i64> = (0..n as i64).map(|i| (i * 7 + 3) % v as i64).collect();
-    let targets = Tensor::<2, Int>::from_data(TensorData::new(target_ids, [batch, t_len]), device);
+    let targets = Tensor::<2, Int>::from_data(TensorData::new(target_ids.clone(), [batch, t_len]), device);
     // The last poem is one character shorter: its final position is PAD and must not count.
     let mask_values: Vec<f32> = (0..n).map(|i| if i == n - 1 { 0.0 } else { 1.0 }).collect();
-    let mask = Tensor::<2>::from_data(TensorData::new(mask_values, [batch, t_len]), device);
+    let mask = Tensor::<2>::from_data(TensorData::new(mask_values.clone(), [batch, t_len]), device);
     let tokens = n - 1;
 
     // Reference: autodiff through log-softmax and gather.
@@ -26,22 +27,31 @@ fn check(device: &Device) {
     let loss = masked_cross_entropy(logits, targets.clone(), mask.clone(), tokens);
     let grads = loss.clone().backward();
 
-    let out = output_layer_grads(
-        hidden,
-        weight,
-        bias,
+    let mut outs = vec![("tensor ops", output_layer_grads(
+        hidden.clone(),
+        weight.clone(),
+        bias.clone(),
         targets.reshape([n, 1]),
-        mask.reshape([n, 1]).div_scalar(tokens as f32),
-    );
-    let loss_diff = (out.loss.into_scalar::<f32>() - loss.inner().into_scalar::<f32>()).abs();
-    assert!(loss_diff < 1e-5, "loss differs by {loss_diff}");
-    for (name, mine, reference) in [
-        ("hidden", out.d_hidden, h_t.grad(&grads)),
-        ("weight", out.d_weight, w_t.grad(&grads)),
-        ("bias", out.d_bias, b_t.grad(&grads)),
-    ] {
-        let diff = max_abs_diff(mine, reference.expect("tracked"));
-        assert!(diff < 1e-5, "d_{name} differs by {diff}");
+        mask.clone().reshape([n, 1]).div_scalar(tokens as f32),
+    ))];
+    if shige_core::output_gpu::usable(device) {
+        // The wgpu kernel (output_gpu.rs).
+        let ids: Vec<i32> = target_ids.iter().map(|&t| t as i32).collect();
+        let weights: Vec<f32> = mask_values.iter().map(|m| m / tokens as f32).collect();
+        outs.push(("kernel", shige_core::output_gpu::output_layer_grads(hidden, weight, bias, &ids, &weights)));
+    }
+    let reference_loss = loss.inner().into_scalar::<f32>();
+    for (how, out) in outs {
+        let loss_diff = (out.loss.into_scalar::<f32>() - reference_loss).abs();
+        assert!(loss_diff < 1e-5, "{how}: loss differs by {loss_diff}");
+        for (name, mine, reference) in [
+            ("hidden", out.d_hidden, h_t.grad(&grads)),
+            ("weight", out.d_weight, w_t.grad(&grads)),
+            ("bias", out.d_bias, b_t.grad(&grads)),
+        ] {
+            let diff = max_abs_diff(mine, reference.expect("tracked"));
+            assert!(diff < 1e-5, "{how}: d_{name} differs by {diff}");
+        }
     }
 }
 
@@ -53,6 +63,7 @@ fn hand_worked_output_gradients_match_autodiff_on_cpu() {
 #[test]
 fn hand_worked_output_gradients_match_autodiff_on_wgpu() {
     if let Some(device) = common::wgpu() {
+        assert!(shige_core::output_gpu::usable(&device), "the kernel serves the wgpu device");
         check(&device);
     }
 }
