@@ -60,7 +60,7 @@ test('WebGPU: trains on tangshi.txt, loss falls, writes poems from 月 in free f
   await page.screenshot({ path: join(outputDir, 'webgpu-trained.png'), fullPage: true });
 }));
 
-test('on Chromium\'s WebGPU (SwiftShader) the GRU kernels match the tensor-op GRU, forward and gradients, and the Adam kernels their tensor ops', { timeout: 600_000 }, () => withApp(server.url, { webgpu: true }, async (page) => {
+test('on Chromium\'s WebGPU (SwiftShader) the GRU kernels match the tensor-op GRU, forward and gradients, and the Adam and softmax kernels their tensor ops', { timeout: 600_000 }, () => withApp(server.url, { webgpu: true }, async (page) => {
   const report = await page.evaluate(() => window.shige.call('gruKernelCheck', { backend: 'webgpu' }));
   assert.match(report.backend, /^webgpu/);
   assert.ok(report.differences, 'the WebGPU device runs the fused GRU');
@@ -77,6 +77,13 @@ test('on Chromium\'s WebGPU (SwiftShader) the GRU kernels match the tensor-op GR
   assert.deepEqual(adam.flags, [0, 1]);
   assert.ok(adam.dispatches[0] * 3 < adam.dispatches[1], `Adam: kernel ${adam.dispatches[0]} vs tensor ops ${adam.dispatches[1]} dispatches`);
   console.log(`SwiftShader Adam: largest difference ${adam.difference}, dispatches ${adam.dispatches[0]} vs ${adam.dispatches[1]}`);
+
+  // The output layer's softmax kernel: the same loss and gradients as its tensor ops.
+  const output = await page.evaluate(() => window.shige.call('outputKernelCheck', { backend: 'webgpu' }));
+  assert.ok(output.differences, 'the WebGPU device runs the softmax kernel');
+  for (const [what, diff] of output.differences) assert.ok(diff < 1e-5, `output layer ${what}: max abs diff ${diff}`);
+  assert.ok(output.dispatches[0] < output.dispatches[1], `output layer: kernel ${output.dispatches[0]} vs tensor ops ${output.dispatches[1]} dispatches`);
+  console.log(`SwiftShader output layer: largest difference ${Math.max(...output.differences.map(([, d]) => d))}, dispatches ${output.dispatches[0]} vs ${output.dispatches[1]}`);
 }));
 
 test('auto backend passes over a software WebGPU adapter (SwiftShader) for the faster CPU', { timeout: 300_000 }, () => withApp(server.url, { webgpu: true }, async (page) => {

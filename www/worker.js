@@ -749,6 +749,7 @@ const ops = {
   /** Tests: the fused GRU against the tensor-op GRU on this browser's WebGPU. */
   gruKernelCheck({ backend }) { return wasm.gruKernelCheck(backend ?? 'webgpu'); },
   adamKernelCheck({ backend }) { return wasm.adamKernelCheck(backend ?? 'webgpu'); },
+  outputKernelCheck({ backend }) { return wasm.outputKernelCheck(backend ?? 'webgpu'); },
 
   /** Tests only: makes the module panic while it holds a run's trainer. */
   panicForTests({ runId }) { wasm.panicForTests(findRun(runId).trainer); },

@@ -195,3 +195,52 @@ mod cube {
         (d_logits, row_loss)
     }
 }
+
+/// The kernel against its reference, the tensor ops, on `device` (the browser's self-check).
+pub struct OutputCheck {
+    /// Largest absolute difference of (loss, d_hidden, d_weight, d_bias).
+    pub differences: Vec<(&'static str, f32)>,
+    /// Dispatches: (kernel, tensor ops), the three matmuls on both sides.
+    pub dispatches: (usize, usize),
+}
+
+/// Runs both on random values; `None` where the kernel does not serve `device`.
+pub async fn check(device: &Device) -> Result<Option<OutputCheck>, crate::TrainError> {
+    use crate::training::read_values;
+    use burn::tensor::{Distribution, Int};
+
+    if !usable(device) {
+        return Ok(None);
+    }
+    let (n, k, v) = (12, 5, 301); // more words than a workgroup has units
+    let random = |shape: [usize; 2], scale: f64| Tensor::<2>::random(shape, Distribution::Uniform(-scale, scale), device);
+    let (hidden, weight, bias) = (random([n, k], 1.0), random([k, v], 2.0), random([1, v], 1.0));
+    let ids: Vec<i32> = (0..n as i32).map(|i| (i * 37 + 3) % v as i32).collect();
+    let weights: Vec<f32> = (0..n).map(|i| if i == n - 1 { 0.0 } else { 1.0 / (n - 1) as f32 }).collect();
+    let mut runs = Vec::new();
+    for kernel in [true, false] {
+        #[cfg(feature = "wgpu")]
+        let counter = crate::dispatch::DispatchCount::start();
+        let out = if kernel {
+            output_layer_grads(hidden.clone(), weight.clone(), bias.clone(), &ids, &weights)
+        } else {
+            let targets = Tensor::<2, Int>::from_data(TensorData::new(ids.iter().map(|&t| t as i64).collect(), [n, 1]), device);
+            let w = Tensor::<2>::from_data(TensorData::new(weights.clone(), [n, 1]), device);
+            crate::training::output_layer_grads(hidden.clone(), weight.clone(), bias.clone(), targets, w)
+        };
+        let values = vec![read_values(out.loss).await?, read_values(out.d_hidden).await?, read_values(out.d_weight).await?, read_values(out.d_bias).await?];
+        #[cfg(feature = "wgpu")]
+        let launched = counter.count();
+        #[cfg(not(feature = "wgpu"))]
+        let launched = 0;
+        runs.push((values, launched));
+    }
+    let (reference, reference_dispatches) = runs.pop().expect("two runs");
+    let (fused, fused_dispatches) = runs.pop().expect("two runs");
+    let differences = ["loss", "d_hidden", "d_weight", "d_bias"]
+        .into_iter()
+        .zip(fused.iter().zip(&reference))
+        .map(|(name, (a, b))| (name, a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max)))
+        .collect();
+    Ok(Some(OutputCheck { differences, dispatches: (fused_dispatches, reference_dispatches) }))
+}

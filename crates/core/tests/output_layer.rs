@@ -60,10 +60,19 @@ fn hand_worked_output_gradients_match_autodiff_on_cpu() {
     check(&common::cpu());
 }
 
+/// (One wgpu test in this file: the dispatch counter counts every thread's launches.)
 #[test]
 fn hand_worked_output_gradients_match_autodiff_on_wgpu() {
-    if let Some(device) = common::wgpu() {
-        assert!(shige_core::output_gpu::usable(&device), "the kernel serves the wgpu device");
-        check(&device);
+    let Some(device) = common::wgpu() else { return };
+    assert!(shige_core::output_gpu::usable(&device), "the kernel serves the wgpu device");
+    check(&device);
+    // The kernel against its tensor ops directly, and its dispatches.
+    let result = common::block_on(shige_core::output_gpu::check(&device)).unwrap().expect("the kernel serves the wgpu device");
+    for (what, diff) in &result.differences {
+        assert!(*diff < 1e-5, "{what}: max abs diff {diff}");
     }
+    let (kernel, tensor_ops) = result.dispatches;
+    println!("output layer: kernel {kernel} vs tensor ops {tensor_ops} dispatches, differences {:?}", result.differences);
+    assert!(kernel + 8 <= tensor_ops, "kernel {kernel} vs tensor ops {tensor_ops} dispatches");
 }
+

@@ -725,6 +725,27 @@ pub async fn adam_kernel_check(backend: String) -> Result<JsValue, JsValue> {
     Ok(serde_wasm_bindgen::to_value(&report)?)
 }
 
+/// The output layer's softmax kernel against its tensor ops on the device `backend` opens (for
+/// tests): `{ backend, differences: [[what, largest abs difference]…], dispatches: [kernel, tensorOps] }`,
+/// or `{ backend }` alone where the device has no such kernel.
+#[wasm_bindgen(js_name = outputKernelCheck)]
+pub async fn output_kernel_check(backend: String) -> Result<JsValue, JsValue> {
+    #[derive(Serialize)]
+    struct Report {
+        backend: String,
+        differences: Option<Vec<(&'static str, f32)>>,
+        dispatches: Option<(usize, usize)>,
+    }
+    let opened = device::open(&backend).await;
+    let check = shige_core::output_gpu::check(&opened.device).await.map_err(fail)?;
+    let report = Report {
+        backend: opened.name,
+        differences: check.as_ref().map(|c| c.differences.clone()),
+        dispatches: check.map(|c| c.dispatches),
+    };
+    Ok(serde_wasm_bindgen::to_value(&report)?)
+}
+
 /// Parses and cleans a corpus; throws an `Error` with a readable message on bad input.
 #[wasm_bindgen(js_name = inspectCorpus)]
 pub fn inspect_corpus(bytes: &[u8]) -> Result<JsValue, JsValue> {
