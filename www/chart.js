@@ -7,6 +7,9 @@ const SMOOTHING = 0.9;
 /** Gradient norms below this are drawn at it (the flow chart's caption says so). */
 export const FLOW_FLOOR = 1e-20;
 
+/** Whole-number tick spacings for step axes (uPlot would otherwise label 14,200.5). */
+const STEP_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6];
+
 /** A colour with some transparency (uPlot strokes take CSS colours). */
 const faint = (hex) => `${hex}59`;
 
@@ -131,10 +134,15 @@ export class TrainingChart extends LazyChart {
   }
 
   data() {
-    const length = Math.max(0, ...[...this.values.values()].map((v) => v.loss.length));
-    const xs = Array.from({ length }, (_, i) => i + 1);
+    const runs = [...this.values.values()];
+    const length = Math.max(0, ...runs.map((v) => v.loss.length));
+    // The axis starts at the first recorded step: a model opened at step 14,200 (the starter)
+    // has no history before it, and its curve would be a sliver at the right edge.
+    const firstIndex = (a) => { const i = a.findIndex((x) => x != null); return i < 0 ? Infinity : i; };
+    const first = Math.min(length, ...runs.map((v) => Math.min(firstIndex(v.loss), firstIndex(v.ppl))));
+    const xs = Array.from({ length: length - first }, (_, i) => first + i + 1);
     const out = [xs];
-    const dense = (a) => Array.from({ length }, (_, i) => a[i] ?? null);
+    const dense = (a) => xs.map((step) => a[step - 1] ?? null);
     for (const r of this.runs) {
       const v = this.values.get(r.id);
       out.push(dense(v.loss), dense(v.smooth), dense(v.ppl));
@@ -149,7 +157,7 @@ export class TrainingChart extends LazyChart {
       scales: { x: { time: false }, ppl: { distr: 3 } },
       series: this.series(),
       axes: [
-        { label: t('chart.step') },
+        { label: t('chart.step'), incrs: STEP_TICKS },
         { label: t('chart.lossAxis'), scale: 'y' },
         { label: t('chart.perplexity'), scale: 'ppl', side: 1, grid: { show: false } },
       ],
@@ -242,7 +250,7 @@ export class FlowChart extends LazyChart {
       scales: { x: { time: false }, y: { distr: 3 } },
       series: [{ label: 't' }, ...this.runs.map((r) => ({ label: r.name, stroke: r.color, width: 2, points: { show: true, size: 4 } }))],
       // Gradients span many powers of ten: label the log axis as 1e-5, 1e-4 …
-      axes: [{ label: t('lab.timeStep') }, { label: t('lab.gradNorm'), size: 70, values: (u, ticks) => ticks.map((v) => (v == null ? '' : v.toExponential(0))) }],
+      axes: [{ label: t('lab.timeStep'), incrs: STEP_TICKS }, { label: t('lab.gradNorm'), size: 70, values: (u, ticks) => ticks.map((v) => (v == null ? '' : v.toExponential(0))) }],
     };
   }
 }
