@@ -386,10 +386,10 @@ impl PoemModel {
         let device = tokens.device();
         let (n_layers, d_h) = (self.layers.len(), self.hidden_size());
         let lstm = self.cell() == Cell::Lstm;
-        let state = state.unwrap_or_else(|| State {
-            h: Tensor::zeros([n_layers, batch, d_h], &device),
-            c: lstm.then(|| Tensor::zeros([n_layers, batch, d_h], &device)),
-        });
+        // Zeros uploaded rather than filled on the device: a buffer write, not a compute
+        // dispatch (dispatches are what a training step on WebGPU pays for).
+        let zeros = || Tensor::<3>::from_data(burn::tensor::TensorData::new(vec![0.0f32; n_layers * batch * d_h], [n_layers, batch, d_h]), &device);
+        let state = state.unwrap_or_else(|| State { h: zeros(), c: lstm.then(zeros) });
         let layer_slice = |t: &Tensor<3>, l: usize| t.clone().narrow(0, l, 1).reshape([batch, d_h]);
         // Time-major so each step's slice is contiguous: [T, B, E]
         let mut x = embedding(self.embedding.val(), tokens.swap_dims(0, 1));
