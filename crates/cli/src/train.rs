@@ -76,6 +76,9 @@ pub struct TrainArgs {
     /// Where a linear or cosine schedule ends, as a fraction of --lr
     #[arg(long, default_value_t = 0.1, value_parser = number(0.0, 1.0, true))]
     lr_final_ratio: f64,
+    /// Dropout before the output layer while training, in [0, 1) [default: 0; on --resume, the checkpoint's]
+    #[arg(long, value_parser = number(0.0, 1.0, false))]
+    output_dropout: Option<f64>,
     /// Largest global gradient norm (0: no clipping)
     #[arg(long, default_value_t = 1.0, value_parser = number(0.0, 1e6, true))]
     grad_clip: f64,
@@ -129,6 +132,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
             if let Some(lr) = args.lr {
                 trainer.config.learning_rate = lr;
             }
+            if let Some(p) = args.output_dropout {
+                trainer.config.output_dropout = p;
+            }
             trainer
         }
         None => {
@@ -139,6 +145,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 .with_max_seq_len(args.max_seq_len)
                 .with_learning_rate(args.lr.unwrap_or(TrainConfig::new().learning_rate))
                 .with_grad_clip(args.grad_clip)
+                .with_output_dropout(args.output_dropout.unwrap_or(0.0))
                 .with_seed(args.seed)
                 .with_min_char_freq(args.min_char_freq);
             Trainer::new(&corpus, args.model.shape(), config, &device)?

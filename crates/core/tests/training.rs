@@ -163,3 +163,16 @@ fn empty_splits_are_errors_not_panics() {
     let options = GenerateOptions { start: "月".into(), form: PoemForm::Wujue, ..Default::default() };
     assert!(block_on(generate(&generate_only.model(), &generate_only.vocab, &options)).is_ok());
 }
+
+#[test]
+fn output_dropout_acts_while_training_only() {
+    let corpus = tangshi();
+    let mut plain = tiny_trainer(&corpus, 3);
+    let mut dropped = tiny_trainer(&corpus, 3);
+    dropped.config.output_dropout = 0.5;
+    assert_eq!(block_on(plain.evaluate()).unwrap(), block_on(dropped.evaluate()).unwrap(), "evaluation has no dropout");
+    let (a, b) = (block_on(plain.train_steps(1)).unwrap(), block_on(dropped.train_steps(1)).unwrap());
+    assert_ne!(a, b, "the training loss is computed on the dropped-out hidden state");
+    assert!(block_on(dropped.train_steps(20)).unwrap().iter().all(|l| l.is_finite()));
+    assert!(shige_core::TrainConfig::new().with_output_dropout(1.0).validate().is_err());
+}
