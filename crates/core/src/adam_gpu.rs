@@ -9,25 +9,10 @@ use burn::tensor::{Device, Tensor};
 
 use crate::training::{AdamState, TrainConfig, Update};
 
-/// Storage buffers the update kernel binds: eight tensors and CubeCL's metadata. WebGPU
-/// guarantees only 8 per shader stage (Chromium's SwiftShader offers 10, many GPUs more).
-const BINDINGS: u32 = 9;
-
-/// Whether the kernels serve `device`: a CubeCL (wgpu) device that binds enough buffers,
-/// unless `SHIGE_TENSOR_OP_ADAM=1` asks for the tensor ops (to measure against them, or to rule
-/// the kernels out).
+/// Whether the kernels serve `device`: the update kernel binds eight tensors and CubeCL's
+/// metadata. `SHIGE_TENSOR_OP_ADAM=1` asks for the tensor ops.
 pub fn usable(device: &Device) -> bool {
-    #[cfg(not(target_arch = "wasm32"))]
-    if std::env::var_os("SHIGE_TENSOR_OP_ADAM").is_some() {
-        return false;
-    }
-    #[cfg(feature = "wgpu")]
-    return match device.clone().inner().as_dispatch() {
-        burn::backend::DispatchDevice::Cube(cube) => cube.client().properties().hardware.max_bindings >= BINDINGS,
-        _ => false,
-    };
-    #[cfg(not(feature = "wgpu"))]
-    return { let _ = device; false };
+    crate::kernel_support::kernel_runs(device, 9, "SHIGE_TENSOR_OP_ADAM")
 }
 
 /// Adam as `training::adam_tensor_ops` computes it, after scaling the gradients so their global
@@ -157,6 +142,8 @@ mod cube {
     mod kernels {
         use cubecl::prelude::*;
 
+        use crate::kernel_support::cube::workgroup_reduce;
+
         /// One workgroup: each unit sums a stride of the squares, then a tree in workgroup
         /// memory adds them up. (A gradient is at most a few million floats: one workgroup
         /// reads it in well under a millisecond, and needs no second pass.)
@@ -172,19 +159,9 @@ mod cube {
                 sum += g * g;
                 i += stride;
             }
-            partial[unit] = sum;
-            sync_cube();
-            let mut half = stride / 2;
-            while half > 0 {
-                if unit < half {
-                    let pair = partial[unit] + partial[unit + half];
-                    partial[unit] = pair;
-                }
-                sync_cube();
-                half /= 2;
-            }
+            let total = workgroup_reduce(&mut partial, sum, false);
             if unit == 0 {
-                figures[slot as usize] = partial[0];
+                figures[slot as usize] = total;
                 if slot == 0 {
                     figures[flag as usize] = 0.0;
                     figures[flag as usize + 1] = loss[0];

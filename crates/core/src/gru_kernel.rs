@@ -509,16 +509,10 @@ mod cpu {
 }
 
 /// How far the fused recurrence is from the tensor-op GRU on a device: forward and every
-/// gradient of a loss that weighs each output differently (for the tests, natively and in the
-/// browser's WebGPU). `None` when the device has no fused recurrence.
-pub struct KernelCheck {
-    /// `(what, largest absolute difference)` for the outputs and each gradient.
-    pub differences: Vec<(&'static str, f32)>,
-    /// Compute dispatches of the fused and of the tensor-op forward + backward (0 on the CPU).
-    pub dispatches: (usize, usize),
-}
-
-pub async fn check(device: &burn::tensor::Device) -> Result<Option<KernelCheck>, crate::TrainError> {
+/// gradient of a loss that weighs each output differently. `None` when the device has no fused
+/// recurrence.
+pub async fn check(device: &burn::tensor::Device) -> Result<Option<crate::kernel_support::KernelCheck>, crate::TrainError> {
+    use crate::kernel_support::KernelCheck;
     use crate::model::{Cell, LayerState, Probes, RecurrentLayer};
     use crate::training::read_values;
     use burn::module::Param;

@@ -12,6 +12,7 @@ pub mod data;
 pub mod dispatch;
 pub mod gru_kernel;
 pub mod inference;
+pub mod kernel_support;
 pub mod memory;
 pub mod model;
 pub mod novelty;

@@ -6,29 +6,13 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::kernel_support::KernelCheck;
 use crate::training::OutputLayerGrads;
 
-/// Storage buffers the kernel binds: six tensors and CubeCL's metadata (WebGPU guarantees 8).
-#[cfg(feature = "wgpu")]
-const BINDINGS: u32 = 7;
-
-/// Whether the kernel serves `device`: a CubeCL (wgpu) device that binds enough buffers, unless
+/// Whether the kernel serves `device`: it binds six tensors and CubeCL's metadata.
 /// `SHIGE_TENSOR_OP_OUTPUT=1` asks for the tensor ops.
 pub fn usable(device: &Device) -> bool {
-    #[cfg(not(target_arch = "wasm32"))]
-    if std::env::var_os("SHIGE_TENSOR_OP_OUTPUT").is_some() {
-        return false;
-    }
-    #[cfg(feature = "wgpu")]
-    return match device.clone().inner().as_dispatch() {
-        burn::backend::DispatchDevice::Cube(cube) => cube.client().properties().hardware.max_bindings >= BINDINGS,
-        _ => false,
-    };
-    #[cfg(not(feature = "wgpu"))]
-    return {
-        let _ = device;
-        false
-    };
+    crate::kernel_support::kernel_runs(device, 7, "SHIGE_TENSOR_OP_OUTPUT")
 }
 
 /// The loss and gradients of `training::output_layer_grads`, for `hidden` `[N, K]`, `weight`
@@ -92,6 +76,8 @@ mod cube {
     mod kernel {
         use cubecl::prelude::*;
 
+        use crate::kernel_support::cube::workgroup_reduce;
+
         /// A workgroup per row; its units stride over the vocabulary. Two tree reductions in
         /// workgroup memory (the max, then the sum of exps), then the gradient.
         #[cube(launch)]
@@ -117,19 +103,7 @@ mod cube {
                 max = f32::max(max, logits[base + j] + bias[j]);
                 j += stride;
             }
-            partial[unit] = max;
-            sync_cube();
-            let mut half = stride / 2;
-            while half > 0 {
-                if unit < half {
-                    let pair = f32::max(partial[unit], partial[unit + half]);
-                    partial[unit] = pair;
-                }
-                sync_cube();
-                half /= 2;
-            }
-            let max = partial[0];
-            sync_cube();
+            let max = workgroup_reduce(&mut partial, max, true);
 
             let mut sum = 0.0f32;
             let mut j = unit;
@@ -137,18 +111,7 @@ mod cube {
                 sum += (logits[base + j] + bias[j] - max).exp();
                 j += stride;
             }
-            partial[unit] = sum;
-            sync_cube();
-            let mut half = stride / 2;
-            while half > 0 {
-                if unit < half {
-                    let pair = partial[unit] + partial[unit + half];
-                    partial[unit] = pair;
-                }
-                sync_cube();
-                half /= 2;
-            }
-            let sum = partial[0];
+            let sum = workgroup_reduce(&mut partial, sum, false);
 
             let weight = weights[row];
             let target = usize::cast_from(targets[row]);
@@ -196,16 +159,9 @@ mod cube {
     }
 }
 
-/// The kernel against its reference, the tensor ops, on `device` (the browser's self-check).
-pub struct OutputCheck {
-    /// Largest absolute difference of (loss, d_hidden, d_weight, d_bias).
-    pub differences: Vec<(&'static str, f32)>,
-    /// Dispatches: (kernel, tensor ops), the three matmuls on both sides.
-    pub dispatches: (usize, usize),
-}
-
-/// Runs both on random values; `None` where the kernel does not serve `device`.
-pub async fn check(device: &Device) -> Result<Option<OutputCheck>, crate::TrainError> {
+/// The kernel against its reference, the tensor ops, on random values (loss and the three
+/// gradients); `None` where the kernel does not serve `device`.
+pub async fn check(device: &Device) -> Result<Option<KernelCheck>, crate::TrainError> {
     use crate::training::read_values;
     use burn::tensor::{Distribution, Int};
 
@@ -242,5 +198,5 @@ pub async fn check(device: &Device) -> Result<Option<OutputCheck>, crate::TrainE
         .zip(fused.iter().zip(&reference))
         .map(|(name, (a, b))| (name, a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max)))
         .collect();
-    Ok(Some(OutputCheck { differences, dispatches: (fused_dispatches, reference_dispatches) }))
+    Ok(Some(KernelCheck { differences, dispatches: (fused_dispatches, reference_dispatches) }))
 }

@@ -678,25 +678,25 @@ pub fn wasm_memory_bytes() -> f64 {
     return 0.0;
 }
 
-/// The fused GRU against the tensor-op GRU on the device `backend` opens (for tests):
-/// `{ backend, differences: [[what, largest abs difference]…], dispatches: [fused, tensorOps] }`,
-/// or `{ backend }` alone where the device has no fused GRU.
-#[wasm_bindgen(js_name = gruKernelCheck)]
-pub async fn gru_kernel_check(backend: String) -> Result<JsValue, JsValue> {
+/// A kernel's check against its tensor-op reference, for the page:
+/// `{ backend, differences: [[what, largest abs difference]…], dispatches: [kernel, tensorOps] }`,
+/// or `{ backend }` alone where the device has no such kernel.
+fn kernel_report(backend: String, check: Option<shige_core::kernel_support::KernelCheck>) -> Result<JsValue, JsValue> {
     #[derive(Serialize)]
     struct Report {
         backend: String,
         differences: Option<Vec<(&'static str, f32)>>,
         dispatches: Option<(usize, usize)>,
     }
-    let opened = device::open(&backend).await;
-    let check = shige_core::gru_kernel::check(&opened.device).await.map_err(fail)?;
-    let report = Report {
-        backend: opened.name,
-        differences: check.as_ref().map(|c| c.differences.clone()),
-        dispatches: check.map(|c| c.dispatches),
-    };
+    let report = Report { backend, differences: check.as_ref().map(|c| c.differences.clone()), dispatches: check.map(|c| c.dispatches) };
     Ok(serde_wasm_bindgen::to_value(&report)?)
+}
+
+/// The fused GRU against the tensor-op GRU on the device `backend` opens (for tests).
+#[wasm_bindgen(js_name = gruKernelCheck)]
+pub async fn gru_kernel_check(backend: String) -> Result<JsValue, JsValue> {
+    let opened = device::open(&backend).await;
+    kernel_report(opened.name, shige_core::gru_kernel::check(&opened.device).await.map_err(fail)?)
 }
 
 /// Adam's kernels against their tensor ops on the device `backend` opens (for tests):
@@ -726,24 +726,11 @@ pub async fn adam_kernel_check(backend: String) -> Result<JsValue, JsValue> {
 }
 
 /// The output layer's softmax kernel against its tensor ops on the device `backend` opens (for
-/// tests): `{ backend, differences: [[what, largest abs difference]…], dispatches: [kernel, tensorOps] }`,
-/// or `{ backend }` alone where the device has no such kernel.
+/// tests).
 #[wasm_bindgen(js_name = outputKernelCheck)]
 pub async fn output_kernel_check(backend: String) -> Result<JsValue, JsValue> {
-    #[derive(Serialize)]
-    struct Report {
-        backend: String,
-        differences: Option<Vec<(&'static str, f32)>>,
-        dispatches: Option<(usize, usize)>,
-    }
     let opened = device::open(&backend).await;
-    let check = shige_core::output_gpu::check(&opened.device).await.map_err(fail)?;
-    let report = Report {
-        backend: opened.name,
-        differences: check.as_ref().map(|c| c.differences.clone()),
-        dispatches: check.map(|c| c.dispatches),
-    };
-    Ok(serde_wasm_bindgen::to_value(&report)?)
+    kernel_report(opened.name, shige_core::output_gpu::check(&opened.device).await.map_err(fail)?)
 }
 
 /// Parses and cleans a corpus; throws an `Error` with a readable message on bad input.
