@@ -251,3 +251,19 @@ test('settings too large for a browser tab are refused with a message', { timeou
   assert.ok(await page.isDisabled('#add-run'));
   assert.ok(await page.isDisabled('#reset'));
 }));
+
+test('without the chart library the chart says so, and the page still trains', { timeout: 600_000 }, async () => {
+  const context = await launch({ webgpu: false });
+  try {
+    await context.route('**/vendor/uPlot.iife.min.js', (route) => route.abort());
+    const page = await openApp(context, server.url, TINY);
+    await page.locator('#chart').scrollIntoViewIfNeeded();
+    await page.waitForSelector('#chart .chart-unavailable');
+    assert.match(await page.textContent('#chart .chart-unavailable'), /^The chart could not be drawn/);
+    await page.click('#start');
+    await waitForStep(page, 3);
+    assert.ok((await page.evaluate(() => window.shige.chart.counts()))[await page.evaluate(() => window.shige.state().runs[0].id)].loss >= 3, 'the data keeps accumulating');
+  } finally {
+    await context.close();
+  }
+});

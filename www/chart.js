@@ -53,7 +53,13 @@ class LazyChart {
       this.plot = new UPlot(this.options(), this.data(), this.el);
       return this.plot;
     });
-    this.drawn.catch(() => {});
+    // Without uPlot the chart says so in its place; the data keeps accumulating for a retry.
+    this.drawn.catch((e) => {
+      if (build !== this.builds) return;
+      const note = Object.assign(document.createElement('p'), { className: 'chart-unavailable', textContent: t('chart.unavailable', { message: e.message }) });
+      note.setAttribute('role', 'status');
+      this.el.replaceChildren(note);
+    });
     return this.drawn;
   }
 

@@ -81,6 +81,7 @@ export default {
   },
   cell: { gru: 'GRU', lstm: 'LSTM', rnn: 'RNN (tanh)' },
   chart: {
+    unavailable: 'The chart could not be drawn (its library did not load: {{message}}). Training and writing are not affected; reload to try again.',
     caption: 'Training loss (nats per character) and held-out perplexity of every run. Hover to read the values at a step.',
     step: 'step',
     loss: 'loss',

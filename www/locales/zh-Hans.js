@@ -81,6 +81,7 @@ export default {
   },
   cell: { gru: 'GRU', lstm: 'LSTM', rnn: 'RNN（tanh）' },
   chart: {
+    unavailable: '图表未能画出（图表库没有载入：{{message}}）。训练和写诗不受影响；重新载入页面可再试。',
     caption: '每组实验的训练损失（每字的奈特数）和留出困惑度。把鼠标移到图上可读出某一步的数值。',
     step: '步',
     loss: '损失',
