@@ -7,7 +7,7 @@ let wb = null;
 
 /**
  * Registers the service worker. Resolves once it controls the page (at once when it already
- * does), or after `patience` ms, or on failure: the app works without it, only not offline.
+ * does), or after `patience` ms, or when it fails to register or install: the app works without it, only not offline.
  * `onUpdate(apply)` is called when a new version is waiting; `apply()` reloads into it.
  */
 export async function register({ onUpdate, patience = 120_000 } = {}) {
@@ -28,7 +28,9 @@ export async function register({ onUpdate, patience = 120_000 } = {}) {
   }
   setInterval(() => wb.update(), 30 * 60_000);
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') wb.update(); });
-  return Promise.race([controlled, new Promise((resolve) => setTimeout(() => resolve(false), patience))]);
+  // An install that fails (a file of the precache could not be fetched) ends the wait at once.
+  const failed = new Promise((resolve) => wb.addEventListener('redundant', () => resolve(false), { once: true }));
+  return Promise.race([controlled, failed, new Promise((resolve) => setTimeout(() => resolve(false), patience))]);
 }
 
 /** Asks the server for a new version now (the page also asks every 30 minutes). */
