@@ -17,13 +17,14 @@ declare -A RECIPES=(
   [tied-wide]="--tied --embedding 256 --hidden 512"
   [cosine]="--lr 3e-3 --warmup-steps 200 --schedule cosine --lr-final-ratio 0.05"
   [cosine-dropout]="--lr 3e-3 --warmup-steps 200 --schedule cosine --lr-final-ratio 0.05 --output-dropout 0.3"
+  [h512-cosine-dropout]="--hidden 512 --lr 3e-3 --warmup-steps 200 --schedule cosine --lr-final-ratio 0.05 --output-dropout 0.3"
   [batch64]="--batch-size 64 --lr 3e-3"
   [batch16]="--batch-size 16"
   [lstm]="--cell lstm --hidden 244"
   [rnn]="--cell rnn --hidden 286"
 )
 names=("$@")
-[ "${names[0]:-}" = all ] && names=(base lstm rnn h512 layers2 tied tied-wide cosine cosine-dropout batch64 batch16)
+[ "${names[0]:-}" = all ] && names=(base lstm rnn h512 layers2 tied tied-wide cosine cosine-dropout h512-cosine-dropout batch64 batch16)
 [ "${names[0]:-}" = cells ] && names=(base lstm rnn)
 [ ${#names[@]} -gt 0 ] || { echo "usage: bench/recipes.sh [--minutes M] RECIPE... (${!RECIPES[*]}, all)" >&2; exit 2; }
 cargo build --release -q -p shige-cli

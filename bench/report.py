@@ -27,7 +27,8 @@ def train_gflop(vocab):
 def name(r):
     if r["peer"] == "shige":
         where = "browser" if "poemMs" in r else "native"
-        return f"Shige ({where}, {r.get('backend') or r.get('device')})"
+        threaded = ", threaded" if r.get("threaded") else ""
+        return f"Shige ({where}, {r.get('backend') or r.get('device')}{threaded})"
     if r["peer"] == "tfjs":
         n = r.get("threads")
         threads = f", {n} thread{'s' if n > 1 else ''}" if n else ""
@@ -80,6 +81,12 @@ for r in runs:
         f"| {name(r)} | {r['vocab']:,} | {r['ms']:,.0f} | {r['cps']:,.0f} | {ratio(r)} | "
         f"{r['gflops']:.1f}{share} | {f'{poem:.1f} ms' if poem is not None else ''} | "
         f"{', '.join(f'{t:.0f}' for t in times)} |")
+native_cpu = next((r for r in ok if r["peer"] == "shige" and r.get("device") == "cpu" and "poemMs" not in r), None)
+browser_cpu = [r for r in ok if r["peer"] == "shige" and "poemMs" in r and r.get("backend") == "cpu"]
+if native_cpu and browser_cpu:
+    lines.append("")
+    lines.append("The browser's CPU path against native Shige on the same cores: " + ", ".join(
+        f"{'threaded' if r.get('threaded') else 'single-threaded'} {r['cps'] / native_cpu['cps']:.2f}x" for r in browser_cpu) + ".")
 if info.get("wasm"):
     lines.append("")
     lines.append(f"Our wasm module: {info['wasm']}.")

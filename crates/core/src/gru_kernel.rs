@@ -401,9 +401,7 @@ mod cpu {
     use burn::tensor::TensorData;
     use burn_flex::FlexTensor;
 
-    /// Matmuls smaller than this run on one thread: a time step's is ~6 M multiply-adds, and
-    /// waking the pool for it 128 times a step costs more than it saves.
-    const SERIAL_MACS: usize = 16 << 20;
+    use crate::cpu_support::{Layout::*, matmul, sigmoid, tanh};
 
     fn values(t: FlexTensor) -> Vec<f32> {
         t.into_data().try_into_vec::<f32>().expect("f32 tensors")
@@ -413,24 +411,38 @@ mod cpu {
         FlexTensor::from_data(TensorData::new(values, shape))
     }
 
-    /// `out[m×n] (+)= a[m×k] · b`, where `b` is `[k×n]` (`b_transposed`: `b` holds `[n×k]`).
-    fn matmul(out: &mut [f32], accumulate: bool, a: &[f32], b: &[f32], (m, k, n): (usize, usize, usize), b_transposed: bool) {
-        let (b_rs, b_cs) = if b_transposed { (1, k as isize) } else { (n as isize, 1) };
-        // SAFETY: the slices hold m×n, m×k and k×n floats, as the strides describe.
-        unsafe {
-            gemm::gemm(
-                m, n, k,
-                out.as_mut_ptr(), 1, n as isize, accumulate,
-                a.as_ptr(), 1, k as isize,
-                b.as_ptr(), b_cs, b_rs,
-                1.0, 1.0, false, false, false,
-                if m * n * k > SERIAL_MACS { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None },
-            );
+    /// One batch row's gates at one time step: from its input projection `x` and recurrent
+    /// projection `gh` (both `[3H]`, r | z | n) and the previous state, the next state and the
+    /// cache `[4H]` (r | z | n | W_hn·h + b_hn) the backward pass reads.
+    fn gates(x: &[f32], gh: &[f32], b: &[f32], h_prev: &[f32], h_next: &mut [f32], cache: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe { gates_avx2(x, gh, b, h_prev, h_next, cache) };
         }
+        gates_portable(x, gh, b, h_prev, h_next, cache)
     }
 
-    fn sigmoid(x: f32) -> f32 {
-        1.0 / (1.0 + (-x).exp())
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn gates_avx2(x: &[f32], gh: &[f32], b: &[f32], h_prev: &[f32], h_next: &mut [f32], cache: &mut [f32]) {
+        gates_portable(x, gh, b, h_prev, h_next, cache)
+    }
+
+    #[inline(always)]
+    fn gates_portable(x: &[f32], gh: &[f32], b: &[f32], h_prev: &[f32], h_next: &mut [f32], cache: &mut [f32]) {
+        let hidden = h_prev.len();
+        let (cr, rest) = cache.split_at_mut(hidden);
+        let (cz, rest) = rest.split_at_mut(hidden);
+        let (cn, can) = rest.split_at_mut(hidden);
+        for j in 0..hidden {
+            let r = sigmoid(x[j] + gh[j] + b[j]);
+            let z = sigmoid(x[hidden + j] + gh[hidden + j] + b[hidden + j]);
+            let an = gh[2 * hidden + j] + b[2 * hidden + j];
+            let n = tanh(x[2 * hidden + j] + r * an);
+            h_next[j] = n + z * (h_prev[j] - n);
+            (cr[j], cz[j], cn[j], can[j]) = (r, z, n, an);
+        }
     }
 
     impl super::ops::GruKernels for Flex {
@@ -446,20 +458,12 @@ mod cpu {
             for t in 0..steps {
                 let (before, after) = hs.split_at_mut((t + 1) * row);
                 let (h, h_next) = (&before[t * row..], &mut after[..row]);
-                matmul(&mut gh, false, h, &w, (batch, hidden, g3), false); // [B, 3H]
+                matmul(&mut gh, false, h, Plain, &w, Plain, (batch, hidden, g3)); // [B, 3H]
                 for bi in 0..batch {
                     let x = &gi[(t * batch + bi) * g3..][..g3];
-                    let gh = &gh[bi * g3..][..g3];
                     let c = &mut cache[(t * batch + bi) * 4 * hidden..][..4 * hidden];
-                    for j in 0..hidden {
-                        let r = sigmoid(x[j] + gh[j] + b[j]);
-                        let z = sigmoid(x[hidden + j] + gh[hidden + j] + b[hidden + j]);
-                        let an = gh[2 * hidden + j] + b[2 * hidden + j];
-                        let n = (x[2 * hidden + j] + r * an).tanh();
-                        let h_prev = h[bi * hidden + j];
-                        h_next[bi * hidden + j] = n + z * (h_prev - n);
-                        (c[j], c[hidden + j], c[2 * hidden + j], c[3 * hidden + j]) = (r, z, n, an);
-                    }
+                    let rows = bi * hidden..(bi + 1) * hidden;
+                    gates(x, &gh[bi * g3..][..g3], &b, &h[rows.clone()], &mut h_next[rows], c);
                 }
             }
             (tensor(hs, [steps + 1, batch, hidden]), tensor(cache, [steps, batch, 4 * hidden]))
@@ -500,7 +504,7 @@ mod cpu {
                         carry[bi * hidden + j] = dh[bi * hidden + j] * z;
                     }
                 }
-                matmul(&mut carry, true, &dg, &w, (batch, g3, hidden), true);
+                matmul(&mut carry, true, &dg, Plain, &w, Transposed, (batch, g3, hidden));
             }
             let d_h0: Vec<f32> = carry.iter().zip(&d_hs[..row]).map(|(c, d)| c + d).collect();
             (tensor(d4, [steps, batch, four_h]), FlexTensor::from_data(TensorData::new(d_h0, [batch, hidden])))

@@ -7,6 +7,7 @@ pub mod adam_cpu;
 pub mod adam_gpu;
 pub mod checkpoint;
 pub mod corpus;
+pub mod cpu_support;
 pub mod data;
 #[cfg(feature = "wgpu")]
 pub mod dispatch;

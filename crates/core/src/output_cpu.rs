@@ -1,19 +1,28 @@
-//! The output layer's softmax cross-entropy and its gradients on the CPU, fused into two passes
-//! over the logits and split across cores by rows. The `[B*T, V]` logits are the step's
-//! largest tensors; as tensor ops (`training::output_layer_grads`, this kernel's reference)
-//! the bias, max, shift, exp, sum, scale and scatter each pass over them once, on one core.
+//! The output layer's forward and backward on the CPU: its three matmuls straight into host
+//! buffers (`cpu_support::matmul`, no tensor copies of the `[B*T, V]` logits, which are the
+//! step's largest), and the softmax cross-entropy and its gradient fused into passes over each
+//! row, split across cores. As tensor ops (`training::output_layer_grads`, this kernel's
+//! reference) the bias, max, shift, exp, sum, scale and scatter each pass over the logits once,
+//! on one core.
+
+use std::sync::Mutex;
 
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
+use crate::cpu_support::{Layout::*, exp_nonpositive as exp, matmul};
 use crate::training::{OutputLayerGrads, TrainError, read_values};
 
 /// Rows handled together by one task (keeps the per-task column sums few).
 const ROWS_PER_TASK: usize = 64;
 
+/// The logits' buffer, kept between steps: a fresh 50 MB allocation each step costs page
+/// faults and zeroing.
+static LOGITS: Mutex<Vec<f32>> = Mutex::new(Vec::new());
+
 /// `output_layer_grads` for the CPU: the same loss and gradients.
 ///
-/// - `hidden`: `[N, H]`, `weight`: `[H, V]`, `bias`: `[1, V]`
+/// - `hidden`: `[N, K]`, `weight`: `[K, V]`, `bias`: `[1, V]`
 /// - `targets[i]` and `position_weights[i]` for each of the N positions (weight 0: padding)
 pub async fn output_layer_grads(
     hidden: Tensor<2>,
@@ -23,11 +32,12 @@ pub async fn output_layer_grads(
     position_weights: &[f32],
 ) -> Result<OutputLayerGrads, TrainError> {
     let device = hidden.device();
-    let [n, _] = hidden.dims();
+    let [n, k] = hidden.dims();
     let v = weight.dims()[1];
-    // A fresh tensor, so reading it moves its buffer instead of copying it.
-    let mut logits = read_values(hidden.clone().matmul(weight.clone())).await?; // [N, V]
-    let bias = read_values(bias).await?;
+    let (h, w, bias) = (read_values(hidden).await?, read_values(weight).await?, read_values(bias).await?);
+    let mut logits = std::mem::take(&mut *LOGITS.lock().unwrap_or_else(|e| e.into_inner()));
+    logits.resize(n * v, 0.0);
+    matmul(&mut logits, false, &h, Plain, &w, Plain, (n, k, v)); // [N, V]
     let (loss, d_bias) = logits
         .par_chunks_mut(v * ROWS_PER_TASK)
         .enumerate()
@@ -47,12 +57,18 @@ pub async fn output_layer_grads(
                 (la + lb, ca)
             },
         );
-    let d_logits = Tensor::<2>::from_data(TensorData::new(logits, [n, v]), &device); // [N, V]
+    let d_logits = &logits; // [N, V], the rows turned into their gradients in place
+    let mut d_hidden = vec![0.0f32; n * k];
+    matmul(&mut d_hidden, false, d_logits, Plain, &w, Transposed, (n, v, k)); // [N, K] = d_logits · Wᵀ
+    let mut d_weight = vec![0.0f32; k * v];
+    matmul(&mut d_weight, false, &h, Transposed, d_logits, Plain, (k, n, v)); // [K, V] = hᵀ · d_logits
+    *LOGITS.lock().unwrap_or_else(|e| e.into_inner()) = logits;
+    let tensor = |values: Vec<f32>, shape: [usize; 2]| Tensor::<2>::from_data(TensorData::new(values, shape), &device);
     Ok(OutputLayerGrads {
         loss: Tensor::from_data(TensorData::new(vec![loss as f32], [1]), &device),
-        d_hidden: d_logits.clone().matmul(weight.transpose()),
-        d_weight: hidden.transpose().matmul(d_logits),
-        d_bias: Tensor::from_data(TensorData::new(d_bias, [1, v]), &device),
+        d_hidden: tensor(d_hidden, [n, k]),
+        d_weight: tensor(d_weight, [k, v]),
+        d_bias: tensor(d_bias, [1, v]),
     })
 }
 
@@ -108,39 +124,4 @@ fn row_portable(row: &mut [f32], bias: &[f32], target: usize, weight: f32, colum
     row[target] -= weight;
     column_sums[target] -= weight;
     (weight as f64) * ((sum as f64).ln() - picked as f64)
-}
-
-/// e^x for x ≤ 0, written so the compiler vectorises it (libm's `expf` is a call per
-/// element): x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor polynomial to r⁶
-/// (relative error below 2e-7), 2^n by building the float's exponent.
-#[inline(always)]
-fn exp(x: f32) -> f32 {
-    const LOG2_E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
-    // Adding 1.5·2²³ rounds to the nearest integer in f32 arithmetic (no `round` call).
-    const ROUND: f32 = 12_582_912.0;
-    // e^-87 is at the bottom of f32's normal range: below, 0 is exact enough (and NaN, from
-    // -inf minus -inf at a lane's start, becomes -87 too: the lane's empty sum stays 0).
-    let x = if x > -87.0 { x } else { -87.0 };
-    let n = (x * LOG2_E + ROUND) - ROUND;
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    f32::from_bits(((n as i32 + 127) as u32) << 23) * p
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_vectorised_exp_is_as_good_as_libm() {
-        let mut worst = 0.0f32;
-        for i in 0..200_000 {
-            let x = -87.0 * i as f32 / 200_000.0;
-            let (ours, libm) = (super::exp(x), x.exp());
-            worst = worst.max((ours - libm).abs() / libm.max(f32::MIN_POSITIVE));
-        }
-        assert!(worst < 5e-7, "worst relative error {worst}");
-        assert_eq!(super::exp(0.0), 1.0);
-        assert!(super::exp(-200.0) < 1e-37);
-    }
 }

@@ -1,0 +1,113 @@
+//! What the CPU kernels (`output_cpu.rs`, the CPU half of `gru_kernel.rs`) share: a matmul on
+//! host slices through the `gemm` crate (the one burn's CPU backend uses), and e^x, σ and tanh
+//! written so the compiler vectorises them (libm's are a call per element).
+
+/// Matmuls smaller than this run on one thread: a GRU time step's is ~6 M multiply-adds, and
+/// waking the pool for it 128 times a step costs more than it saves.
+const SERIAL_MACS: usize = 16 << 20;
+
+/// How an operand of [`matmul`] is laid out: `Plain` holds the matrix row-major as used,
+/// `Transposed` holds its transpose row-major (read through strides, never copied).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Plain,
+    Transposed,
+}
+
+/// `out[m×n] (+)= a[m×k] · b[k×n]` (`accumulate` adds to `out`).
+pub fn matmul(out: &mut [f32], accumulate: bool, a: &[f32], a_layout: Layout, b: &[f32], b_layout: Layout, (m, k, n): (usize, usize, usize)) {
+    assert!(out.len() >= m * n && a.len() >= m * k && b.len() >= k * n, "matmul operands too short");
+    // (column stride, row stride) of each operand as used.
+    let (a_cs, a_rs) = if a_layout == Layout::Transposed { (m as isize, 1) } else { (1, k as isize) };
+    let (b_cs, b_rs) = if b_layout == Layout::Transposed { (k as isize, 1) } else { (1, n as isize) };
+    let parallelism = if m * n * k > SERIAL_MACS { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    // SAFETY: the slices hold at least m×n, m×k and k×n floats (asserted), as the strides describe.
+    unsafe {
+        gemm::gemm(
+            m, n, k,
+            out.as_mut_ptr(), 1, n as isize, accumulate,
+            a.as_ptr(), a_cs, a_rs,
+            b.as_ptr(), b_cs, b_rs,
+            1.0, 1.0, false, false, false,
+            parallelism,
+        );
+    }
+}
+
+/// e^x for x ≤ 0: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor polynomial to r⁶
+/// (relative error below 2e-7), 2^n by building the float's exponent.
+#[inline(always)]
+pub fn exp_nonpositive(x: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // Adding 1.5·2²³ rounds to the nearest integer in f32 arithmetic (no `round` call).
+    const ROUND: f32 = 12_582_912.0;
+    // e^-87 is at the bottom of f32's normal range: below, 0 is exact enough (and NaN, from
+    // -inf minus -inf at a lane's start, becomes -87 too: the lane's empty sum stays 0).
+    let x = if x > -87.0 { x } else { -87.0 };
+    let n = (x * LOG2_E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    f32::from_bits(((n as i32 + 127) as u32) << 23) * p
+}
+
+/// σ(x) = 1 / (1 + e^-x), through e^-|x| so the exponential never overflows.
+#[inline(always)]
+pub fn sigmoid(x: f32) -> f32 {
+    let e = exp_nonpositive(-x.abs());
+    let s = 1.0 / (1.0 + e);
+    if x >= 0.0 { s } else { e * s }
+}
+
+/// tanh(x) = sign(x) (1 - e^-2|x|) / (1 + e^-2|x|); absolute error below 1e-6.
+#[inline(always)]
+pub fn tanh(x: f32) -> f32 {
+    let e = exp_nonpositive(-2.0 * x.abs());
+    let t = (1.0 - e) / (1.0 + e);
+    if x >= 0.0 { t } else { -t }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vectorised_functions_are_as_good_as_libm() {
+        let mut worst = 0.0f32;
+        for i in 0..200_000 {
+            let x = -87.0 * i as f32 / 200_000.0;
+            let (ours, libm) = (exp_nonpositive(x), x.exp());
+            worst = worst.max((ours - libm).abs() / libm.max(f32::MIN_POSITIVE));
+        }
+        assert!(worst < 5e-7, "exp: worst relative error {worst}");
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert!(exp_nonpositive(-200.0) < 1e-37);
+        let (mut worst_sigmoid, mut worst_tanh) = (0.0f32, 0.0f32);
+        for i in -200_000..=200_000 {
+            let x = i as f32 / 5_000.0; // -40 … 40
+            worst_sigmoid = worst_sigmoid.max((sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs());
+            worst_tanh = worst_tanh.max((tanh(x) - x.tanh()).abs());
+        }
+        assert!(worst_sigmoid < 1e-6, "sigmoid: worst absolute error {worst_sigmoid}");
+        assert!(worst_tanh < 1e-6, "tanh: worst absolute error {worst_tanh}");
+        assert!(sigmoid(f32::INFINITY) == 1.0 && sigmoid(f32::NEG_INFINITY) < 1e-37);
+        assert_eq!((tanh(f32::INFINITY), tanh(f32::NEG_INFINITY)), (1.0, -1.0));
+    }
+
+    #[test]
+    fn matmul_reads_transposed_operands_through_strides() {
+        // a = [[1, 2, 3], [4, 5, 6]] (2×3), b = [[1, 0], [0, 1], [1, 1]] (3×2): a·b = [[4, 5], [10, 11]]
+        let (a, a_t) = ([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        let (b, b_t) = ([1.0, 0.0, 0.0, 1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 0.0, 1.0, 1.0]);
+        for (a, a_layout) in [(&a, Layout::Plain), (&a_t, Layout::Transposed)] {
+            for (b, b_layout) in [(&b, Layout::Plain), (&b_t, Layout::Transposed)] {
+                let mut out = [100.0; 4];
+                matmul(&mut out, false, a, a_layout, b, b_layout, (2, 3, 2));
+                assert_eq!(out, [4.0, 5.0, 10.0, 11.0]);
+                matmul(&mut out, true, a, a_layout, b, b_layout, (2, 3, 2));
+                assert_eq!(out, [8.0, 10.0, 20.0, 22.0]);
+            }
+        }
+    }
+}
