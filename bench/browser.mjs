@@ -40,35 +40,21 @@ async function inChromium(url, fn, arg) {
   }
 }
 
-// "cpu-threads": the threaded CPU build (the page is cross-origin isolated here).
+// "cpu-threads": the threaded CPU build (the page is cross-origin isolated here). The CPU builds
+// train in a worker, as in the app (bench/ours-worker.js).
 for (const backend of list('ours', 'webgpu,cpu,cpu-threads')) {
   try {
-    const r = await inChromium(`${server.url}bench/blank.html`, async ({ corpusUrl, backend, shape, steps, warmup }) => {
-      const bytes = new Uint8Array(await (await fetch(corpusUrl)).arrayBuffer());
-      const threads = backend === 'cpu-threads';
-      const m = await import(threads ? '/pkg-threads/shige.js' : '/pkg/shige.js');
-      await m.default();
-      if (threads) await m.initThreadPool(Math.max(2, navigator.hardwareConcurrency - 1));
-      const options = { embedding: shape.embedding, hidden: shape.hidden, batchSize: shape.batch, maxSeqLen: shape.seq, backend: threads ? 'cpu' : backend };
-      const corpus = m.CorpusData.parse(bytes);
-      const t = await m.Trainer.create(corpus, options);
-      await t.trainSteps(warmup);
-      const times = [];
-      for (let i = 0; i < steps; i++) {
-        const s = performance.now();
-        await t.trainSteps(1); // resolves with the loss read back
-        times.push(performance.now() - s);
-      }
-      const dispatchesPerStep = await t.dispatchesPerStep(); // one more (real) step, counted
-      await t.generate({ start: '月', form: 'qijue', seed: 0 }); // warm-up: copies the weights for sampling
-      const gen = [];
-      for (let i = 1; i <= 5; i++) {
-        const s = performance.now();
-        await t.generate({ start: '月', form: 'qijue', seed: i });
-        gen.push(performance.now() - s);
-      }
-      return { peer: 'shige', backend: t.backend(), threaded: m.isThreaded(), vocab: t.info().corpus.vocabSize, times,
-        poemMs: gen.sort((a, b) => a - b)[2], dispatchesPerStep };
+    const r = await inChromium(`${server.url}bench/blank.html`, async (options) => {
+      if (options.backend === 'webgpu') return (await import('/bench/ours.js')).benchOurs(options);
+      const worker = new Worker('/bench/ours-worker.js', { type: 'module' });
+      const reply = await new Promise((resolve, reject) => {
+        worker.onmessage = ({ data }) => resolve(data);
+        worker.onerror = (e) => reject(new Error(e.message));
+        worker.postMessage(options);
+      });
+      worker.terminate();
+      if (!reply.ok) throw new Error(reply.error);
+      return reply.result;
     }, { corpusUrl: `/data/${basename(pieces)}`, backend, shape, steps, warmup });
     report(r);
   } catch (e) {

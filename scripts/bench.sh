@@ -3,17 +3,18 @@
 # adapter exists) against PyTorch nn.GRU on the same threads, and Shige in headless Chromium
 # (WebGPU and CPU) against TF.js on each backend that initialises. Writes the table into
 # BENCHMARKS.md. Peers are installed here from npm / PyPI (pinned), never vendored.
-# Usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu]
+# Usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu] [--tfjs cpu,wasm,webgl,webgpu]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 command="bash scripts/bench.sh${*:+ $*}"
-steps=5 browser=1 wgpu=1
+steps=5 browser=1 wgpu=1 tfjs=cpu,wasm,webgl,webgpu
 while [ $# -gt 0 ]; do
   case $1 in
     --steps) steps=$2; shift 2 ;;
     --skip-browser) browser=0; shift ;;
     --skip-wgpu) wgpu=0; shift ;;
-    *) echo "usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu]" >&2; exit 2 ;;
+    --tfjs) tfjs=$2; shift 2 ;;  # TF.js's backends (its cpu one takes ~15 minutes here)
+    *) echo "usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu] [--tfjs LIST]" >&2; exit 2 ;;
   esac
 done
 TORCH_VERSION=2.15.0
@@ -53,7 +54,7 @@ say "native: PyTorch on the CPU, $threads threads"
 "$venv/bin/python" bench/matmul_peak.py --threads "$threads" >>"$results"
 if [ $browser = 1 ]; then
   say "headless Chromium: Shige (WebGPU, CPU) and TF.js (cpu, wasm, webgl, webgpu)"
-  node bench/browser.mjs --pieces "$out/pieces.txt" --vocab "$vocab" --steps "$steps" >>"$results"
+  node bench/browser.mjs --pieces "$out/pieces.txt" --vocab "$vocab" --steps "$steps" --tfjs "$tfjs" >>"$results"
 fi
 
 wasm=dist/site/pkg/shige_bg.wasm

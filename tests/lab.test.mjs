@@ -50,6 +50,9 @@ test('three cells side by side: chart, gradient flow, inside a poem, CSV, a link
     await addRun(page, 'rnn');
     const runs = (await state(page)).runs;
     assert.deepEqual(runs.map((r) => r.settings.cell), ['gru', 'lstm', 'rnn']);
+    // The page's default recipe: output dropout 0.3 (its masks follow the seed, so the link
+    // below still reproduces the losses).
+    assert.deepEqual(runs.map((r) => r.settings.outputDropout), [0.3, 0.3, 0.3]);
     // The same seed, corpus and batch order for every run.
     assert.deepEqual(new Set(runs.map((r) => r.settings.seed)).size, 1);
     await trainAll(page, 30);

@@ -270,7 +270,7 @@ function readSettings() {
   const num = (k) => Number(f.get(k));
   return {
     cell: f.get('cell'), embedding: num('embedding'), hidden: num('hidden'), layers: num('layers'), tied: f.get('tied') === 'on',
-    learningRate: num('learningRate'), batchSize: num('batchSize'), maxSeqLen: num('maxSeqLen'), seed: num('seed'),
+    learningRate: num('learningRate'), outputDropout: num('outputDropout'), batchSize: num('batchSize'), maxSeqLen: num('maxSeqLen'), seed: num('seed'),
     backend: f.get('backend'),
   };
 }

@@ -3,7 +3,7 @@
 
 /** Controls a teacher can hide (`?hide=settings,load`), by their `data-group`. */
 export const GROUPS = ['corpus', 'settings', 'runs-edit', 'new-model', 'load', 'save', 'lab', 'write-options', 'library', 'share'];
-const SETTING_KEYS = ['cell', 'embedding', 'hidden', 'layers', 'tied', 'learningRate', 'batchSize', 'maxSeqLen', 'seed'];
+const SETTING_KEYS = ['cell', 'embedding', 'hidden', 'layers', 'tied', 'learningRate', 'outputDropout', 'batchSize', 'maxSeqLen', 'seed'];
 
 const toBase64Url = (text) => btoa(String.fromCharCode(...new TextEncoder().encode(text)))
   .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');

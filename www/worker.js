@@ -120,7 +120,7 @@ function defaultName(info) {
 }
 function settingsOf(i) {
   return { cell: i.cell, embedding: i.embedding, hidden: i.hidden, layers: i.layers, tied: i.tied,
-    learningRate: i.learningRate, batchSize: i.batchSize, maxSeqLen: i.maxSeqLen, seed: i.seed, backend: backendPreference };
+    learningRate: i.learningRate, outputDropout: i.outputDropout, batchSize: i.batchSize, maxSeqLen: i.maxSeqLen, seed: i.seed, backend: backendPreference };
 }
 
 function summary(run) {

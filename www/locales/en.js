@@ -71,6 +71,7 @@ export default {
     hidden: 'Hidden',
     layers: 'Layers',
     learningRate: 'Learning rate',
+    outputDropout: 'Output dropout',
     batchSize: 'Batch',
     maxSeqLen: 'Sequence cap',
     seed: 'Seed',

@@ -71,6 +71,7 @@ export default {
     hidden: '隐藏维度',
     layers: '层数',
     learningRate: '学习率',
+    outputDropout: '输出层 dropout',
     batchSize: '批大小',
     maxSeqLen: '序列上限',
     seed: '随机种子',

@@ -381,7 +381,7 @@ impl Trainer {
         let (hidden, _) = model.hidden_states(inputs, None, &mut Probes::default()); // [B*T, K]
         let hidden = match self.config.output_dropout {
             0.0 => hidden,
-            p => burn::nn::DropoutConfig::new(p).init().forward(hidden),
+            p => hidden.clone() * dropout_mask(p, self.config.seed, self.state.step, hidden.dims(), &self.device).autodiff(),
         };
         let positions = hidden.dims()[0];
         // The output weight [K, V]: the transposed embedding when tied.
@@ -601,6 +601,17 @@ fn on_cpu(device: &Device) -> bool {
 }
 
 /// Reads a tensor's values to the host without blocking (required in the browser).
+/// An inverted-dropout mask (0, or 1 / (1 - p) for the kept units) drawn from the run's seed and
+/// step, so a run repeats exactly, as the lab's shared links promise (burn's dropout draws from
+/// one global generator, which the page's runs share).
+fn dropout_mask(p: f64, seed: u64, step: u64, shape: [usize; 2], device: &Device) -> Tensor<2> {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    let mut rng = StdRng::seed_from_u64(seed ^ step.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let kept = (1.0 / (1.0 - p)) as f32;
+    let values: Vec<f32> = (0..shape[0] * shape[1]).map(|_| if rng.random::<f64>() < p { 0.0 } else { kept }).collect();
+    Tensor::from_data(burn::tensor::TensorData::new(values, shape), device)
+}
+
 pub async fn read_values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
     let read_error = |e: &dyn std::fmt::Debug| TrainError::Read(format!("{e:?}"));
     let data = t.into_data_async().await.map_err(|e| read_error(&e))?;

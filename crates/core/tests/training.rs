@@ -173,6 +173,11 @@ fn output_dropout_acts_while_training_only() {
     assert_eq!(block_on(plain.evaluate()).unwrap(), block_on(dropped.evaluate()).unwrap(), "evaluation has no dropout");
     let (a, b) = (block_on(plain.train_steps(1)).unwrap(), block_on(dropped.train_steps(1)).unwrap());
     assert_ne!(a, b, "the training loss is computed on the dropped-out hidden state");
+    // The masks come from the seed and the step: the same run repeats exactly.
+    let mut again = tiny_trainer(&corpus, 3);
+    again.config.output_dropout = 0.5;
+    assert_eq!(block_on(again.train_steps(1)).unwrap(), b);
+    assert_eq!(block_on(again.train_steps(3)).unwrap(), block_on(dropped.train_steps(3)).unwrap());
     assert!(block_on(dropped.train_steps(20)).unwrap().iter().all(|l| l.is_finite()));
     assert!(shige_core::TrainConfig::new().with_output_dropout(1.0).validate().is_err());
 }

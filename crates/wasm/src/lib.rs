@@ -182,6 +182,8 @@ struct TrainerOptions {
     dropout: f64,
     tied: bool,
     learning_rate: f64,
+    /// Dropout before the output layer while training (the page's default is 0.3)
+    output_dropout: f64,
     batch_size: usize,
     max_seq_len: usize,
     grad_clip: f64,
@@ -201,6 +203,7 @@ impl Default for TrainerOptions {
             dropout: shape.dropout,
             tied: shape.tied,
             learning_rate: train.learning_rate,
+            output_dropout: train.output_dropout,
             batch_size: train.batch_size,
             max_seq_len: train.max_seq_len,
             grad_clip: train.grad_clip,
@@ -232,6 +235,7 @@ impl TrainerOptions {
     fn train_config(&self) -> TrainConfig {
         TrainConfig::new()
             .with_learning_rate(self.learning_rate)
+            .with_output_dropout(self.output_dropout)
             .with_batch_size(self.batch_size)
             .with_max_seq_len(self.max_seq_len)
             .with_grad_clip(self.grad_clip)
@@ -306,6 +310,7 @@ struct Info {
     layers: usize,
     tied: bool,
     learning_rate: f64,
+    output_dropout: f64,
     batch_size: usize,
     max_seq_len: usize,
     seed: u64,
@@ -417,6 +422,7 @@ impl Trainer {
             layers: shape.layers,
             tied: shape.tied,
             learning_rate: config.learning_rate,
+            output_dropout: config.output_dropout,
             batch_size: config.batch_size,
             max_seq_len: config.max_seq_len,
             seed: config.seed,

@@ -1,0 +1,30 @@
+// Our wasm Trainer timed on one backend (used by bench/browser.mjs, in the page or in a worker).
+// The CPU builds run in a Web Worker, as in the app: the threaded build's rayon pool blocks
+// with Atomics.wait, which a page's main thread may not do.
+export async function benchOurs({ corpusUrl, backend, shape, steps, warmup }) {
+  const bytes = new Uint8Array(await (await fetch(corpusUrl)).arrayBuffer());
+  const threads = backend === 'cpu-threads';
+  const m = await import(threads ? '/pkg-threads/shige.js' : '/pkg/shige.js');
+  await m.default();
+  if (threads) await m.initThreadPool(navigator.hardwareConcurrency);
+  const options = { embedding: shape.embedding, hidden: shape.hidden, batchSize: shape.batch, maxSeqLen: shape.seq, backend: threads ? 'cpu' : backend };
+  const corpus = m.CorpusData.parse(bytes);
+  const t = await m.Trainer.create(corpus, options);
+  await t.trainSteps(warmup);
+  const times = [];
+  for (let i = 0; i < steps; i++) {
+    const s = performance.now();
+    await t.trainSteps(1); // resolves with the loss read back
+    times.push(performance.now() - s);
+  }
+  const dispatchesPerStep = await t.dispatchesPerStep(); // one more (real) step, counted
+  await t.generate({ start: '月', form: 'qijue', seed: 0 }); // warm-up: copies the weights for sampling
+  const gen = [];
+  for (let i = 1; i <= 5; i++) {
+    const s = performance.now();
+    await t.generate({ start: '月', form: 'qijue', seed: i });
+    gen.push(performance.now() - s);
+  }
+  return { peer: 'shige', backend: t.backend(), threaded: m.isThreaded(), vocab: t.info().corpus.vocabSize, times,
+    poemMs: gen.sort((a, b) => a - b)[2], dispatchesPerStep };
+}
