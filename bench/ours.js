@@ -6,7 +6,7 @@ export async function benchOurs({ corpusUrl, backend, shape, steps, warmup }) {
   const threads = backend === 'cpu-threads';
   const m = await import(threads ? '/pkg-threads/shige.js' : '/pkg/shige.js');
   await m.default();
-  if (threads) await m.initThreadPool(navigator.hardwareConcurrency);
+  if (threads) await m.initThreadPool(Math.max(2, (navigator.hardwareConcurrency || 2) - 1)); // as www/worker.js
   const options = { embedding: shape.embedding, hidden: shape.hidden, batchSize: shape.batch, maxSeqLen: shape.seq, backend: threads ? 'cpu' : backend };
   const corpus = m.CorpusData.parse(bytes);
   const t = await m.Trainer.create(corpus, options);

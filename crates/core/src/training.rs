@@ -600,7 +600,6 @@ fn on_cpu(device: &Device) -> bool {
     matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Flex(_))
 }
 
-/// Reads a tensor's values to the host without blocking (required in the browser).
 /// An inverted-dropout mask (0, or 1 / (1 - p) for the kept units) drawn from the run's seed and
 /// step, so a run repeats exactly, as the lab's shared links promise (burn's dropout draws from
 /// one global generator, which the page's runs share).
@@ -612,6 +611,7 @@ fn dropout_mask(p: f64, seed: u64, step: u64, shape: [usize; 2], device: &Device
     Tensor::from_data(burn::tensor::TensorData::new(values, shape), device)
 }
 
+/// Reads a tensor's values to the host without blocking (required in the browser).
 pub async fn read_values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
     let read_error = |e: &dyn std::fmt::Debug| TrainError::Read(format!("{e:?}"));
     let data = t.into_data_async().await.map_err(|e| read_error(&e))?;
