@@ -2,6 +2,35 @@
 //! host slices through the `gemm` crate (the one burn's CPU backend uses), and e^x, σ and tanh
 //! written so the compiler vectorises them (libm's are a call per element).
 
+/// Defines `fn $name(args) -> R` that runs `$portable` (an `#[inline(always)]` fn of the same
+/// signature) compiled for the widest vector unit the CPU has, AVX-512 or AVX2 + FMA (checked
+/// at run time; the portable build targets plain x86-64), else as built. The numerics do not
+/// change with the width: the loops keep fixed lane counts and Rust never fuses a*b+c itself.
+macro_rules! widest_simd {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $portable:path) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn avx512($($arg: $ty),*) $(-> $ret)? { $portable($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) $(-> $ret)? { $portable($($arg),*) }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F (and so AVX2 and FMA), checked just above.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has AVX2 and FMA, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $portable($($arg),*)
+        }
+    };
+}
+pub(crate) use widest_simd;
+
 /// Matmuls smaller than this run on one thread: a GRU time step's is ~6 M multiply-adds, and
 /// waking the pool for it 128 times a step costs more than it saves.
 const SERIAL_MACS: usize = 16 << 20;
@@ -35,21 +64,28 @@ pub fn matmul(out: &mut [f32], accumulate: bool, a: &[f32], a_layout: Layout, b:
 }
 
 /// e^x for x ≤ 0: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor polynomial to r⁶
-/// (relative error below 2e-7), 2^n by building the float's exponent.
+/// (relative error below 2e-7), 2^n by building the float's exponent. No float-to-int
+/// conversion (Rust's saturating `as i32` keeps loops from vectorising): n is read from the
+/// mantissa bits of the rounding sum.
 #[inline(always)]
 pub fn exp_nonpositive(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
-    // Adding 1.5·2²³ rounds to the nearest integer in f32 arithmetic (no `round` call).
+    // Adding 1.5·2²³ rounds to the nearest integer in f32 arithmetic (no `round` call), and
+    // leaves that integer in the sum's low mantissa bits.
     const ROUND: f32 = 12_582_912.0;
     // e^-87 is at the bottom of f32's normal range: below, 0 is exact enough (and NaN, from
     // -inf minus -inf at a lane's start, becomes -87 too: the lane's empty sum stays 0).
     let x = if x > -87.0 { x } else { -87.0 };
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    let rounded = x * LOG2_E + ROUND;
+    let n = rounded - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    f32::from_bits(((n as i32 + 127) as u32) << 23) * p
+    // n ∈ [-126, 0]: its bits minus ROUND's are n (two's complement), plus the bias 127 the
+    // exponent of 2^n.
+    let exponent = rounded.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127);
+    f32::from_bits(exponent << 23) * p
 }
 
 /// σ(x) = 1 / (1 + e^-x), through e^-|x| so the exponential never overflows.

@@ -401,7 +401,7 @@ mod cpu {
     use burn::tensor::TensorData;
     use burn_flex::FlexTensor;
 
-    use crate::cpu_support::{Layout::*, matmul, sigmoid, tanh};
+    use crate::cpu_support::{Layout::*, matmul, sigmoid, tanh, widest_simd};
 
     fn values(t: FlexTensor) -> Vec<f32> {
         t.into_data().try_into_vec::<f32>().expect("f32 tensors")
@@ -411,22 +411,11 @@ mod cpu {
         FlexTensor::from_data(TensorData::new(values, shape))
     }
 
-    /// One batch row's gates at one time step: from its input projection `x` and recurrent
-    /// projection `gh` (both `[3H]`, r | z | n) and the previous state, the next state and the
-    /// cache `[4H]` (r | z | n | W_hn·h + b_hn) the backward pass reads.
-    fn gates(x: &[f32], gh: &[f32], b: &[f32], h_prev: &[f32], h_next: &mut [f32], cache: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { gates_avx2(x, gh, b, h_prev, h_next, cache) };
-        }
-        gates_portable(x, gh, b, h_prev, h_next, cache)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn gates_avx2(x: &[f32], gh: &[f32], b: &[f32], h_prev: &[f32], h_next: &mut [f32], cache: &mut [f32]) {
-        gates_portable(x, gh, b, h_prev, h_next, cache)
+    widest_simd! {
+        /// One batch row's gates at one time step: from its input projection `x` and recurrent
+        /// projection `gh` (both `[3H]`, r | z | n) and the previous state, the next state and the
+        /// cache `[4H]` (r | z | n | W_hn·h + b_hn) the backward pass reads.
+        fn gates(x: &[f32], gh: &[f32], b: &[f32], h_prev: &[f32], h_next: &mut [f32], cache: &mut [f32]) => gates_portable
     }
 
     #[inline(always)]

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-use crate::cpu_support::{Layout::*, exp_nonpositive as exp, matmul};
+use crate::cpu_support::{Layout::*, exp_nonpositive as exp, matmul, widest_simd};
 use crate::training::{OutputLayerGrads, TrainError, read_values};
 
 /// Rows handled together by one task (keeps the per-task column sums few).
@@ -72,26 +72,10 @@ pub async fn output_layer_grads(
     })
 }
 
-/// Turns one row of logits into its gradient in place, `(softmax - one_hot) * weight`, adds it
-/// to `column_sums` (the bias gradient) and returns the row's weighted loss.
-fn softmax_gradient_row(row: &mut [f32], bias: &[f32], target: usize, weight: f32, column_sums: &mut [f32]) -> f64 {
-    if weight == 0.0 {
-        row.fill(0.0); // padding: no loss, no gradient
-        return 0.0;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        return unsafe { row_avx2(row, bias, target, weight, column_sums) };
-    }
-    row_portable(row, bias, target, weight, column_sums)
-}
-
-/// The row with AVX2 and FMA enabled, for machines that have them (checked at run time).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn row_avx2(row: &mut [f32], bias: &[f32], target: usize, weight: f32, column_sums: &mut [f32]) -> f64 {
-    row_portable(row, bias, target, weight, column_sums)
+widest_simd! {
+    /// Turns one row of logits into its gradient in place, `(softmax - one_hot) * weight`, adds
+    /// it to `column_sums` (the bias gradient) and returns the row's weighted loss.
+    fn softmax_gradient_row(row: &mut [f32], bias: &[f32], target: usize, weight: f32, column_sums: &mut [f32]) -> f64 => row_portable
 }
 
 /// Lanes of the partial sums and maxima, so the reductions vectorise.
@@ -99,21 +83,37 @@ const LANES: usize = 16;
 
 #[inline(always)]
 fn row_portable(row: &mut [f32], bias: &[f32], target: usize, weight: f32, column_sums: &mut [f32]) -> f64 {
+    if weight == 0.0 {
+        row.fill(0.0); // padding: no loss, no gradient
+        return 0.0;
+    }
+    // Whole chunks of LANES as arrays (fixed trip counts, so the loops vectorise), then the tail.
     let mut maxima = [f32::NEG_INFINITY; LANES];
-    for (xs, bs) in row.chunks_mut(LANES).zip(bias.chunks(LANES)) {
-        for (i, (x, b)) in xs.iter_mut().zip(bs).enumerate() {
-            *x += b;
-            maxima[i] = if *x > maxima[i] { *x } else { maxima[i] };
+    let (chunks, tail) = row.as_chunks_mut::<LANES>();
+    let (bias_chunks, bias_tail) = bias.as_chunks::<LANES>();
+    for (xs, bs) in chunks.iter_mut().zip(bias_chunks) {
+        for i in 0..LANES {
+            xs[i] += bs[i];
+            maxima[i] = if xs[i] > maxima[i] { xs[i] } else { maxima[i] };
         }
+    }
+    for (i, (x, b)) in tail.iter_mut().zip(bias_tail).enumerate() {
+        *x += b;
+        maxima[i] = if *x > maxima[i] { *x } else { maxima[i] };
     }
     let max = maxima.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
     let picked = row[target] - max;
     let mut sums = [0.0f32; LANES];
-    for xs in row.chunks_mut(LANES) {
-        for (i, x) in xs.iter_mut().enumerate() {
-            *x = exp(*x - max);
-            sums[i] += *x;
+    let (chunks, tail) = row.as_chunks_mut::<LANES>();
+    for xs in chunks.iter_mut() {
+        for i in 0..LANES {
+            xs[i] = exp(xs[i] - max);
+            sums[i] += xs[i];
         }
+    }
+    for (i, x) in tail.iter_mut().enumerate() {
+        *x = exp(*x - max);
+        sums[i] += *x;
     }
     let sum: f32 = sums.iter().sum();
     let scale = weight / sum;
