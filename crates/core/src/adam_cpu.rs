@@ -36,10 +36,8 @@ pub async fn adam_step(
     let grad_norm = squares.sqrt() as f32;
     let scale = if c.grad_clip > 0.0 { (c.grad_clip / (grad_norm as f64).max(c.grad_clip)) as f32 } else { 1.0 };
     let t = adam.t + 1;
-    let bias1 = 1.0 - c.beta1.powi(t as i32);
-    let bias2 = 1.0 - c.beta2.powi(t as i32);
     let (b1, b2, eps) = (c.beta1 as f32, c.beta2 as f32, c.epsilon as f32);
-    let (step_size, v_scale) = ((c.learning_rate / bias1) as f32, (1.0 / bias2) as f32);
+    let (step_size, v_scale) = c.adam_scales(t);
     let mut next = CpuUpdate { params: Vec::new(), adam: AdamState { m: Vec::new(), v: Vec::new(), t }, grad_norm, weights_sum: 0.0 };
     for (i, grad) in g.into_iter().enumerate() {
         let (mut p, mut m, mut v) = (read_values(params[i].clone()).await?, read_values(adam.m[i].clone()).await?, read_values(adam.v[i].clone()).await?);

@@ -28,12 +28,13 @@ pub(crate) fn adam_step(params: &[Tensor<2>], grads: Vec<Tensor<2>>, adam: &Adam
         figures = ops::sum_of_squares(grad, &loss, figures, slot as u32, n as u32);
     }
     let t = adam.t + 1;
+    let (step_size, v_scale) = c.adam_scales(t);
     let constants = Constants {
         beta1: c.beta1 as f32,
         beta2: c.beta2 as f32,
         epsilon: c.epsilon as f32,
-        step_size: (c.learning_rate / (1.0 - c.beta1.powi(t as i32))) as f32,
-        v_scale: (1.0 / (1.0 - c.beta2.powi(t as i32))) as f32,
+        step_size,
+        v_scale,
         grad_clip: c.grad_clip.max(0.0) as f32,
         tensors: n as u32,
     };
@@ -51,6 +52,7 @@ pub(crate) fn adam_step(params: &[Tensor<2>], grads: Vec<Tensor<2>>, adam: &Adam
 /// The step's scalars (they change every step, so they are kernel arguments, not constants
 /// compiled into it).
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "wgpu"), allow(dead_code))] // read by the wgpu kernel only
 pub(crate) struct Constants {
     beta1: f32,
     beta2: f32,
@@ -65,6 +67,8 @@ pub(crate) struct Constants {
     tensors: u32,
 }
 
+// Without wgpu the extension has no backend to run on (the CPU steps through adam_cpu).
+#[cfg_attr(not(feature = "wgpu"), allow(unused_variables, dead_code))]
 mod ops {
     use burn::backend::{Backend, Dispatch, backend_extension, tensor::FloatTensor};
     use burn::tensor::Tensor;

@@ -103,6 +103,13 @@ pub enum TrainError {
 }
 
 impl TrainConfig {
+    /// Adam's bias corrections at step `t` (from 1) folded into two factors, as both optimiser
+    /// kernels use them: the step size lr / (1 − β1ᵗ) and the second moment's scale 1 / (1 − β2ᵗ).
+    pub(crate) fn adam_scales(&self, t: u64) -> (f32, f32) {
+        let t = t.min(i32::MAX as u64) as i32;
+        ((self.learning_rate / (1.0 - self.beta1.powi(t))) as f32, (1.0 / (1.0 - self.beta2.powi(t))) as f32)
+    }
+
     /// Checks every setting is usable before a model is built.
     pub fn validate(&self) -> Result<(), String> {
         let finite_in = |x: f64, lo: f64, hi: f64| x.is_finite() && x >= lo && x <= hi;
