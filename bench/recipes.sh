@@ -4,11 +4,22 @@
 # a Song set of another era, chars/s and samples are collected into one table. The cells run
 # at about equal parameter counts (2.6 M: the output layer, hidden x vocabulary, dominates).
 # Not part of the tests (30 minutes per recipe).
-# Usage: bash bench/recipes.sh [--minutes M] RECIPE...   (names below; `all` runs every one)
+# Usage: bash bench/recipes.sh [--minutes M] [--tag T [--resume]] RECIPE...   (names below; `all` runs every one)
+# --tag T writes NAME-T.* instead of NAME.* (a longer run beside the 30-minute one); --resume
+# continues NAME-T.ckpt for M more minutes and appends to its curve (the steps replay exactly:
+# batches and dropout masks follow the seed and the step), so a long run can span sessions.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
-minutes=30
-[ "${1:-}" = "--minutes" ] && { minutes=$2; shift 2; }
+minutes=30 tag="" resume=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --minutes) minutes=$2; shift 2 ;;
+    --tag) tag=-$2; shift 2 ;;
+    --resume) resume=1; shift ;;
+    *) break ;;
+  esac
+done
+[ $resume = 0 ] || [ -n "$tag" ] || { echo "--resume continues a tagged run: give --tag" >&2; exit 2; }
 # The CLI's defaults changed with this search (now: cosine-dropout). The recipes run before
 # that are spelled out against the old defaults (constant 2e-3, no output dropout), so they
 # re-run the same.
@@ -35,7 +46,7 @@ declare -A RECIPES=(
 names=("$@")
 [ "${names[0]:-}" = all ] && names=(base lstm rnn h512 layers2 tied tied-wide cosine cosine-dropout h512-cosine-dropout dropout tied-wide-dropout defaults batch64 batch16)
 [ "${names[0]:-}" = cells ] && names=(base lstm rnn)
-[ ${#names[@]} -gt 0 ] || { echo "usage: bench/recipes.sh [--minutes M] RECIPE... (${!RECIPES[*]}, all)" >&2; exit 2; }
+[ ${#names[@]} -gt 0 ] || { echo "usage: bench/recipes.sh [--minutes M] [--tag T [--resume]] RECIPE... (${!RECIPES[*]}, all)" >&2; exit 2; }
 cargo build --release -q -p shige-cli
 shige=$CARGO_TARGET_DIR/release/shige
 out=$SHIGE_CACHE/recipes
@@ -47,13 +58,21 @@ if [ ! -s "$song" ]; then
 fi
 for name in "${names[@]}"; do
   [ -n "${RECIPES[$name]+set}" ] || { echo "unknown recipe $name" >&2; exit 2; }
-  say "$name: ${RECIPES[$name]:-(defaults)} for $minutes minutes"
-  rm -f "$out/$name.csv"
-  # shellcheck disable=SC2086
-  "$shige" train --corpus "$SHIGE_DATA/poems.txt" --minutes "$minutes" ${RECIPES[$name]} \
-    --out "$out/$name.ckpt" --log "$out/$name.csv" --eval-every 1000 --save-every 1000 --force 2>&1 | tail -n 1 | tee "$out/$name.result"
-  "$shige" eval --model "$out/$name.ckpt" --corpus "$song" --whole --samples 0 --json >"$out/$name.song.json"
-  { "$shige" generate --model "$out/$name.ckpt" --start 日红山夜湖海月
-    "$shige" generate --model "$out/$name.ckpt" --start 日红山夜湖海月 --form wujue; } >"$out/$name.samples"
+  run=$out/$name$tag
+  if [ $resume = 1 ]; then
+    say "$name$tag: resumed for $minutes more minutes"
+    # The checkpoint keeps the recipe (shape, learning rate, dropout); only the budget is new.
+    "$shige" train --corpus "$SHIGE_DATA/poems.txt" --minutes "$minutes" --resume "$run.ckpt" \
+      --out "$run.ckpt" --log "$run.csv" --eval-every 1000 --save-every 1000 2>&1 | tail -n 1 | tee "$run.result"
+  else
+    say "$name$tag: ${RECIPES[$name]:-(defaults)} for $minutes minutes"
+    rm -f "$run.csv"
+    # shellcheck disable=SC2086
+    "$shige" train --corpus "$SHIGE_DATA/poems.txt" --minutes "$minutes" ${RECIPES[$name]} \
+      --out "$run.ckpt" --log "$run.csv" --eval-every 1000 --save-every 1000 --force 2>&1 | tail -n 1 | tee "$run.result"
+  fi
+  "$shige" eval --model "$run.ckpt" --corpus "$song" --whole --samples 0 --json >"$run.song.json"
+  { "$shige" generate --model "$run.ckpt" --start 日红山夜湖海月
+    "$shige" generate --model "$run.ckpt" --start 日红山夜湖海月 --form wujue; } >"$run.samples"
 done
-python3 bench/recipes_table.py "$out" "$minutes" "${names[@]}"
+python3 bench/recipes_table.py "$out" "$minutes" "${names[@]/%/$tag}"
