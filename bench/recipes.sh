@@ -4,18 +4,21 @@
 # a Song set of another era, chars/s and samples are collected into one table. The cells run
 # at about equal parameter counts (2.6 M: the output layer, hidden x vocabulary, dominates).
 # Not part of the tests (30 minutes per recipe).
-# Usage: bash bench/recipes.sh [--minutes M] [--tag T [--resume]] RECIPE...   (names below; `all` runs every one)
+# Usage: bash bench/recipes.sh [--minutes M] [--tag T [--resume [--anneal]]] RECIPE...   (names below; `all` runs every one)
 # --tag T writes NAME-T.* instead of NAME.* (a longer run beside the 30-minute one); --resume
 # continues NAME-T.ckpt for M more minutes and appends to its curve (the steps replay exactly:
-# batches and dropout masks follow the seed and the step), so a long run can span sessions.
+# batches and dropout masks follow the seed and the step), so a long run can span sessions;
+# --anneal makes that last stretch decay the rate linearly to 5 % (a constant run, then a
+# decay: a schedule that needs no run length fixed in advance).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
-minutes=30 tag="" resume=0
+minutes=30 tag="" resume=0 schedule="--schedule constant --warmup-steps 0"
 while [ $# -gt 0 ]; do
   case $1 in
     --minutes) minutes=$2; shift 2 ;;
     --tag) tag=-$2; shift 2 ;;
     --resume) resume=1; shift ;;
+    --anneal) schedule="--schedule linear --warmup-steps 0 --lr-final-ratio 0.05"; shift ;;
     *) break ;;
   esac
 done
@@ -46,7 +49,7 @@ declare -A RECIPES=(
 names=("$@")
 [ "${names[0]:-}" = all ] && names=(base lstm rnn h512 layers2 tied tied-wide cosine cosine-dropout h512-cosine-dropout dropout tied-wide-dropout defaults batch64 batch16)
 [ "${names[0]:-}" = cells ] && names=(base lstm rnn)
-[ ${#names[@]} -gt 0 ] || { echo "usage: bench/recipes.sh [--minutes M] [--tag T [--resume]] RECIPE... (${!RECIPES[*]}, all)" >&2; exit 2; }
+[ ${#names[@]} -gt 0 ] || { echo "usage: bench/recipes.sh [--minutes M] [--tag T [--resume [--anneal]]] RECIPE... (${!RECIPES[*]}, all)" >&2; exit 2; }
 cargo build --release -q -p shige-cli
 shige=$CARGO_TARGET_DIR/release/shige
 out=$SHIGE_CACHE/recipes
@@ -60,9 +63,15 @@ for name in "${names[@]}"; do
   [ -n "${RECIPES[$name]+set}" ] || { echo "unknown recipe $name" >&2; exit 2; }
   run=$out/$name$tag
   if [ $resume = 1 ]; then
-    say "$name$tag: resumed for $minutes more minutes"
-    # The checkpoint keeps the recipe (shape, learning rate, dropout); only the budget is new.
-    "$shige" train --corpus "$SHIGE_DATA/poems.txt" --minutes "$minutes" --resume "$run.ckpt" \
+    # The checkpoint keeps the shape, the peak learning rate and the dropout, not the schedule:
+    # a decaying one spans one run, so only constant-rate recipes continue exactly.
+    case " ${RECIPES[$name]} " in
+      *" --schedule constant --warmup-steps 0 "*) ;;
+      *) echo "$name decays its learning rate over one run: it cannot be resumed exactly" >&2; exit 2 ;;
+    esac
+    say "$name$tag: resumed for $minutes more minutes ($schedule)"
+    # shellcheck disable=SC2086
+    "$shige" train --corpus "$SHIGE_DATA/poems.txt" --minutes "$minutes" --resume "$run.ckpt" $schedule \
       --out "$run.ckpt" --log "$run.csv" --eval-every 1000 --save-every 1000 2>&1 | tail -n 1 | tee "$run.result"
   else
     say "$name$tag: ${RECIPES[$name]:-(defaults)} for $minutes minutes"

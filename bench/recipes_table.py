@@ -20,7 +20,7 @@ for name in names:
                 curve.append(f"{float(val):.3f}")
                 last = val
     final = re.search(r"validation loss ([0-9.]+)", result)
-    steps = re.search(r"(\d+) steps in", result)
+    steps = re.search(r"^step (\d+):", result)  # the model's total (a resumed run's last segment is shorter)
     speed = re.search(r"([0-9]+) chars/s", result)
     try:
         song = json.load(open(f"{out}/{name}.song.json"))["heldOutLoss"]

@@ -16,11 +16,12 @@ macro_rules! widest_simd {
                 fn avx512($($arg: $ty),*) $(-> $ret)? { $portable($($arg),*) }
                 #[target_feature(enable = "avx2,fma")]
                 fn avx2($($arg: $ty),*) $(-> $ret)? { $portable($($arg),*) }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has AVX-512F (and so AVX2 and FMA), checked just above.
+                let has_avx2_fma = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+                if has_avx2_fma && std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F, AVX2 and FMA, checked just above.
                     return unsafe { avx512($($arg),*) };
                 }
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                if has_avx2_fma {
                     // SAFETY: the CPU has AVX2 and FMA, checked just above.
                     return unsafe { avx2($($arg),*) };
                 }
@@ -65,7 +66,7 @@ pub fn matmul(out: &mut [f32], accumulate: bool, a: &[f32], a_layout: Layout, b:
 
 /// e^x for x ≤ 0: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor polynomial to r⁶
 /// (relative error below 2e-7), 2^n by building the float's exponent. No float-to-int
-/// conversion (Rust's saturating `as i32` keeps loops from vectorising): n is read from the
+/// conversion (Rust's saturating `as i32` costs a compare-and-select per lane): n is read from the
 /// mantissa bits of the rounding sum.
 #[inline(always)]
 pub fn exp_nonpositive(x: f32) -> f32 {
@@ -82,8 +83,8 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     let n = rounded - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // n ∈ [-126, 0]: its bits minus ROUND's are n (two's complement), plus the bias 127 the
-    // exponent of 2^n.
+    // n ∈ [-126, 0], so `rounded` is exactly ROUND + n (same binade, ulp 1): its bits minus
+    // ROUND's are n (two's complement); n plus the bias 127 is the exponent of 2^n.
     let exponent = rounded.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127);
     f32::from_bits(exponent << 23) * p
 }

@@ -88,6 +88,7 @@ fn row_portable(row: &mut [f32], bias: &[f32], target: usize, weight: f32, colum
         return 0.0;
     }
     // Whole chunks of LANES as arrays (fixed trip counts, so the loops vectorise), then the tail.
+    let bias = &bias[..row.len()];
     let mut maxima = [f32::NEG_INFINITY; LANES];
     let (chunks, tail) = row.as_chunks_mut::<LANES>();
     let (bias_chunks, bias_tail) = bias.as_chunks::<LANES>();

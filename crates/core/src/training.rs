@@ -103,8 +103,8 @@ pub enum TrainError {
 }
 
 impl TrainConfig {
-    /// Adam's bias corrections at step `t` (from 1) folded into two factors, as both optimiser
-    /// kernels use them: the step size lr / (1 − β1ᵗ) and the second moment's scale 1 / (1 − β2ᵗ).
+    /// Adam's bias corrections at step `t` (from 1) folded into two factors, as the optimiser
+    /// (its tensor ops and both kernels) uses them: the step size lr / (1 − β1ᵗ) and the second moment's scale 1 / (1 − β2ᵗ).
     pub(crate) fn adam_scales(&self, t: u64) -> (f32, f32) {
         let t = t.min(i32::MAX as u64) as i32;
         ((self.learning_rate / (1.0 - self.beta1.powi(t))) as f32, (1.0 / (1.0 - self.beta2.powi(t))) as f32)
@@ -580,8 +580,7 @@ pub(crate) fn adam_tensor_ops(params: &[Tensor<2>], old: &AdamState, grads: Vec<
     let scale = (c.grad_clip > 0.0)
         .then(|| norm.clamp_min(c.grad_clip).recip().mul_scalar(c.grad_clip).reshape([1, 1]));
     let t = old.t + 1;
-    let bias1 = 1.0 - c.beta1.powi(t as i32);
-    let bias2 = 1.0 - c.beta2.powi(t as i32);
+    let (step_size, v_scale) = c.adam_scales(t);
     let mut next = Update { params: Vec::new(), adam: AdamState { m: Vec::new(), v: Vec::new(), t } };
     for (i, grad) in grads.into_iter().enumerate() {
         let grad = match &scale {
@@ -590,8 +589,8 @@ pub(crate) fn adam_tensor_ops(params: &[Tensor<2>], old: &AdamState, grads: Vec<
         };
         let m = old.m[i].clone().mul_scalar(c.beta1) + grad.clone().mul_scalar(1.0 - c.beta1);
         let v = old.v[i].clone().mul_scalar(c.beta2) + grad.square().mul_scalar(1.0 - c.beta2);
-        let denom = v.clone().div_scalar(bias2).sqrt().add_scalar(c.epsilon);
-        let update = m.clone().mul_scalar(c.learning_rate / bias1) / denom;
+        let denom = v.clone().mul_scalar(v_scale).sqrt().add_scalar(c.epsilon);
+        let update = m.clone().mul_scalar(step_size) / denom;
         next.params.push(params[i].clone() - update);
         next.adam.m.push(m);
         next.adam.v.push(v);
