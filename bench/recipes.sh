@@ -12,7 +12,9 @@
 # decay: a schedule that needs no run length fixed in advance).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
-minutes=30 tag="" resume=0 schedule="--schedule constant --warmup-steps 0"
+# A constant rate, the one schedule a resumed run continues exactly.
+steady="--schedule constant --warmup-steps 0"
+minutes=30 tag="" resume=0 schedule=$steady
 while [ $# -gt 0 ]; do
   case $1 in
     --minutes) minutes=$2; shift 2 ;;
@@ -26,7 +28,7 @@ done
 # The CLI's defaults changed with this search (now: cosine-dropout). The recipes run before
 # that are spelled out against the old defaults (constant 2e-3, no output dropout), so they
 # re-run the same.
-constant="--lr 2e-3 --schedule constant --warmup-steps 0"
+constant="--lr 2e-3 $steady"
 old="$constant --output-dropout 0"
 cosine="--lr 3e-3 --warmup-steps 200 --schedule cosine --lr-final-ratio 0.05"
 declare -A RECIPES=(
@@ -41,7 +43,7 @@ declare -A RECIPES=(
   [dropout]="$constant --output-dropout 0.3"                   # the page's defaults (no run length to decay over)
   [tied-wide-dropout]="$constant --output-dropout 0.3 --tied --embedding 256 --hidden 512" # a wide GRU, the output layer's cost of GRU 256
   [defaults]=""                                                # today's CLI defaults
-  [batch64]="--schedule constant --warmup-steps 0 --output-dropout 0 --batch-size 64 --lr 3e-3"
+  [batch64]="$steady --output-dropout 0 --batch-size 64 --lr 3e-3"
   [batch16]="$old --batch-size 16"
   [lstm]="$old --cell lstm --hidden 244"
   [rnn]="$old --cell rnn --hidden 286"
@@ -66,7 +68,7 @@ for name in "${names[@]}"; do
     # The checkpoint keeps the shape, the peak learning rate and the dropout, not the schedule:
     # a decaying one spans one run, so only constant-rate recipes continue exactly.
     case " ${RECIPES[$name]} " in
-      *" --schedule constant --warmup-steps 0 "*) ;;
+      *" $steady "*) ;;
       *) echo "$name decays its learning rate over one run: it cannot be resumed exactly" >&2; exit 2 ;;
     esac
     say "$name$tag: resumed for $minutes more minutes ($schedule)"
