@@ -40,10 +40,11 @@ async function inChromium(url, fn, arg) {
   }
 }
 
-// "cpu-threads": the threaded CPU build (the page is cross-origin isolated here). The CPU builds
+// "cpu-threads": the threaded CPU build the app picks here (with relaxed SIMD; the page is
+// cross-origin isolated), "cpu-threads-plain" the one without relaxed SIMD. The CPU builds
 // train in a worker, as in the app (bench/ours-worker.js). They run first: right after the ten
 // minutes of SwiftShader WebGPU they once ran ~40 % slower than alone.
-for (const backend of list('ours', 'cpu,cpu-threads,webgpu')) {
+for (const backend of list('ours', 'cpu,cpu-threads,cpu-threads-plain,webgpu')) {
   try {
     const r = await inChromium(`${server.url}bench/blank.html`, async (options) => {
       if (options.backend === 'webgpu') return (await import('/bench/ours.js')).benchOurs(options);

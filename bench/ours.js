@@ -3,8 +3,11 @@
 // with Atomics.wait, which a page's main thread may not do.
 export async function benchOurs({ corpusUrl, backend, shape, steps, warmup }) {
   const bytes = new Uint8Array(await (await fetch(corpusUrl)).arrayBuffer());
-  const threads = backend === 'cpu-threads';
-  const m = await import(threads ? '/pkg-threads/shige.js' : '/pkg/shige.js');
+  // "cpu-threads" runs the build the app picks here (relaxed SIMD where the browser has it).
+  const threads = backend.startsWith('cpu-threads');
+  const { relaxedSimd } = await import('/vendor/wasm-feature-detect.js');
+  const relaxed = backend === 'cpu-threads' && await relaxedSimd();
+  const m = await import(threads ? (relaxed ? '/pkg-threads-relaxed/shige.js' : '/pkg-threads/shige.js') : '/pkg/shige.js');
   await m.default();
   if (threads) await m.initThreadPool(Math.max(2, (navigator.hardwareConcurrency || 2) - 1)); // as www/worker.js
   const options = { embedding: shape.embedding, hidden: shape.hidden, batchSize: shape.batch, maxSeqLen: shape.seq, backend: threads ? 'cpu' : backend };
@@ -25,6 +28,6 @@ export async function benchOurs({ corpusUrl, backend, shape, steps, warmup }) {
     await t.generate({ start: '月', form: 'qijue', seed: i });
     gen.push(performance.now() - s);
   }
-  return { peer: 'shige', backend: t.backend(), threaded: m.isThreaded(), vocab: t.info().corpus.vocabSize, times,
+  return { peer: 'shige', backend: t.backend(), threaded: m.isThreaded(), relaxedSimd: relaxed, vocab: t.info().corpus.vocabSize, times,
     poemMs: gen.sort((a, b) => a - b)[2], dispatchesPerStep };
 }

@@ -41,6 +41,7 @@ declare -A RECIPES=(
   [cosine-dropout]="$cosine --output-dropout 0.3"
   [h512-cosine-dropout]="--hidden 512 $cosine --output-dropout 0.3"
   [dropout]="$constant --output-dropout 0.3"                   # the page's defaults (no run length to decay over)
+  [dropout-anneal]="--lr 2e-3 --warmup-steps 0 --schedule linear --lr-final-ratio 0.05 --decay-from 0.65 --output-dropout 0.3" # dropout's rate, annealed over the last 35 %
   [tied-wide-dropout]="$constant --output-dropout 0.3 --tied --embedding 256 --hidden 512" # a wide GRU, the output layer's cost of GRU 256
   [defaults]=""                                                # today's CLI defaults
   [batch64]="$steady --output-dropout 0 --batch-size 64 --lr 3e-3"
@@ -49,7 +50,7 @@ declare -A RECIPES=(
   [rnn]="$old --cell rnn --hidden 286"
 )
 names=("$@")
-[ "${names[0]:-}" = all ] && names=(base lstm rnn h512 layers2 tied tied-wide cosine cosine-dropout h512-cosine-dropout dropout tied-wide-dropout defaults batch64 batch16)
+[ "${names[0]:-}" = all ] && names=(base lstm rnn h512 layers2 tied tied-wide cosine cosine-dropout h512-cosine-dropout dropout dropout-anneal tied-wide-dropout defaults batch64 batch16)
 [ "${names[0]:-}" = cells ] && names=(base lstm rnn)
 [ ${#names[@]} -gt 0 ] || { echo "usage: bench/recipes.sh [--minutes M] [--tag T [--resume [--anneal]]] RECIPE... (${!RECIPES[*]}, all)" >&2; exit 2; }
 cargo build --release -q -p shige-cli

@@ -27,7 +27,7 @@ def train_gflop(vocab):
 def name(r):
     if r["peer"] == "shige":
         where = "browser" if "poemMs" in r else "native"
-        threaded = ", threaded" if r.get("threaded") else ""
+        threaded = (", threaded, relaxed SIMD" if r.get("relaxedSimd") else ", threaded") if r.get("threaded") else ""
         return f"Shige ({where}, {r.get('backend') or r.get('device')}{threaded})"
     if r["peer"] == "tfjs":
         n = r.get("threads")
@@ -86,7 +86,7 @@ browser_cpu = [r for r in ok if r["peer"] == "shige" and "poemMs" in r and r.get
 if native_cpu and browser_cpu:
     lines.append("")
     lines.append("The browser's CPU path against native Shige on the same cores: " + ", ".join(
-        f"{'threaded' if r.get('threaded') else 'single-threaded'} {r['cps'] / native_cpu['cps']:.2f}x" for r in browser_cpu) + ".")
+        f"{('threaded, relaxed SIMD' if r.get('relaxedSimd') else 'threaded') if r.get('threaded') else 'single-threaded'} {r['cps'] / native_cpu['cps']:.2f}x" for r in browser_cpu) + ".")
 if info.get("wasm"):
     lines.append("")
     lines.append(f"Our wasm module: {info['wasm']}.")

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Assembles the static site in dist/site: www/, the wasm builds (default and threaded), the
+# Assembles the static site in dist/site: www/, the wasm builds (default, threaded, threaded with relaxed SIMD), the
 # vendored libraries, the built-in corpus and the starter model.
 # Usage: scripts/build-site.sh [--optimize]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 bash scripts/build-wasm.sh "$@"
 bash scripts/build-wasm.sh --threads "$@"
+bash scripts/build-wasm.sh --threads --relaxed "$@"
 site=$ROOT/dist/site
 rm -rf "$site"
 mkdir -p "$site/vendor"
 cp -r www/. "$site/"
 cp -r "$(wasm_setting bindgen out_dir)" "$site/pkg"
 cp -r "$(wasm_setting threads out_dir)" "$site/pkg-threads"
+cp -r "$(wasm_setting threads relaxed_out_dir)" "$site/pkg-threads-relaxed"
 rm -f "$site"/pkg*/README.md "$site"/pkg*/package.json "$site"/pkg*/*.d.ts
 cp assets/node_modules/uplot/dist/uPlot.iife.min.js assets/node_modules/uplot/dist/uPlot.min.css "$site/vendor/"
 cp assets/node_modules/i18next/dist/esm/i18next.js "$site/vendor/i18next.js"

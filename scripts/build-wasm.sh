@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Builds the wasm crate and its JS bindings into dist/pkg, as wasm-pack.toml says; with
-# --threads, the threaded CPU build into dist/pkg-threads ([threads] in wasm-pack.toml).
-# Usage: scripts/build-wasm.sh [--optimize] [--threads]   (--optimize runs wasm-opt; takes minutes)
+# --threads, the threaded CPU build into dist/pkg-threads ([threads] in wasm-pack.toml); with
+# --threads --relaxed, that build with relaxed SIMD's fused multiply-add into dist/pkg-threads-relaxed.
+# Usage: scripts/build-wasm.sh [--optimize] [--threads [--relaxed]]   (--optimize runs wasm-opt; takes minutes)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-optimize=0 threads=0
+optimize=0 threads=0 relaxed=0
 for arg in "$@"; do
   case $arg in
     --optimize) optimize=1 ;;
     --threads) threads=1 ;;
-    *) echo "usage: scripts/build-wasm.sh [--optimize] [--threads]" >&2; exit 2 ;;
+    --relaxed) relaxed=1 ;;
+    *) echo "usage: scripts/build-wasm.sh [--optimize] [--threads [--relaxed]]" >&2; exit 2 ;;
   esac
 done
+[ $relaxed = 0 ] || [ $threads = 1 ] || { echo "--relaxed is a variant of the --threads build" >&2; exit 2; }
 
 target=$(wasm_setting build target)
 profile=$(wasm_setting build profile)
@@ -23,7 +26,7 @@ if [ $threads = 1 ]; then
   route=$(cat "$SHIGE_CACHE/wasm-threads-route" 2>/dev/null || echo rustup)
   section=threads
   target_dir=$SHIGE_CACHE/wasm-threads-target
-  features=(--no-default-features --features "$(wasm_setting threads features)")
+  features=(--no-default-features --features "$(wasm_setting threads "$([ $relaxed = 1 ] && echo relaxed_)features")")
 else
   section=build
   target_dir=$WASM_TARGET_DIR
@@ -50,7 +53,7 @@ fi
 
 raw=$target_dir/$target/$profile/${crate//-/_}.wasm
 out_dir=$ROOT/$(wasm_setting bindgen out_dir)
-[ $threads = 1 ] && out_dir=$ROOT/$(wasm_setting threads out_dir)
+[ $threads = 1 ] && out_dir=$ROOT/$(wasm_setting threads "$([ $relaxed = 1 ] && echo relaxed_)out_dir")
 out_name=$(wasm_setting bindgen out_name)
 say "wasm-bindgen -> $out_dir"
 rm -rf "$out_dir"
@@ -85,7 +88,7 @@ if [ $optimize = 1 ]; then
   if [ ! -f "$cached" ]; then
     say "wasm-opt $(wasm_setting opt args)"
     # shellcheck disable=SC2046
-    "$ROOT/tests/node_modules/.bin/wasm-opt" $(wasm_setting opt args) $([ $threads = 1 ] && echo --enable-threads) \
+    "$ROOT/tests/node_modules/.bin/wasm-opt" $(wasm_setting opt args) $([ $threads = 1 ] && echo --enable-threads) $([ $relaxed = 1 ] && echo --enable-relaxed-simd) \
       "$out_dir/${out_name}_bg.wasm" -o "$cached.tmp"
     mv "$cached.tmp" "$cached"
   fi

@@ -6,7 +6,7 @@
 // loop, so a click (write a poem, pause, save) is answered before the next step.
 // IndexedDB writes run beside the loop, never in it: a slow or failing disk cannot stall training.
 import * as store from './store.js';
-import { threads } from './vendor/wasm-feature-detect.js';
+import { relaxedSimd, threads } from './vendor/wasm-feature-detect.js';
 
 const AUTOSAVE_EVERY = 200;          // steps per run …
 const AUTOSAVE_MS = 60_000;          // … or a minute of training, whichever comes first
@@ -131,7 +131,7 @@ function summary(run) {
 }
 function state() {
   return {
-    build: { threaded: build?.dir === 'pkg-threads', why: build?.why ?? null },
+    build: { threaded: build?.dir.startsWith('pkg-threads') ?? false, relaxedSimd: build?.dir === 'pkg-threads-relaxed', why: build?.why ?? null },
     corpus: { id: corpus.id, name: corpus.name, info: corpus.info },
     runs: runs.map(summary), undo: !!undoSlot, autosave: autosave.state, workspace: workspace.id,
   };
@@ -341,8 +341,8 @@ async function crashed(error) {
 
 /**
  * Which build to run: the threaded CPU build where the page is cross-origin isolated, the
- * browser runs wasm threads and there is no hardware GPU to train on; else the default build
- * (WebGPU, and the CPU on one thread).
+ * browser runs wasm threads and there is no hardware GPU to train on (with relaxed SIMD's fused
+ * multiply-add where the browser has it); else the default build (WebGPU, and the CPU on one thread).
  */
 async function pickBuild() {
   if (backendPreference === 'webgpu') return { dir: 'pkg', why: 'WebGPU asked for' };
@@ -355,6 +355,10 @@ async function pickBuild() {
   }
   const probe = await fetch('./pkg-threads/shige.js', { method: 'HEAD' }).catch(() => null);
   if (!probe?.ok) return { dir: 'pkg', why: 'this site has no threaded build' };
+  if (await relaxedSimd().catch(() => false)) {
+    const relaxed = await fetch('./pkg-threads-relaxed/shige.js', { method: 'HEAD' }).catch(() => null);
+    if (relaxed?.ok) return { dir: 'pkg-threads-relaxed', why: null };
+  }
   return { dir: 'pkg-threads', why: null };
 }
 

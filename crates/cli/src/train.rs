@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use shige_core::training::{Decay, scheduled_lr};
+use shige_core::training::{Decay, Schedule};
 use shige_core::{Checkpoint, Evaluation, TrainConfig, TrainError, Trainer};
 
 fn parse_decay(s: &str) -> Result<Decay, String> {
@@ -83,6 +83,9 @@ pub struct TrainArgs {
     /// Where a linear or cosine schedule ends, as a fraction of --lr
     #[arg(long, default_value_t = 0.05, value_parser = number(0.0, 1.0, true))]
     lr_final_ratio: f64,
+    /// Hold the rate until this fraction of the run, then decay (0: decay over the whole run)
+    #[arg(long, default_value_t = 0.0, value_parser = number(0.0, 1.0, true))]
+    decay_from: f64,
     /// Dropout before the output layer while training, in [0, 1) [default: 0.3; on --resume, the checkpoint's]
     #[arg(long, value_parser = number(0.0, 1.0, false))]
     output_dropout: Option<f64>,
@@ -171,6 +174,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
 
     let start_step = trainer.state.step;
     let base_lr = trainer.config.learning_rate;
+    let schedule = Schedule {
+        decay: args.schedule,
+        warmup_steps: args.warmup_steps,
+        final_ratio: args.lr_final_ratio,
+        decay_from: args.decay_from,
+    };
     let budget = args.minutes.map(|m| Duration::from_secs_f64(m * 60.0));
     let total_steps = match (args.epochs, budget) {
         (Some(e), _) => Some((e * trainer.batches_per_epoch() as f64).ceil() as u64),
@@ -214,7 +223,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         };
         // The scheduled rate only while stepping: checkpoints keep the run's peak rate, so a
         // resumed run schedules from it again, not from where this one decayed to.
-        trainer.config.learning_rate = scheduled_lr(base_lr, done, args.warmup_steps, progress, args.schedule, args.lr_final_ratio);
+        trainer.config.learning_rate = schedule.lr(base_lr, done, progress);
         let stepped = pollster::block_on(trainer.train_steps(n));
         trainer.config.learning_rate = base_lr;
         let losses = match stepped {

@@ -32,9 +32,13 @@ macro_rules! widest_simd {
 }
 pub(crate) use widest_simd;
 
-/// Matmuls smaller than this run on one thread: a GRU time step's is ~6 M multiply-adds, and
-/// waking the pool for it 128 times a step costs more than it saves.
+/// Matmuls smaller than this run on one thread. Natively a GRU time step's (~6 M multiply-adds)
+/// is among them: waking gemm's pool for it 192 times a step costs more than it saves. In the
+/// browser the packed kernel is 3x slower per core, so there it pays to split them.
+#[cfg(not(target_arch = "wasm32"))]
 const SERIAL_MACS: usize = 16 << 20;
+#[cfg(target_arch = "wasm32")]
+const SERIAL_MACS: usize = 1 << 20;
 
 /// How an operand of [`matmul`] is laid out: `Plain` holds the matrix row-major as used,
 /// `Transposed` holds its transpose row-major (read through strides, never copied).
@@ -44,15 +48,25 @@ pub enum Layout {
     Transposed,
 }
 
-/// `out[m×n] (+)= a[m×k] · b[k×n]` (`accumulate` adds to `out`).
+/// `out[m×n] (+)= a[m×k] · b[k×n]` (`accumulate` adds to `out`): `gemm` natively, the packed
+/// kernel for wasm's 128-bit SIMD in the browser (`packed_matmul.rs`, tested against `gemm`).
 pub fn matmul(out: &mut [f32], accumulate: bool, a: &[f32], a_layout: Layout, b: &[f32], b_layout: Layout, (m, k, n): (usize, usize, usize)) {
     assert!(out.len() >= m * n && a.len() >= m * k && b.len() >= k * n, "matmul operands too short");
     // (column stride, row stride) of each operand as used.
     let (a_cs, a_rs) = if a_layout == Layout::Transposed { (m as isize, 1) } else { (1, k as isize) };
     let (b_cs, b_rs) = if b_layout == Layout::Transposed { (k as isize, 1) } else { (1, n as isize) };
-    let parallelism = if m * n * k > SERIAL_MACS { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    let parallel = m * n * k > SERIAL_MACS;
+    #[cfg(target_arch = "wasm32")]
+    {
+        use crate::packed_matmul::View;
+        let view = |data: &[f32], rs: isize, cs: isize| View { ptr: data.as_ptr(), row_stride: rs as usize, col_stride: cs as usize };
+        // SAFETY: the slices hold at least m×n, m×k and k×n floats (asserted), as the strides describe.
+        unsafe { crate::packed_matmul::matmul(out, accumulate, view(a, a_rs, a_cs), view(b, b_rs, b_cs), (m, k, n), parallel) };
+    }
+    #[cfg(not(target_arch = "wasm32"))]
     // SAFETY: the slices hold at least m×n, m×k and k×n floats (asserted), as the strides describe.
     unsafe {
+        let parallelism = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
         gemm::gemm(
             m, n, k,
             out.as_mut_ptr(), 1, n as isize, accumulate,

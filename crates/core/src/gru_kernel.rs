@@ -467,6 +467,14 @@ mod cpu {
             let mut dg = vec![0.0f32; batch * g3];
             let mut carry = vec![0.0f32; row]; // ∂L/∂h from later steps
             let mut dh = vec![0.0f32; row];
+            // W_hhᵀ once, row-major: each step's matmul then reads it in place (the browser's
+            // packed kernel would otherwise gather it afresh at every step).
+            let mut w_t = vec![0.0f32; g3 * hidden];
+            for (i, w_row) in w.chunks_exact(g3).enumerate() {
+                for (j, &x) in w_row.iter().enumerate() {
+                    w_t[j * hidden + i] = x;
+                }
+            }
             for t in (0..steps).rev() {
                 for i in 0..row {
                     dh[i] = d_hs[(t + 1) * row + i] + carry[i];
@@ -493,7 +501,7 @@ mod cpu {
                         carry[bi * hidden + j] = dh[bi * hidden + j] * z;
                     }
                 }
-                matmul(&mut carry, true, &dg, Plain, &w, Transposed, (batch, g3, hidden));
+                matmul(&mut carry, true, &dg, Plain, &w_t, Plain, (batch, g3, hidden));
             }
             let d_h0: Vec<f32> = carry.iter().zip(&d_hs[..row]).map(|(c, d)| c + d).collect();
             (tensor(d4, [steps, batch, four_h]), FlexTensor::from_data(TensorData::new(d_h0, [batch, hidden])))

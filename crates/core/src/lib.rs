@@ -19,6 +19,7 @@ pub mod model;
 pub mod novelty;
 pub mod output_cpu;
 pub mod output_gpu;
+pub mod packed_matmul;
 pub mod quality;
 pub mod rhyme;
 pub mod tokenizer;

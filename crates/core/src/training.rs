@@ -68,17 +68,32 @@ impl Decay {
     }
 }
 
-/// The learning rate at a point of a run: a linear warm-up over `warmup` steps, then `decay`
-/// from `base` down to `base * final_ratio` as `progress` (0..1, by steps or by time) ends.
-pub fn scheduled_lr(base: f64, step: u64, warmup: u64, progress: f64, decay: Decay, final_ratio: f64) -> f64 {
-    let warm = if warmup == 0 { 1.0 } else { ((step + 1) as f64 / warmup as f64).min(1.0) };
-    let p = progress.clamp(0.0, 1.0);
-    let factor = match decay {
-        Decay::Constant => 1.0,
-        Decay::Linear => 1.0 - p * (1.0 - final_ratio),
-        Decay::Cosine => final_ratio + (1.0 - final_ratio) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()),
-    };
-    base * warm * factor
+/// How a run's learning rate moves: a linear warm-up over `warmup_steps`, flat until
+/// `decay_from` of the run (0..1, by steps or by time), then `decay` down to `final_ratio` of the
+/// peak as the run ends. `decay_from` 0 decays over the whole run (cosine's usual shape); a late
+/// one holds the rate and anneals only at the end (warm-up, stable, decay).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    pub decay: Decay,
+    pub warmup_steps: u64,
+    pub final_ratio: f64,
+    pub decay_from: f64,
+}
+
+impl Schedule {
+    /// The rate at `step` (from 0) when `progress` (0..1) of the run is done.
+    pub fn lr(&self, peak: f64, step: u64, progress: f64) -> f64 {
+        let warm = if self.warmup_steps == 0 { 1.0 } else { ((step + 1) as f64 / self.warmup_steps as f64).min(1.0) };
+        let from = self.decay_from.clamp(0.0, 1.0);
+        let p = if from >= 1.0 { 0.0 } else { ((progress - from) / (1.0 - from)).clamp(0.0, 1.0) };
+        let r = self.final_ratio;
+        let factor = match self.decay {
+            Decay::Constant => 1.0,
+            Decay::Linear => 1.0 - p * (1.0 - r),
+            Decay::Cosine => r + (1.0 - r) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()),
+        };
+        peak * warm * factor
+    }
 }
 
 /// Longest sequence and largest batch `Trainer::gradient_flow` measures.

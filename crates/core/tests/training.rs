@@ -181,3 +181,18 @@ fn output_dropout_acts_while_training_only() {
     assert!(block_on(dropped.train_steps(20)).unwrap().iter().all(|l| l.is_finite()));
     assert!(shige_core::TrainConfig::new().with_output_dropout(1.0).validate().is_err());
 }
+
+#[test]
+fn schedule_warms_up_holds_then_decays_to_its_final_ratio() {
+    use shige_core::training::{Decay, Schedule};
+    let wsd = Schedule { decay: Decay::Linear, warmup_steps: 10, final_ratio: 0.05, decay_from: 0.6 };
+    assert!((wsd.lr(1.0, 0, 0.0) - 0.1).abs() < 1e-12, "the first step is a tenth into the warm-up");
+    assert_eq!(wsd.lr(1.0, 100, 0.3), 1.0, "flat before decay_from");
+    assert_eq!(wsd.lr(1.0, 100, 0.6), 1.0, "the decay starts at decay_from");
+    assert!((wsd.lr(1.0, 100, 0.8) - 0.525).abs() < 1e-12, "halfway through the decay");
+    assert!((wsd.lr(1.0, 100, 1.0) - 0.05).abs() < 1e-12, "ends at the final ratio");
+    let cosine = Schedule { decay: Decay::Cosine, warmup_steps: 0, final_ratio: 0.0, decay_from: 0.0 };
+    assert!((cosine.lr(2.0, 5, 0.5) - 1.0).abs() < 1e-12, "cosine from the start is half way at half the run");
+    let constant = Schedule { decay: Decay::Constant, ..cosine };
+    assert_eq!(constant.lr(2.0, 5, 0.9), 2.0);
+}
