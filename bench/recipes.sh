@@ -20,17 +20,17 @@ while [ $# -gt 0 ]; do
     --minutes) minutes=$2; shift 2 ;;
     --tag) tag=-$2; shift 2 ;;
     --resume) resume=1; shift ;;
-    --anneal) schedule="--schedule linear --warmup-steps 0 --lr-final-ratio 0.05"; shift ;;
+    --anneal) schedule="--schedule linear --warmup-steps 0 --lr-final-ratio 0.05 --decay-from 0"; shift ;;
     *) break ;;
   esac
 done
 [ $resume = 0 ] || [ -n "$tag" ] || { echo "--resume continues a tagged run: give --tag" >&2; exit 2; }
-# The CLI's defaults changed with this search (now: cosine-dropout). The recipes run before
-# that are spelled out against the old defaults (constant 2e-3, no output dropout), so they
-# re-run the same.
+# The CLI's defaults changed with this search (now: wsd's flags). The recipes run before that
+# are spelled out against the old defaults (constant 2e-3, no output dropout, decay from the
+# start), so they re-run the same.
 constant="--lr 2e-3 $steady"
 old="$constant --output-dropout 0"
-cosine="--lr 3e-3 --warmup-steps 200 --schedule cosine --lr-final-ratio 0.05"
+cosine="--lr 3e-3 --warmup-steps 200 --schedule cosine --lr-final-ratio 0.05 --decay-from 0"
 declare -A RECIPES=(
   [base]="$old"                                                # embedding 128, GRU 256, batch 32, lr 2e-3
   [h512]="$old --hidden 512"
@@ -42,6 +42,7 @@ declare -A RECIPES=(
   [h512-cosine-dropout]="--hidden 512 $cosine --output-dropout 0.3"
   [dropout]="$constant --output-dropout 0.3"                   # the page's defaults (no run length to decay over)
   [dropout-anneal]="--lr 2e-3 --warmup-steps 0 --schedule linear --lr-final-ratio 0.05 --decay-from 0.65 --output-dropout 0.3" # dropout's rate, annealed over the last 35 %
+  [wsd]="--lr 3e-3 --warmup-steps 200 --schedule linear --lr-final-ratio 0.05 --decay-from 0.55 --output-dropout 0.3" # cosine-dropout's peak, held for 55 %, then annealed
   [tied-wide-dropout]="$constant --output-dropout 0.3 --tied --embedding 256 --hidden 512" # a wide GRU, the output layer's cost of GRU 256
   [defaults]=""                                                # today's CLI defaults
   [batch64]="$steady --output-dropout 0 --batch-size 64 --lr 3e-3"
@@ -50,7 +51,7 @@ declare -A RECIPES=(
   [rnn]="$old --cell rnn --hidden 286"
 )
 names=("$@")
-[ "${names[0]:-}" = all ] && names=(base lstm rnn h512 layers2 tied tied-wide cosine cosine-dropout h512-cosine-dropout dropout dropout-anneal tied-wide-dropout defaults batch64 batch16)
+[ "${names[0]:-}" = all ] && names=(base lstm rnn h512 layers2 tied tied-wide cosine cosine-dropout h512-cosine-dropout dropout dropout-anneal wsd tied-wide-dropout defaults batch64 batch16)
 [ "${names[0]:-}" = cells ] && names=(base lstm rnn)
 [ ${#names[@]} -gt 0 ] || { echo "usage: bench/recipes.sh [--minutes M] [--tag T [--resume [--anneal]]] RECIPE... (${!RECIPES[*]}, all)" >&2; exit 2; }
 cargo build --release -q -p shige-cli

@@ -49,8 +49,10 @@ for (const base of ['/', '/shige/']) {
       await page.reload();
       await page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
       assert.ok((await trainAndWrite(page)).startsWith('月'));
-      // Reloaded under the service worker: cross-origin isolated, as the threaded build needs.
+      // Reloaded under the service worker: cross-origin isolated, and offline the worker still
+      // finds the threaded build (with relaxed SIMD, precached) and trains on it.
       assert.ok(await page.evaluate(() => self.crossOriginIsolated));
+      assert.deepEqual(await page.evaluate(() => window.shige.state().build), { threaded: true, relaxedSimd: true, why: null });
       await page.screenshot({ path: join(outputDir, `offline${base.replace(/\//g, '-')}.png`) });
       assert.deepEqual(foreign, [], 'requests left the origin');
     } finally {

@@ -1,5 +1,6 @@
 // Every core for the CPU path: the page trains on the threaded build when it is
-// cross-origin isolated, and on the single-threaded build when it is not.
+// cross-origin isolated (with relaxed SIMD, or without where that build is missing, as for a
+// browser without relaxed SIMD), and on the single-threaded build when it is not.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -7,9 +8,14 @@ import { serve, withApp, uploadCorpus, dataDir, mean, TINY, waitForStep, waitFor
 
 const TANGSHI = join(dataDir, 'tangshi.txt');
 let isolated;
+let noRelaxed;
 let plain;
-before(async () => { [isolated, plain] = await Promise.all([serve({ isolate: true }), serve()]); });
-after(() => { isolated.close(); plain.close(); });
+before(async () => {
+  // The relaxed-SIMD build's folder answers 404 here (mounted on a folder that does not exist).
+  const missing = { '/pkg-threads-relaxed/': join(dataDir, 'no-such-folder') };
+  [isolated, noRelaxed, plain] = await Promise.all([serve({ isolate: true }), serve({ isolate: true, mounts: missing }), serve()]);
+});
+after(() => { isolated.close(); noRelaxed.close(); plain.close(); });
 
 async function trainsOnTangshi(page) {
   await uploadCorpus(page, TANGSHI);
@@ -27,6 +33,12 @@ test('isolated: the threaded build, on more than one thread, and the loss falls'
   const build = await page.evaluate(() => window.shige.state().build);
   // Chromium has relaxed SIMD: the threaded build with the fused multiply-add.
   assert.deepEqual(build, { threaded: true, relaxedSimd: true, why: null });
+  await trainsOnTangshi(page);
+}));
+
+test('isolated, no relaxed-SIMD build: the plain threaded build, and the loss falls', { timeout: 600_000 }, () => withApp(noRelaxed.url, { webgpu: false, query: TINY }, async (page) => {
+  const build = await page.evaluate(() => window.shige.state().build);
+  assert.deepEqual(build, { threaded: true, relaxedSimd: false, why: null });
   await trainsOnTangshi(page);
 }));
 

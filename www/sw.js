@@ -22,8 +22,16 @@ workbox.precaching.addPlugins([{ handlerWillRespond: async ({ response }) => iso
 workbox.precaching.precacheAndRoute(self.__WB_MANIFEST, { ignoreURLParametersMatching: [/.*/] });
 workbox.precaching.cleanupOutdatedCaches();
 
-// Anything not precached (a corpus a teacher put beside the site, say) comes from the network,
-// isolated too.
+// The plain threaded build (for browsers with wasm threads but no relaxed SIMD) is not precached:
+// it is kept when first fetched, and served from there offline (network first, so a new deploy's
+// module never meets an old copy of its glue).
+workbox.routing.registerRoute(
+  ({ url }) => url.pathname.includes('/pkg-threads/'),
+  new workbox.strategies.NetworkFirst({ cacheName: 'shige-threads', plugins: [{ handlerWillRespond: async ({ response }) => isolated(response) }] }),
+);
+
+// Anything else not precached (a corpus a teacher put beside the site, say) comes from the
+// network, isolated too.
 workbox.routing.setDefaultHandler(async ({ request }) => isolated(await fetch(request)));
 
 // A new version waits until the page says so: it never replaces files under an open page.

@@ -353,12 +353,10 @@ async function pickBuild() {
     const software = adapter?.info?.isFallbackAdapter ?? adapter?.isFallbackAdapter ?? false;
     if (adapter && !software) return { dir: 'pkg', why: 'a hardware GPU is there' };
   }
-  const probe = await fetch('./pkg-threads/shige.js', { method: 'HEAD' }).catch(() => null);
-  if (!probe?.ok) return { dir: 'pkg', why: 'this site has no threaded build' };
-  if (await relaxedSimd().catch(() => false)) {
-    const relaxed = await fetch('./pkg-threads-relaxed/shige.js', { method: 'HEAD' }).catch(() => null);
-    if (relaxed?.ok) return { dir: 'pkg-threads-relaxed', why: null };
-  }
+  // GET, not HEAD: the service worker answers only GETs, so offline a HEAD would miss its cache.
+  const has = async (dir) => (await fetch(`./${dir}/shige.js`).catch(() => null))?.ok ?? false;
+  if ((await relaxedSimd().catch(() => false)) && (await has('pkg-threads-relaxed'))) return { dir: 'pkg-threads-relaxed', why: null };
+  if (!(await has('pkg-threads'))) return { dir: 'pkg', why: 'this site has no threaded build' };
   return { dir: 'pkg-threads', why: null };
 }
 

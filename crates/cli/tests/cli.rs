@@ -170,7 +170,7 @@ fn outputs_are_checked_before_training_and_never_overwritten_by_accident() {
     let first = train(&["--out", existing.to_str().unwrap()]);
     assert!(first.status.success(), "{}", text(&first));
     let before = std::fs::read(&existing).unwrap();
-    // The default recipe (cosine decay, output dropout 0.3); the checkpoint keeps the run's peak
+    // The default recipe (warm-up, stable, linear decay; output dropout 0.3); the checkpoint keeps the run's peak
     // rate, not where the schedule had decayed to, so a resumed run schedules from the peak.
     let ckpt = shige_core::Checkpoint::from_bytes(&before).unwrap();
     assert_eq!((ckpt.train.learning_rate, ckpt.train.output_dropout), (0.003, 0.3));

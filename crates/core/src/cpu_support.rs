@@ -1,5 +1,6 @@
 //! What the CPU kernels (`output_cpu.rs`, the CPU half of `gru_kernel.rs`) share: a matmul on
-//! host slices through the `gemm` crate (the one burn's CPU backend uses), and e^x, σ and tanh
+//! host slices (natively the `gemm` crate, the one burn's CPU backend uses; in the browser
+//! `packed_matmul.rs`), and e^x, σ and tanh
 //! written so the compiler vectorises them (libm's are a call per element).
 
 /// Defines `fn $name(args) -> R` that runs `$portable` (an `#[inline(always)]` fn of the same
@@ -33,7 +34,7 @@ macro_rules! widest_simd {
 pub(crate) use widest_simd;
 
 /// Matmuls smaller than this run on one thread. Natively a GRU time step's (~6 M multiply-adds)
-/// is among them: waking gemm's pool for it 192 times a step costs more than it saves. In the
+/// is among them: waking gemm's pool for them (64 forward, 64 backward a step) costs more than it saves. In the
 /// browser the packed kernel is 3x slower per core, so there it pays to split them.
 #[cfg(not(target_arch = "wasm32"))]
 const SERIAL_MACS: usize = 16 << 20;
