@@ -184,7 +184,7 @@ unsafe fn pack_panels<const W: usize>(dst: &mut Vec<f32>, src: View, p0: usize, 
 unsafe fn block(a: View, b: View, c: Out, ldc: usize, k: usize, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, accumulate: bool) {
     let (mut b_panels, mut a_panels) = (Vec::new(), Vec::new());
     let pack_rows = a.col_stride != 1;
-    let b_in_place = b.col_stride == 1 && rows.len() <= MC && cols.len().is_multiple_of(NR);
+    let b_in_place = b.col_stride == 1 && rows.len() <= MC && cols.len() % NR == 0;
     for j0 in cols.clone().step_by(NC) {
         let width = NC.min(cols.end - j0);
         for p0 in (0..k).step_by(KC) {
