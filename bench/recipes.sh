@@ -14,13 +14,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
 # A constant rate, the one schedule a resumed run continues exactly.
 steady="--schedule constant --warmup-steps 0"
+# Linear decay to 5 %, from --decay-from on.
+decaying="--schedule linear --lr-final-ratio 0.05"
 minutes=30 tag="" resume=0 schedule=$steady
 while [ $# -gt 0 ]; do
   case $1 in
     --minutes) minutes=$2; shift 2 ;;
     --tag) tag=-$2; shift 2 ;;
     --resume) resume=1; shift ;;
-    --anneal) schedule="--schedule linear --warmup-steps 0 --lr-final-ratio 0.05 --decay-from 0"; shift ;;
+    --anneal) schedule="$decaying --warmup-steps 0 --decay-from 0"; shift ;;
     *) break ;;
   esac
 done
@@ -41,8 +43,8 @@ declare -A RECIPES=(
   [cosine-dropout]="$cosine --output-dropout 0.3"
   [h512-cosine-dropout]="--hidden 512 $cosine --output-dropout 0.3"
   [dropout]="$constant --output-dropout 0.3"                   # the page's defaults (no run length to decay over)
-  [dropout-anneal]="--lr 2e-3 --warmup-steps 0 --schedule linear --lr-final-ratio 0.05 --decay-from 0.65 --output-dropout 0.3" # dropout's rate, annealed over the last 35 %
-  [wsd]="--lr 3e-3 --warmup-steps 200 --schedule linear --lr-final-ratio 0.05 --decay-from 0.55 --output-dropout 0.3" # cosine-dropout's peak, held for 55 %, then annealed
+  [dropout-anneal]="--lr 2e-3 --warmup-steps 0 $decaying --decay-from 0.65 --output-dropout 0.3" # dropout's rate, annealed over the last 35 %
+  [wsd]="--lr 3e-3 --warmup-steps 200 $decaying --decay-from 0.55 --output-dropout 0.3" # cosine-dropout's peak, held for 55 %, then annealed
   [tied-wide-dropout]="$constant --output-dropout 0.3 --tied --embedding 256 --hidden 512" # a wide GRU, the output layer's cost of GRU 256
   [defaults]=""                                                # today's CLI defaults
   [batch64]="$steady --output-dropout 0 --batch-size 64 --lr 3e-3"

@@ -24,10 +24,17 @@ def train_gflop(vocab):
     return 3 * forward / 1e9
 
 
+def build(r):
+    """Which wasm build a browser row of ours ran."""
+    if not r.get("threaded"):
+        return "single-threaded"
+    return "threaded, relaxed SIMD" if r.get("relaxedSimd") else "threaded"
+
+
 def name(r):
     if r["peer"] == "shige":
         where = "browser" if "poemMs" in r else "native"
-        threaded = (", threaded, relaxed SIMD" if r.get("relaxedSimd") else ", threaded") if r.get("threaded") else ""
+        threaded = f", {build(r)}" if r.get("threaded") else ""
         return f"Shige ({where}, {r.get('backend') or r.get('device')}{threaded})"
     if r["peer"] == "tfjs":
         n = r.get("threads")
@@ -86,7 +93,7 @@ browser_cpu = [r for r in ok if r["peer"] == "shige" and "poemMs" in r and r.get
 if native_cpu and browser_cpu:
     lines.append("")
     lines.append("The browser's CPU path against native Shige on the same cores: " + ", ".join(
-        f"{('threaded, relaxed SIMD' if r.get('relaxedSimd') else 'threaded') if r.get('threaded') else 'single-threaded'} {r['cps'] / native_cpu['cps']:.2f}x" for r in browser_cpu) + ".")
+        f"{build(r)} {r['cps'] / native_cpu['cps']:.2f}x" for r in browser_cpu) + ".")
 if info.get("wasm"):
     lines.append("")
     lines.append(f"Our wasm module: {info['wasm']}.")

@@ -34,8 +34,8 @@ macro_rules! widest_simd {
 pub(crate) use widest_simd;
 
 /// Matmuls smaller than this run on one thread. Natively a GRU time step's (~6 M multiply-adds)
-/// is among them: waking gemm's pool for them (64 forward, 64 backward a step) costs more than it saves. In the
-/// browser the packed kernel is 3x slower per core, so there it pays to split them.
+/// is among them: waking gemm's pool for them (64 forward, 64 backward a step) costs more than
+/// it saves. In the browser the packed kernel is 3x slower per core, so there it pays to split them.
 #[cfg(not(target_arch = "wasm32"))]
 const SERIAL_MACS: usize = 16 << 20;
 #[cfg(target_arch = "wasm32")]
