@@ -5,7 +5,7 @@
 import lighthouse from 'lighthouse';
 import { AxeBuilder } from '@axe-core/playwright';
 import { chromium } from 'playwright-core';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listen } from '../scripts/static-server.mjs';
@@ -47,10 +47,13 @@ for (const lang of ['zh-Hans', 'en']) {
 await context.close();
 
 // 4. Lighthouse (its default, mobile, settings) on a fresh profile.
-const fresh = await chromium.launchPersistentContext(await mkdtemp(join(tmpdir(), 'shige-lh-')), { executablePath: '/usr/bin/chromium', args: FLAGS });
+const freshProfile = await mkdtemp(join(tmpdir(), 'shige-lh-'));
+const fresh = await chromium.launchPersistentContext(freshProfile, { executablePath: '/usr/bin/chromium', args: FLAGS });
 const run = await lighthouse(server.url, { port, output: 'json', logLevel: 'error' });
 await fresh.close();
 server.close();
+// Browser profiles are ~150 MB each: left behind, they fill the disk.
+await Promise.all([profile, freshProfile].map((dir) => rm(dir, { recursive: true, force: true })));
 
 const lhr = run.lhr;
 const scores = Object.fromEntries(Object.entries(lhr.categories).map(([k, c]) => [k, Math.round(c.score * 100)]));

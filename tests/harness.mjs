@@ -1,5 +1,6 @@
 // Shared by the browser tests: a static server for dist/site and a Chromium launcher.
-import { mkdtemp, mkdir } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { chromium } from 'playwright-core';
@@ -25,16 +26,34 @@ export async function serve({ mounts = {}, headers = {}, base = '/', root: siteR
 const FLAGS = ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-quic'];
 
-/** Debian's Chromium in a fresh profile; `webgpu: false` leaves WebGPU off (the CPU fallback). */
+const scratchDirs = new Set();
+process.on('exit', () => { for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 }); });
+
+/**
+ * A fresh folder under the system's temporary folder, removed by `remove()` or at the latest when
+ * the process exits. Left behind, browser profiles (~150 MB each) filled the disk, and then
+ * Chromium grants no storage quota, so the service worker cannot precache.
+ */
+export async function scratchDir(prefix) {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  scratchDirs.add(dir);
+  return { dir, remove: () => { scratchDirs.delete(dir); return rm(dir, { recursive: true, force: true, maxRetries: 3 }); } };
+}
+
+/** Debian's Chromium in a fresh profile (removed on close); `webgpu: false` leaves WebGPU off (the CPU fallback). */
 export async function launch({ webgpu = true } = {}) {
-  const profile = await mkdtemp(join(tmpdir(), 'shige-chromium-'));
+  const profile = await scratchDir('shige-chromium-');
   // SHIGE_CHROMIUM_FLAGS adds flags (bench/gpu.sh: a real GPU for headless Chromium).
   const extra = (process.env.SHIGE_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean);
   const args = [...(webgpu ? [...FLAGS, '--enable-unsafe-webgpu'] : FLAGS), ...extra];
-  return chromium.launchPersistentContext(profile, {
+  const context = await chromium.launchPersistentContext(profile.dir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args, acceptDownloads: true,
     viewport: { width: 1200, height: 1400 },
   });
+  // Removed once the browser has exited (on its 'close' event Chromium may still be writing).
+  const close = context.close.bind(context);
+  context.close = async (options) => { await close(options); await profile.remove().catch(() => {}); };
+  return context;
 }
 
 /** A tiny model so ~30 steps finish quickly even on SwiftShader's software WebGPU. */

@@ -3,11 +3,10 @@
 // itself, keeps a library of models, and works from the keyboard alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, appendFile, readFile } from 'node:fs/promises';
+import { cp, appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { serve, launch, openApp, site, root, dataDir, outputDir, shigeBin, TINY, waitForStep, waitForPaused, readDb } from './harness.mjs';
+import { serve, launch, scratchDir, openApp, site, root, dataDir, outputDir, shigeBin, TINY, waitForStep, waitForPaused, readDb } from './harness.mjs';
 
 const TANGSHI = join(dataDir, 'tangshi.txt');
 let server;
@@ -62,8 +61,25 @@ for (const base of ['/', '/shige/']) {
   });
 }
 
+test('a browser with no room to store the app: a notice says there is no offline copy, and it still trains and writes', { timeout: 600_000 }, async () => {
+  const context = await launch({ webgpu: false });
+  try {
+    // What a nearly full disk gives an origin (Chromium keeps 2 GB of the disk free).
+    const cdp = await context.newCDPSession(context.pages()[0]);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(server.url).origin, quotaSize: 1_000_000 });
+    const page = await openApp(context, server.url, TINY);
+    const notice = await page.waitForSelector('[data-notice="offline"]', { timeout: 120_000 });
+    assert.match(await notice.textContent(), /could not save an offline copy/);
+    assert.equal(await page.evaluate(() => navigator.serviceWorker.controller), null);
+    assert.ok((await trainAndWrite(page, 3)).startsWith('月'));
+  } finally {
+    await context.close();
+  }
+});
+
 test('a new deploy while the page is open: an update prompt, and the new files after reload', { timeout: 600_000 }, async () => {
-  const copy = await mkdtemp(join(tmpdir(), 'shige-site-'));
+  const scratch = await scratchDir('shige-site-');
+  const copy = scratch.dir;
   await cp(site, copy, { recursive: true });
   const local = await serve({ root: copy });
   const context = await launch({ webgpu: false });
@@ -88,6 +104,7 @@ test('a new deploy while the page is open: an update prompt, and the new files a
   } finally {
     await context.close();
     local.close();
+    await scratch.remove();
   }
 });
 

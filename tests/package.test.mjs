@@ -2,17 +2,16 @@
 // Node and in a plain page with no bundler (an import map), following its README's example.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
+import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { root, dataDir, launch } from './harness.mjs';
+import { root, dataDir, launch, scratchDir } from './harness.mjs';
 import { listen } from '../scripts/static-server.mjs';
 
 const npm = (args, cwd) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 async function installedProject() {
-  const dir = await mkdtemp(join(tmpdir(), 'shige-user-'));
+  const { dir } = await scratchDir('shige-user-'); // removed when the tests end
   const tarball = npm(['pack', join(root, 'dist/pkg'), '--pack-destination', dir, '--json'], dir);
   const { filename, files } = JSON.parse(tarball)[0];
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'user', private: true, type: 'module' }));

@@ -591,9 +591,10 @@ async function startPage() {
   let exp = null;
   try { exp = share.fromUrl(params); } catch (e) { notices.show(() => t(e.key ?? 'share.damaged')); }
   $('backend').textContent = t('backend.offlineCopy');
-  await offline.register({ onUpdate: (apply) => notices.show(() => t('update.ready'), { kind: 'info', id: 'update', actions: [
+  const offlineCopy = await offline.register({ onUpdate: (apply) => notices.show(() => t('update.ready'), { kind: 'info', id: 'update', actions: [
     { label: () => t('update.reload'), run: apply },
   ] }) });
+  if (offlineCopy === 'failed') notices.show(() => t('update.noOfflineCopy'), { kind: 'warning', id: 'offline' });
   offline.buildId().then((id) => { if (id) $('build-id').textContent = id; });
   startWorker();
   await attempt(async () => {

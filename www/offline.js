@@ -7,30 +7,32 @@ let wb = null;
 
 /**
  * Registers the service worker. Resolves once it controls the page (at once when it already
- * does), or after `patience` ms, or when it fails to register or install: the app works without it, only not offline.
+ * does) with 'ready', or after `patience` ms with 'pending', or with 'failed' when it cannot
+ * register or install (the browser would not store the files: a full disk gives no quota). The
+ * app works without it, only not offline. With no service worker at all (file://) it resolves 'none'.
  * `onUpdate(apply)` is called when a new version is waiting; `apply()` reloads into it.
  */
 export async function register({ onUpdate, patience = 120_000 } = {}) {
-  if (!('serviceWorker' in navigator) || location.protocol === 'file:') return false;
+  if (!('serviceWorker' in navigator) || location.protocol === 'file:') return 'none';
   wb = new Workbox('./sw.js');
   wb.addEventListener('waiting', () => onUpdate?.(() => {
     wb.addEventListener('controlling', () => location.reload());
     wb.messageSkipWaiting();
   }));
   const controlled = navigator.serviceWorker.controller
-    ? Promise.resolve(true)
-    : new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true), { once: true }));
+    ? Promise.resolve('ready')
+    : new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', () => resolve('ready'), { once: true }));
   try {
     await wb.register();
   } catch (e) {
     console.warn('shige: no offline copy (the service worker did not register):', e);
-    return false;
+    return 'failed';
   }
   setInterval(() => wb.update(), 30 * 60_000);
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') wb.update(); });
   // An install that fails (a file of the precache could not be fetched) ends the wait at once.
-  const failed = new Promise((resolve) => wb.addEventListener('redundant', () => resolve(false), { once: true }));
-  return Promise.race([controlled, failed, new Promise((resolve) => setTimeout(() => resolve(false), patience))]);
+  const failed = new Promise((resolve) => wb.addEventListener('redundant', () => resolve('failed'), { once: true }));
+  return Promise.race([controlled, failed, new Promise((resolve) => setTimeout(() => resolve('pending'), patience))]);
 }
 
 /** Asks the server for a new version now (the page also asks every 30 minutes). */

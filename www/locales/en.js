@@ -269,7 +269,10 @@ export default {
     restarted: '{{message}} — the trainer was restarted; try again.',
   },
   time: { seconds: '{{n}} s', minutes: '{{n}} min', hours: '{{n}} h' },
-  update: { ready: 'A new version of Shige is ready.', reload: 'Reload to use it' },
+  update: {
+    ready: 'A new version of Shige is ready.', reload: 'Reload to use it',
+    noOfflineCopy: 'Shige could not save an offline copy: the browser would not store its files (is the disk nearly full?). It works while you are online.',
+  },
   buildLabel: 'Build',
   footer: 'Everything runs in this tab; nothing is uploaded. Your models are saved in this browser every few hundred steps.',
 };

@@ -269,7 +269,10 @@ export default {
     restarted: '{{message}}——训练程序已重新启动；请再试一次。',
   },
   time: { seconds: '{{n}} 秒', minutes: '{{n}} 分钟', hours: '{{n}} 小时' },
-  update: { ready: 'Shige 有新版本了。', reload: '重新加载以使用新版本' },
+  update: {
+    ready: 'Shige 有新版本了。', reload: '重新加载以使用新版本',
+    noOfflineCopy: 'Shige 没能保存离线副本：浏览器不肯存下它的文件（磁盘快满了吗？）。联网时照常可用。',
+  },
   buildLabel: '版本',
   footer: '一切都在这个标签页里运行，什么也不会上传。你的模型每隔几百步就会保存在这个浏览器里。',
 };
