@@ -1,36 +1,43 @@
-//! The GRU recurrence as one operation forward and one backward, instead of about ten tensor
-//! ops per time step (`model::RecurrentLayer::forward_tensor_ops`, this module's reference).
+//! A GRU layer as one operation forward and one backward, instead of about ten tensor ops per
+//! time step (`model::RecurrentLayer::forward_tensor_ops`, this module's reference).
 //!
 //! - On a GPU (CubeCL, so WebGPU in the browser) a training step is bound by dispatches, not
 //!   FLOPs: two compute kernels run all T steps of a layer. Each workgroup owns one batch row
 //!   and keeps h in workgroup memory; batch rows are independent, so no grid-wide sync is
 //!   needed (WebGPU has none). W_hh is read from storage.
 //! - On the CPU (flex) the same recurrence runs as plain loops around one small matmul per
-//!   step, without allocating a tensor per op (the tensor-op GRU spends most of its time there).
+//!   step, without allocating a tensor per op (the tensor-op GRU spends most of its time there),
+//!   and the input projection and weight gradients go straight to `cpu_support::matmul` (in the
+//!   browser, the packed kernel instead of burn's `gemm`).
 //!
 //! Both plug into burn through its backend-extension mechanism, with the backward written by
 //! hand once for both: the weight gradients are ordinary matmuls over all (t, b) rows.
 
 use burn::tensor::Tensor;
 
-/// The recurrence of one GRU layer on a CubeCL (wgpu) device, or `None` on any other device
-/// (the caller runs the tensor-op reference).
+/// One GRU layer, input projection and recurrence, as one operation on a CubeCL (wgpu) or CPU
+/// device, or `None` on any other (the caller runs the tensor-op reference).
 ///
-/// - `gi`: `[T, B, 3H]` (x @ W_ih + b_ih), `w_hh`: `[H, 3H]`, `b_hh`: `[1, 3H]`, `h0`: `[B, H]`
+/// - `x`: `[T, B, D]`, `w_ih`: `[D, 3H]`, `b_ih`: `[1, 3H]`, `w_hh`: `[H, 3H]`, `b_hh`: `[1, 3H]`, `h0`: `[B, H]`
 /// - returns `[T + 1, B, H]`: row 0 is `h0`, row t + 1 the hidden state after step t
-pub fn gru_sequence(gi: &Tensor<3>, w_hh: &Tensor<2>, b_hh: &Tensor<2>, h0: &Tensor<2>) -> Option<Tensor<3>> {
+pub fn gru_layer(x: &Tensor<3>, w_ih: &Tensor<2>, b_ih: &Tensor<2>, w_hh: &Tensor<2>, b_hh: &Tensor<2>, h0: &Tensor<2>) -> Option<Tensor<3>> {
+    usable(&x.device(), h0.dims()[1]).then(|| ops::gru_layer(x.clone(), w_ih.clone(), b_ih.clone(), w_hh.clone(), b_hh.clone(), h0.clone()))
+}
+
+/// Whether [`gru_layer`] runs as one operation on `device` for this hidden size.
+#[cfg_attr(not(feature = "wgpu"), allow(unused_variables))] // only the GPU kernels have a size limit
+fn usable(device: &burn::tensor::Device, hidden: usize) -> bool {
     use burn::backend::DispatchDevice;
     if disabled() {
-        return None;
+        return false;
     }
-    let usable = match gi.device().inner().as_dispatch() {
+    match device.clone().inner().as_dispatch() {
         DispatchDevice::Flex(_) => true,
         #[cfg(feature = "wgpu")]
-        DispatchDevice::Cube(_) => cube::fits(h0.dims()[1]),
+        DispatchDevice::Cube(_) => cube::fits(hidden),
         #[allow(unreachable_patterns)]
         _ => false,
-    };
-    usable.then(|| ops::gru_sequence(gi.clone(), w_hh.clone(), b_hh.clone(), h0.clone()))
+    }
 }
 
 /// `SHIGE_TENSOR_OP_GRU=1` turns the kernels off (to measure against them, or to rule them out).
@@ -49,7 +56,17 @@ mod ops {
     use burn::backend::{Autodiff, Backend, Dispatch, Slice, TensorMetadata, backend_extension, tensor::FloatTensor};
     use burn::tensor::{Shape, Tensor};
 
-    /// The recurrence's two halves on a backend (the GPU kernels, the CPU loops).
+    /// The gradients of a GRU layer's inputs and weights, from the recurrence's d4.
+    pub struct LayerGradients<B: Backend> {
+        pub d_x: FloatTensor<B>,
+        pub d_w_ih: FloatTensor<B>,
+        pub d_b_ih: FloatTensor<B>,
+        pub d_w_hh: FloatTensor<B>,
+        pub d_b_hh: FloatTensor<B>,
+    }
+
+    /// A GRU layer's parts on a backend (the GPU kernels, the CPU loops). The projections and
+    /// weight gradients are ordinary matmuls: tensor ops unless a backend has faster ones.
     pub trait GruKernels: Backend {
         /// `(hs [T + 1, B, H], cache [T, B, 4H])`: row 0 of hs is h0; the cache keeps r, z, n
         /// and W_hn·h + b_hn of every step for the backward.
@@ -57,24 +74,60 @@ mod ops {
         /// `(d4 [T, B, 4H], d_h0 [B, H])` from the gradient of hs: d4 holds dr, dz, dn (input
         /// side) and dn·r (hidden side) before the nonlinearities.
         fn gru_backward(d_hs: FloatTensor<Self>, w_hh: FloatTensor<Self>, hs: FloatTensor<Self>, cache: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+        /// Every time step's input projection at once: `gi = x @ W_ih + b_ih`, `[T, B, 3H]`.
+        fn gru_input_projection(x: FloatTensor<Self>, w_ih: FloatTensor<Self>, b_ih: FloatTensor<Self>) -> FloatTensor<Self> {
+            let [steps, batch, d_in] = dims::<Self, 3>(&x);
+            let x = Self::float_reshape(x, Shape::new([steps * batch, d_in]));
+            let gi = Self::float_add(Self::float_matmul(x, w_ih), b_ih); // [T*B, 3H]
+            let g3 = dims::<Self, 2>(&gi)[1];
+            Self::float_reshape(gi, Shape::new([steps, batch, g3]))
+        }
+
+        /// The gradients of x and of the weights over all (t, b) rows, from d4 `[T, B, 4H]`,
+        /// the layer's input x `[T, B, D]` and its states hs `[T + 1, B, H]`.
+        fn gru_layer_gradients(x: FloatTensor<Self>, w_ih: FloatTensor<Self>, hs: FloatTensor<Self>, d4: FloatTensor<Self>) -> LayerGradients<Self> {
+            let [steps, batch, d_in] = dims::<Self, 3>(&x);
+            let hidden = dims::<Self, 3>(&hs)[2];
+            let rows = steps * batch;
+            let d4 = Self::float_reshape(d4, Shape::new([rows, 4 * hidden]));
+            let x = Self::float_reshape(x, Shape::new([rows, d_in]));
+            // The input side: (dr, dz, dn) for every (t, b) row: [T*B, 3H]
+            let d_gi = columns::<Self>(d4.clone(), 0, 3 * hidden);
+            // The hidden side: (dr, dz, dn·r): [T*B, 3H]
+            let d_gh = Self::float_cat(vec![columns::<Self>(d4.clone(), 0, 2 * hidden), columns::<Self>(d4, 3 * hidden, hidden)], 1);
+            let h_prev = Self::float_reshape(hs, Shape::new([(steps + 1) * batch, hidden]));
+            let h_prev = Self::float_slice(h_prev, &[Slice::from(0..rows), Slice::from(0..hidden)]);
+            LayerGradients {
+                d_x: Self::float_reshape(Self::float_matmul(d_gi.clone(), Self::float_transpose(w_ih)), Shape::new([steps, batch, d_in])),
+                d_w_ih: Self::float_matmul(Self::float_transpose(x), d_gi.clone()),
+                d_b_ih: Self::float_sum_dim(d_gi, 0),
+                d_w_hh: Self::float_matmul(Self::float_transpose(h_prev), d_gh.clone()),
+                d_b_hh: Self::float_sum_dim(d_gh, 0),
+            }
+        }
     }
 
     #[backend_extension(Cube: cfg(feature = "wgpu"), Flex, Autodiff)]
     pub trait GruOps: Backend {
-        /// The recurrence (see `super::gru_sequence`): `[T + 1, B, H]`.
-        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self>;
+        /// The layer (see `super::gru_layer`): `[T + 1, B, H]`.
+        fn gru_layer(x: FloatTensor<Self>, w_ih: FloatTensor<Self>, b_ih: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self>;
+    }
+
+    fn forward_only<B: GruKernels>(x: FloatTensor<B>, w_ih: FloatTensor<B>, b_ih: FloatTensor<B>, w_hh: FloatTensor<B>, b_hh: FloatTensor<B>, h0: FloatTensor<B>) -> FloatTensor<B> {
+        B::gru_forward(B::gru_input_projection(x, w_ih, b_ih), w_hh, b_hh, h0).0
     }
 
     #[cfg(feature = "wgpu")]
     impl GruOps for burn_cubecl::CubeBackend {
-        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
-            Self::gru_forward(gi, w_hh, b_hh, h0).0
+        fn gru_layer(x: FloatTensor<Self>, w_ih: FloatTensor<Self>, b_ih: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
+            forward_only::<Self>(x, w_ih, b_ih, w_hh, b_hh, h0)
         }
     }
 
     impl GruOps for burn::backend::Flex {
-        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
-            Self::gru_forward(gi, w_hh, b_hh, h0).0
+        fn gru_layer(x: FloatTensor<Self>, w_ih: FloatTensor<Self>, b_ih: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
+            forward_only::<Self>(x, w_ih, b_ih, w_hh, b_hh, h0)
         }
     }
 
@@ -82,69 +135,59 @@ mod ops {
         t.shape().dims::<D>()
     }
 
-    /// `length` columns of a matrix from `start`.
     fn columns<B: Backend>(t: FloatTensor<B>, start: usize, length: usize) -> FloatTensor<B> {
         let rows = dims::<B, 2>(&t)[0];
         B::float_slice(t, &[Slice::from(0..rows), Slice::from(start..start + length)])
     }
 
     impl<B: GruKernels, C: CheckpointStrategy> GruOps for Autodiff<B, C> {
-        fn gru_sequence(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
+        fn gru_layer(x: FloatTensor<Self>, w_ih: FloatTensor<Self>, b_ih: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> FloatTensor<Self> {
             #[derive(Debug)]
             struct GruBackward;
 
-            impl<B: GruKernels> Backward<B, 4> for GruBackward {
-                /// W_hh, the hidden states and the gate cache.
-                type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+            impl<B: GruKernels> Backward<B, 6> for GruBackward {
+                /// x, W_ih, W_hh, the hidden states and the gate cache.
+                type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
 
-                fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
-                    let [node_gi, node_w, node_b, node_h0] = ops.parents;
+                fn backward(self, ops: Ops<Self::State, 6>, grads: &mut Gradients, _: &mut Checkpointer) {
+                    let [node_x, node_w_ih, node_b_ih, node_w_hh, node_b_hh, node_h0] = ops.parents;
                     let d_hs = grads.consume::<B>(&ops.node);
-                    let (w_hh, hs, cache) = ops.state;
-                    let [steps, batch, four_h] = dims::<B, 3>(&cache);
-                    let hidden = four_h / 4;
+                    let (x, w_ih, w_hh, hs, cache) = ops.state;
                     let (d4, d_h0) = B::gru_backward(d_hs, w_hh, hs.clone(), cache);
-                    let rows = steps * batch;
-                    let d4 = B::float_reshape(d4, Shape::new([rows, four_h]));
-                    if let Some(node) = node_gi {
-                        let d_gi = columns::<B>(d4.clone(), 0, 3 * hidden);
-                        grads.register::<B>(node.id, B::float_reshape(d_gi, Shape::new([steps, batch, 3 * hidden])));
-                    }
-                    if node_w.is_some() || node_b.is_some() {
-                        // The hidden side: (dr, dz, dn·r) for every (t, b) row: [T*B, 3H]
-                        let d_gh = B::float_cat(vec![columns::<B>(d4.clone(), 0, 2 * hidden), columns::<B>(d4, 3 * hidden, hidden)], 1);
-                        if let Some(node) = node_w {
-                            // dW_hh = h_prevᵀ @ d_gh: [H, T*B] @ [T*B, 3H]
-                            let h_prev = B::float_reshape(hs, Shape::new([(steps + 1) * batch, hidden]));
-                            let h_prev = B::float_slice(h_prev, &[Slice::from(0..rows), Slice::from(0..hidden)]);
-                            grads.register::<B>(node.id, B::float_matmul(B::float_transpose(h_prev), d_gh.clone()));
+                    let g = B::gru_layer_gradients(x, w_ih, hs, d4);
+                    for (node, grad) in [(node_x, g.d_x), (node_w_ih, g.d_w_ih), (node_b_ih, g.d_b_ih), (node_w_hh, g.d_w_hh), (node_b_hh, g.d_b_hh), (node_h0, d_h0)] {
+                        if let Some(node) = node {
+                            grads.register::<B>(node.id, grad);
                         }
-                        if let Some(node) = node_b {
-                            grads.register::<B>(node.id, B::float_sum_dim(d_gh, 0));
-                        }
-                    }
-                    if let Some(node) = node_h0 {
-                        grads.register::<B>(node.id, d_h0);
                     }
                 }
             }
 
-            match GruBackward.prepare::<C>([gi.node(), w_hh.node(), b_hh.node(), h0.node()]).compute_bound().stateful() {
+            let parents = [x.node(), w_ih.node(), b_ih.node(), w_hh.node(), b_hh.node(), h0.node()];
+            match GruBackward.prepare::<C>(parents).compute_bound().stateful() {
                 OpsKind::Tracked(prep) => {
-                    let w = w_hh.primitive().clone();
-                    let (hs, cache) = B::gru_forward(gi.into_primitive(), w.clone(), b_hh.into_primitive(), h0.into_primitive());
-                    prep.finish((w, hs.clone(), cache), hs)
+                    let (x, w_ih, w_hh) = (x.primitive().clone(), w_ih.primitive().clone(), w_hh.primitive().clone());
+                    let gi = B::gru_input_projection(x.clone(), w_ih.clone(), b_ih.into_primitive());
+                    let (hs, cache) = B::gru_forward(gi, w_hh.clone(), b_hh.into_primitive(), h0.into_primitive());
+                    prep.finish((x, w_ih, w_hh, hs.clone(), cache), hs)
                 }
-                OpsKind::UnTracked(prep) => {
-                    prep.finish(B::gru_forward(gi.into_primitive(), w_hh.into_primitive(), b_hh.into_primitive(), h0.into_primitive()).0)
-                }
+                OpsKind::UnTracked(prep) => prep.finish(forward_only::<B>(
+                    x.into_primitive(),
+                    w_ih.into_primitive(),
+                    b_ih.into_primitive(),
+                    w_hh.into_primitive(),
+                    b_hh.into_primitive(),
+                    h0.into_primitive(),
+                )),
             }
         }
     }
 
-    pub fn gru_sequence(gi: Tensor<3>, w_hh: Tensor<2>, b_hh: Tensor<2>, h0: Tensor<2>) -> Tensor<3> {
-        Tensor::from_dispatch(<Dispatch as GruOps>::gru_sequence(
-            gi.into_dispatch(),
+    pub fn gru_layer(x: Tensor<3>, w_ih: Tensor<2>, b_ih: Tensor<2>, w_hh: Tensor<2>, b_hh: Tensor<2>, h0: Tensor<2>) -> Tensor<3> {
+        Tensor::from_dispatch(<Dispatch as GruOps>::gru_layer(
+            x.into_dispatch(),
+            w_ih.into_dispatch(),
+            b_ih.into_dispatch(),
             w_hh.into_dispatch(),
             b_hh.into_dispatch(),
             h0.into_dispatch(),
@@ -394,20 +437,29 @@ mod cube {
     }
 }
 
-/// The recurrence on the CPU: the GPU kernels' formulas as loops over host slices, with one
-/// matmul (the `gemm` crate, which burn's CPU backend uses too) per time step.
+/// The layer on the CPU: the GPU kernels' formulas as loops over host slices, with one matmul
+/// (`cpu_support::matmul`) per time step, and the projections and weight gradients as matmuls
+/// over all (t, b) rows that read their operands in place.
 mod cpu {
+    use std::borrow::Cow;
+
     use burn::backend::{Flex, TensorMetadata, tensor::FloatTensor};
     use burn::tensor::TensorData;
     use burn_flex::FlexTensor;
 
+    use super::ops::LayerGradients;
     use crate::cpu_support::{Layout::*, matmul, sigmoid, tanh, widest_simd};
 
-    fn values(t: FlexTensor) -> Vec<f32> {
-        t.into_data().try_into_vec::<f32>().expect("f32 tensors")
+    /// A tensor's values, read in place when it is contiguous (weights and saved states are
+    /// shared, and taking them out would copy them).
+    fn values(t: &FlexTensor) -> Cow<'_, [f32]> {
+        match t.as_slice::<f32>() {
+            Some(slice) => Cow::Borrowed(slice),
+            None => Cow::Owned(t.clone().into_data().try_into_vec::<f32>().expect("f32 tensors")),
+        }
     }
 
-    fn tensor(values: Vec<f32>, shape: [usize; 3]) -> FlexTensor {
+    fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
         FlexTensor::from_data(TensorData::new(values, shape))
     }
 
@@ -438,7 +490,7 @@ mod cpu {
         fn gru_forward(gi: FloatTensor<Self>, w_hh: FloatTensor<Self>, b_hh: FloatTensor<Self>, h0: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
             let [steps, batch, g3] = gi.shape().dims::<3>();
             let hidden = g3 / 3;
-            let (gi, w, b, h0) = (values(gi), values(w_hh), values(b_hh), values(h0));
+            let (gi, w, b, h0) = (values(&gi), values(&w_hh), values(&b_hh), values(&h0));
             let row = batch * hidden;
             let mut hs = vec![0.0f32; (steps + 1) * row];
             let mut cache = vec![0.0f32; steps * batch * 4 * hidden];
@@ -461,7 +513,7 @@ mod cpu {
         fn gru_backward(d_hs: FloatTensor<Self>, w_hh: FloatTensor<Self>, hs: FloatTensor<Self>, cache: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
             let [steps, batch, four_h] = cache.shape().dims::<3>();
             let (hidden, g3) = (four_h / 4, 3 * four_h / 4);
-            let (d_hs, w, hs, cache) = (values(d_hs), values(w_hh), values(hs), values(cache));
+            let (d_hs, w, hs, cache) = (values(&d_hs), values(&w_hh), values(&hs), values(&cache));
             let row = batch * hidden;
             let mut d4 = vec![0.0f32; steps * batch * four_h];
             let mut dg = vec![0.0f32; batch * g3];
@@ -504,7 +556,48 @@ mod cpu {
                 matmul(&mut carry, true, &dg, Plain, &w_t, Plain, (batch, g3, hidden));
             }
             let d_h0: Vec<f32> = carry.iter().zip(&d_hs[..row]).map(|(c, d)| c + d).collect();
-            (tensor(d4, [steps, batch, four_h]), FlexTensor::from_data(TensorData::new(d_h0, [batch, hidden])))
+            (tensor(d4, [steps, batch, four_h]), tensor(d_h0, [batch, hidden]))
+        }
+
+        fn gru_input_projection(x: FloatTensor<Self>, w_ih: FloatTensor<Self>, b_ih: FloatTensor<Self>) -> FloatTensor<Self> {
+            let [steps, batch, d_in] = x.shape().dims::<3>();
+            let (x, w, b) = (values(&x), values(&w_ih), values(&b_ih));
+            let (rows, g3) = (steps * batch, b.len());
+            let mut gi: Vec<f32> = b.iter().copied().cycle().take(rows * g3).collect(); // b_ih in every row
+            matmul(&mut gi, true, &x, Plain, &w, Plain, (rows, d_in, g3)); // [T*B, 3H] += x · W_ih
+            tensor(gi, [steps, batch, g3])
+        }
+
+        fn gru_layer_gradients(x: FloatTensor<Self>, w_ih: FloatTensor<Self>, hs: FloatTensor<Self>, d4: FloatTensor<Self>) -> LayerGradients<Self> {
+            let [steps, batch, d_in] = x.shape().dims::<3>();
+            let four_h = d4.shape().dims::<3>()[2];
+            let (hidden, rows) = (four_h / 4, steps * batch);
+            let (x, w_ih, hs, d4) = (values(&x), values(&w_ih), values(&hs), values(&d4));
+            // d4's bands, read in place: (dr, dz, dn) is the input side, (dr, dz) and dn·r the hidden side.
+            let band = |first| Band { row_stride: four_h, first };
+            let mut d_x = vec![0.0f32; rows * d_in];
+            matmul(&mut d_x, false, &d4, band(0), &w_ih, Transposed, (rows, 3 * hidden, d_in)); // [T*B, D] = d_gi · W_ihᵀ
+            let mut d_w_ih = vec![0.0f32; d_in * 3 * hidden];
+            matmul(&mut d_w_ih, false, &x, Transposed, &d4, band(0), (d_in, rows, 3 * hidden)); // [D, 3H] = xᵀ · d_gi
+            // dW_hh = h_prevᵀ · d_gh, its (r, z) and n columns apart: [H, 2H] and [H, H]
+            let h_prev = &hs[..rows * hidden];
+            let mut rz = vec![0.0f32; hidden * 2 * hidden];
+            matmul(&mut rz, false, h_prev, Transposed, &d4, band(0), (hidden, rows, 2 * hidden));
+            let mut n = vec![0.0f32; hidden * hidden];
+            matmul(&mut n, false, h_prev, Transposed, &d4, band(3 * hidden), (hidden, rows, hidden));
+            let d_w_hh: Vec<f32> = rz.chunks_exact(2 * hidden).zip(n.chunks_exact(hidden)).flat_map(|(rz, n)| rz.iter().chain(n)).copied().collect();
+            // Both biases' gradients are column sums of d4: 1ᵀ · d4, [1, 4H]
+            let mut sums = vec![0.0f32; four_h];
+            matmul(&mut sums, false, &vec![1.0f32; rows], Plain, &d4, Plain, (1, rows, four_h));
+            let d_b_hh: Vec<f32> = sums[..2 * hidden].iter().chain(&sums[3 * hidden..]).copied().collect();
+            sums.truncate(3 * hidden);
+            LayerGradients {
+                d_x: tensor(d_x, [steps, batch, d_in]),
+                d_w_ih: tensor(d_w_ih, [d_in, 3 * hidden]),
+                d_b_ih: tensor(sums, [1, 3 * hidden]),
+                d_w_hh: tensor(d_w_hh, [hidden, 3 * hidden]),
+                d_b_hh: tensor(d_b_hh, [1, 3 * hidden]),
+            }
         }
     }
 }
@@ -544,11 +637,8 @@ pub async fn check(device: &burn::tensor::Device) -> Result<Option<crate::kernel
             cell: Cell::Gru,
         };
         let (x, h0) = (x.clone().autodiff().require_grad(), h0.clone().autodiff().require_grad());
-        if fused {
-            let gi = (flat(x.clone()).matmul(layer.weight_ih.val()) + layer.bias_ih.val()).reshape([t, b, 3 * h]);
-            if gru_sequence(&gi, &layer.weight_hh.val(), &layer.bias_hh.val(), &h0).is_none() {
-                return Ok(None);
-            }
+        if fused && !usable(device, h) {
+            return Ok(None);
         }
         #[cfg(feature = "wgpu")]
         let counter = crate::dispatch::DispatchCount::start();

@@ -171,13 +171,13 @@ impl RecurrentLayer {
     /// - `x`: `[T, B, I]`, `state`: `[B, H]` each
     /// - returns all hidden states `[T, B, H]` and the final state
     pub fn forward(&self, x: Tensor<3>, state: LayerState, probes: &mut Probes) -> (Tensor<3>, LayerState) {
-        // On a GPU the GRU's whole recurrence is one kernel (unless the classroom's probes
-        // want the insides of each step).
+        // The GRU layer is one operation (on a GPU its recurrence is one kernel), unless the
+        // classroom's probes want the insides of each step.
         let probed = probes.hidden.is_some() || probes.gates.is_some();
         if self.cell == Cell::Gru && !probed {
             let [t_len, batch, _] = x.dims();
-            let gi = self.input_projections(x.clone());
-            if let Some(hs) = crate::gru_kernel::gru_sequence(&gi, &self.weight_hh.val(), &self.bias_hh.val(), &state.h) {
+            let (w_ih, b_ih, w_hh, b_hh) = (self.weight_ih.val(), self.bias_ih.val(), self.weight_hh.val(), self.bias_hh.val());
+            if let Some(hs) = crate::gru_kernel::gru_layer(&x, &w_ih, &b_ih, &w_hh, &b_hh, &state.h) {
                 let last = hs.clone().narrow(0, t_len, 1).reshape([batch, self.hidden_size()]);
                 return (hs.narrow(0, 1, t_len), LayerState { h: last, c: None });
             }
