@@ -33,9 +33,8 @@ macro_rules! widest_simd {
 }
 pub(crate) use widest_simd;
 
-/// Matmuls smaller than this run on one thread. Natively a GRU time step's (~6 M multiply-adds)
-/// is among them: waking gemm's pool for them (64 forward, 64 backward a step) costs more than
-/// it saves. In the browser the packed kernel is 3x slower per core, so there it pays to split them.
+/// Matmuls smaller than this run on one thread: waking the pool costs more than it saves (in
+/// the browser, where the packed kernel is 2–3x slower per core, it pays sooner).
 #[cfg(not(target_arch = "wasm32"))]
 const SERIAL_MACS: usize = 16 << 20;
 #[cfg(target_arch = "wasm32")]
@@ -76,11 +75,20 @@ impl Layout {
 /// `out[m×n] (+)= a[m×k] · b[k×n]` (`accumulate` adds to `out`): `gemm` natively, the packed
 /// kernel for wasm's 128-bit SIMD in the browser (`packed_matmul.rs`, tested against `gemm`).
 pub fn matmul(out: &mut [f32], accumulate: bool, a: &[f32], a_layout: Layout, b: &[f32], b_layout: Layout, (m, k, n): (usize, usize, usize)) {
+    matmul_with(m * n * k > SERIAL_MACS, out, accumulate, a, a_layout, b, b_layout, (m, k, n));
+}
+
+/// [`matmul`] on the calling thread, for callers that already keep every core busy.
+pub fn matmul_on_this_thread(out: &mut [f32], accumulate: bool, a: &[f32], a_layout: Layout, b: &[f32], b_layout: Layout, dims: (usize, usize, usize)) {
+    matmul_with(false, out, accumulate, a, a_layout, b, b_layout, dims);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn matmul_with(parallel: bool, out: &mut [f32], accumulate: bool, a: &[f32], a_layout: Layout, b: &[f32], b_layout: Layout, (m, k, n): (usize, usize, usize)) {
     assert!(out.len() >= m * n, "matmul output too short");
     let (a_offset, a_rs, a_cs) = a_layout.strides(a.len(), m, k);
     let (b_offset, b_rs, b_cs) = b_layout.strides(b.len(), k, n);
     let (a, b) = (&a[a_offset..], &b[b_offset..]);
-    let parallel = m * n * k > SERIAL_MACS;
     #[cfg(target_arch = "wasm32")]
     {
         use crate::packed_matmul::View;

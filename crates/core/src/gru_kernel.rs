@@ -442,13 +442,14 @@ mod cube {
 /// over all (t, b) rows that read their operands in place.
 mod cpu {
     use std::borrow::Cow;
+    use std::ops::Range;
 
     use burn::backend::{Flex, TensorMetadata, tensor::FloatTensor};
     use burn::tensor::TensorData;
     use burn_flex::FlexTensor;
 
     use super::ops::LayerGradients;
-    use crate::cpu_support::{Layout::*, matmul, sigmoid, tanh, widest_simd};
+    use crate::cpu_support::{Layout::*, matmul, matmul_on_this_thread, sigmoid, tanh, widest_simd};
 
     /// A tensor's values, read in place when it is contiguous (weights and saved states are
     /// shared, and taking them out would copy them).
@@ -461,6 +462,48 @@ mod cpu {
 
     fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
         FlexTensor::from_data(TensorData::new(values, shape))
+    }
+
+    /// Runs `work` on disjoint ranges of batch rows, one per thread. Each batch row's recurrence
+    /// is independent of the others', so a thread runs all T steps of its rows with no
+    /// synchronisation between steps (a split per step would wake the pool 128 times a step).
+    fn over_batch_rows(batch: usize, work: impl Fn(Range<usize>) + Sync) {
+        let parts = rayon::current_num_threads().clamp(1, batch.max(1));
+        if parts == 1 {
+            return work(0..batch);
+        }
+        let size = batch.div_ceil(parts);
+        let work = &work;
+        rayon::scope(|scope| {
+            for start in (0..batch).step_by(size) {
+                scope.spawn(move |_| work(start..(start + size).min(batch)));
+            }
+        });
+    }
+
+    /// A buffer that [`over_batch_rows`]' tasks write in disjoint parts: their own batch rows.
+    #[derive(Clone, Copy)]
+    struct Disjoint(*mut f32, usize);
+
+    // SAFETY: tasks only ever reach disjoint parts of the buffer (see `rows`).
+    unsafe impl Send for Disjoint {}
+    unsafe impl Sync for Disjoint {}
+
+    impl Disjoint {
+        fn new(buffer: &mut [f32]) -> Self {
+            Disjoint(buffer.as_mut_ptr(), buffer.len())
+        }
+
+        /// Rows `rows` (each `width` floats) of the matrix that starts at `offset`.
+        ///
+        /// SAFETY: no other task reaches these floats while the slice lives.
+        #[allow(clippy::mut_from_ref)]
+        unsafe fn rows(&self, offset: usize, width: usize, rows: &Range<usize>) -> &mut [f32] {
+            let (start, len) = (offset + rows.start * width, rows.len() * width);
+            assert!(start + len <= self.1, "rows past the buffer");
+            // SAFETY: inside the buffer (asserted); exclusive by the caller's promise.
+            unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
+        }
     }
 
     widest_simd! {
@@ -495,18 +538,21 @@ mod cpu {
             let mut hs = vec![0.0f32; (steps + 1) * row];
             let mut cache = vec![0.0f32; steps * batch * 4 * hidden];
             hs[..row].copy_from_slice(&h0);
-            let mut gh = vec![0.0f32; batch * g3];
-            for t in 0..steps {
-                let (before, after) = hs.split_at_mut((t + 1) * row);
-                let (h, h_next) = (&before[t * row..], &mut after[..row]);
-                matmul(&mut gh, false, h, Plain, &w, Plain, (batch, hidden, g3)); // [B, 3H]
-                for bi in 0..batch {
-                    let x = &gi[(t * batch + bi) * g3..][..g3];
-                    let c = &mut cache[(t * batch + bi) * 4 * hidden..][..4 * hidden];
-                    let rows = bi * hidden..(bi + 1) * hidden;
-                    gates(x, &gh[bi * g3..][..g3], &b, &h[rows.clone()], &mut h_next[rows], c);
+            let (hs_out, cache_out) = (Disjoint::new(&mut hs), Disjoint::new(&mut cache));
+            over_batch_rows(batch, |rows| {
+                let mut gh = vec![0.0f32; rows.len() * g3];
+                for t in 0..steps {
+                    // SAFETY (this loop): only this task touches its rows of hs and of the cache.
+                    let (h, h_next) = unsafe { (hs_out.rows(t * row, hidden, &rows), hs_out.rows((t + 1) * row, hidden, &rows)) };
+                    matmul_on_this_thread(&mut gh, false, h, Plain, &w, Plain, (rows.len(), hidden, g3)); // [rows, 3H]
+                    let cache = unsafe { cache_out.rows(t * batch * 4 * hidden, 4 * hidden, &rows) };
+                    for (i, c) in cache.chunks_exact_mut(4 * hidden).enumerate() {
+                        let x = &gi[(t * batch + rows.start + i) * g3..][..g3];
+                        let own = i * hidden..(i + 1) * hidden;
+                        gates(x, &gh[i * g3..][..g3], &b, &h[own.clone()], &mut h_next[own], c);
+                    }
                 }
-            }
+            });
             (tensor(hs, [steps + 1, batch, hidden]), tensor(cache, [steps, batch, 4 * hidden]))
         }
 
@@ -516,9 +562,7 @@ mod cpu {
             let (d_hs, w, hs, cache) = (values(&d_hs), values(&w_hh), values(&hs), values(&cache));
             let row = batch * hidden;
             let mut d4 = vec![0.0f32; steps * batch * four_h];
-            let mut dg = vec![0.0f32; batch * g3];
-            let mut carry = vec![0.0f32; row]; // ∂L/∂h from later steps
-            let mut dh = vec![0.0f32; row];
+            let mut d_h0 = vec![0.0f32; row];
             // W_hhᵀ once, row-major: each step's matmul then reads it in place (the browser's
             // packed kernel would otherwise gather it afresh at every step).
             let mut w_t = vec![0.0f32; g3 * hidden];
@@ -527,35 +571,42 @@ mod cpu {
                     w_t[j * hidden + i] = x;
                 }
             }
-            for t in (0..steps).rev() {
-                for i in 0..row {
-                    dh[i] = d_hs[(t + 1) * row + i] + carry[i];
-                }
-                for bi in 0..batch {
-                    let c = &cache[(t * batch + bi) * four_h..][..four_h];
-                    let d = &mut d4[(t * batch + bi) * four_h..][..four_h];
-                    let g = &mut dg[bi * g3..][..g3];
-                    for j in 0..hidden {
-                        let (r, z, n, an) = (c[j], c[hidden + j], c[2 * hidden + j], c[3 * hidden + j]);
-                        let dh = dh[bi * hidden + j];
-                        let h_prev = hs[t * row + bi * hidden + j];
-                        let dn_pre = dh * (1.0 - z) * (1.0 - n * n);
-                        let dr_pre = dn_pre * an * r * (1.0 - r);
-                        let dz_pre = dh * (h_prev - n) * z * (1.0 - z);
-                        (d[j], d[hidden + j], d[2 * hidden + j], d[3 * hidden + j]) = (dr_pre, dz_pre, dn_pre, dn_pre * r);
-                        (g[j], g[hidden + j], g[2 * hidden + j]) = (dr_pre, dz_pre, dn_pre * r);
+            let (d4_out, d_h0_out) = (Disjoint::new(&mut d4), Disjoint::new(&mut d_h0));
+            over_batch_rows(batch, |rows| {
+                let own = rows.start * hidden..rows.end * hidden; // this task's part of a [B, H] row
+                let mut dg = vec![0.0f32; rows.len() * g3];
+                let mut carry = vec![0.0f32; own.len()]; // ∂L/∂h from later steps
+                let mut dh = vec![0.0f32; own.len()];
+                for t in (0..steps).rev() {
+                    for (i, d) in dh.iter_mut().enumerate() {
+                        *d = d_hs[(t + 1) * row + own.start + i] + carry[i];
                     }
-                }
-                // ∂L/∂h_{t-1} = dh ⊙ z + dg @ W_hhᵀ
-                for bi in 0..batch {
-                    for j in 0..hidden {
-                        let z = cache[(t * batch + bi) * four_h + hidden + j];
-                        carry[bi * hidden + j] = dh[bi * hidden + j] * z;
+                    // SAFETY: only this task touches its rows of d4.
+                    let d4 = unsafe { d4_out.rows(t * batch * four_h, four_h, &rows) };
+                    for (i, d) in d4.chunks_exact_mut(four_h).enumerate() {
+                        let c = &cache[(t * batch + rows.start + i) * four_h..][..four_h];
+                        let g = &mut dg[i * g3..][..g3];
+                        for j in 0..hidden {
+                            let (r, z, n, an) = (c[j], c[hidden + j], c[2 * hidden + j], c[3 * hidden + j]);
+                            let dh = dh[i * hidden + j];
+                            let h_prev = hs[t * row + own.start + i * hidden + j];
+                            let dn_pre = dh * (1.0 - z) * (1.0 - n * n);
+                            let dr_pre = dn_pre * an * r * (1.0 - r);
+                            let dz_pre = dh * (h_prev - n) * z * (1.0 - z);
+                            (d[j], d[hidden + j], d[2 * hidden + j], d[3 * hidden + j]) = (dr_pre, dz_pre, dn_pre, dn_pre * r);
+                            (g[j], g[hidden + j], g[2 * hidden + j]) = (dr_pre, dz_pre, dn_pre * r);
+                            // ∂L/∂h_{t-1} = dh ⊙ z + dg @ W_hhᵀ (the matmul below)
+                            carry[i * hidden + j] = dh * z;
+                        }
                     }
+                    matmul_on_this_thread(&mut carry, true, &dg, Plain, &w_t, Plain, (rows.len(), g3, hidden));
                 }
-                matmul(&mut carry, true, &dg, Plain, &w_t, Plain, (batch, g3, hidden));
-            }
-            let d_h0: Vec<f32> = carry.iter().zip(&d_hs[..row]).map(|(c, d)| c + d).collect();
+                // SAFETY: only this task touches its rows of d_h0.
+                let d_h0 = unsafe { d_h0_out.rows(0, hidden, &rows) };
+                for (i, d) in d_h0.iter_mut().enumerate() {
+                    *d = carry[i] + d_hs[own.start + i];
+                }
+            });
             (tensor(d4, [steps, batch, four_h]), tensor(d_h0, [batch, hidden]))
         }
 
