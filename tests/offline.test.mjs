@@ -205,6 +205,22 @@ test('keyboard only: load a corpus, train, pause, write from 月, save and load 
   }
 });
 
+test('Train right after the starter model opens: the first step does not wait for its held-out evaluation', { timeout: 600_000 }, async () => {
+  const context = await launch({ webgpu: false });
+  try {
+    const page = await openApp(context, server.url, '?lang=en');
+    const from = await page.evaluate(() => window.shige.state().runs[0].info.step);
+    await page.click('#start');
+    await waitForStep(page, from + 1);
+    // The evaluation (seconds of work as the page opens) was set aside, not finished first.
+    assert.equal(await page.$('#starter-perplexity'), null);
+    await page.click('#pause');
+    await waitForPaused(page);
+  } finally {
+    await context.close();
+  }
+});
+
 test('a first visit opens the starter model: its held-out perplexity matches shige eval, and it writes the first poem', { timeout: 900_000 }, async () => {
   const starter = join(site, 'starter.ckpt');
   const corpus = join(site, 'default-corpus.txt');

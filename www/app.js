@@ -212,7 +212,7 @@ on('progress', ({ runId, step, loss, seconds, epochs, gradNorm }) => {
 });
 on('eval', ({ runId, step, perplexity }) => {
   const run = current?.runs.find((r) => r.id === runId);
-  if (run?.starter && !starterShown) showStarter(run, perplexity);
+  if (run?.starter && !starterShown) showStarter(step, perplexity);
   const s = stats.get(runId);
   if (s) s.bestPpl = Math.min(s.bestPpl ?? Infinity, perplexity);
   run?.history.evals.push([step, perplexity]);
@@ -559,12 +559,12 @@ window.shige = { call, state: () => current, chart, flowChart, stats, checkForUp
 /** A first visit opens the trained starter model: say what it is and how good it is (a notice,
  *  so its arrival never pushes the page down). */
 let starterShown = false;
-function showStarter(run, perplexity) {
+function showStarter(step, perplexity) {
   starterShown = true;
   const figure = Object.assign(document.createElement('strong'), { id: 'starter-perplexity' });
   notices.show(() => {
     figure.textContent = formatNumber(perplexity, 2);
-    return [t('starter.intro', { step: formatNumber(run.info.step) }), ' ', figure, '. ', t('starter.next')];
+    return [t('starter.intro', { step: formatNumber(step) }), ' ', figure, '. ', t('starter.next')];
   }, { kind: 'info', id: 'starter' });
 }
 

@@ -72,6 +72,25 @@ pub async fn output_layer_grads(
     })
 }
 
+/// The output layer's summed negative log-likelihood over the positions with a nonzero mask
+/// (evaluation: no gradients), on every core: `summed_nll` in training.rs is its reference.
+pub async fn summed_nll(hidden: Tensor<2>, weight: Tensor<2>, bias: Tensor<2>, targets: &[i32], mask: &[f32]) -> Result<f64, TrainError> {
+    let [n, k] = hidden.dims();
+    let v = weight.dims()[1];
+    let (h, w, bias) = (read_values(hidden).await?, read_values(weight).await?, read_values(bias).await?);
+    let mut logits = std::mem::take(&mut *LOGITS.lock().unwrap_or_else(|e| e.into_inner()));
+    logits.resize(n * v, 0.0);
+    matmul(&mut logits, false, &h, Plain, &w, Plain, (n, k, v)); // [N, V]
+    let total = logits
+        .par_chunks_mut(v)
+        .enumerate()
+        .filter(|(r, _)| mask[*r] != 0.0)
+        .map(|(r, row)| nll_row(row, &bias, targets[r] as usize) * mask[r] as f64)
+        .sum();
+    *LOGITS.lock().unwrap_or_else(|e| e.into_inner()) = logits;
+    Ok(total)
+}
+
 widest_simd! {
     /// Turns one row of logits into its gradient in place, `(softmax - one_hot) * weight`, adds
     /// it to `column_sums` (the bias gradient) and returns the row's weighted loss.
@@ -87,6 +106,35 @@ fn row_portable(row: &mut [f32], bias: &[f32], target: usize, weight: f32, colum
         row.fill(0.0); // padding: no loss, no gradient
         return 0.0;
     }
+    let logit = row[target] + bias[target];
+    let (max, sum) = exponentiate(row, bias);
+    let scale = weight / sum;
+    for (x, c) in row.iter_mut().zip(column_sums.iter_mut()) {
+        *x *= scale;
+        *c += *x;
+    }
+    row[target] -= weight;
+    column_sums[target] -= weight;
+    (weight as f64) * ((sum as f64).ln() - (logit - max) as f64)
+}
+
+widest_simd! {
+    /// One row's negative log-likelihood of its target, `logsumexp(row + bias) - (row + bias)[target]`
+    /// (the row is overwritten).
+    fn nll_row(row: &mut [f32], bias: &[f32], target: usize) -> f64 => nll_row_portable
+}
+
+#[inline(always)]
+fn nll_row_portable(row: &mut [f32], bias: &[f32], target: usize) -> f64 {
+    let logit = row[target] + bias[target];
+    let (max, sum) = exponentiate(row, bias);
+    (sum as f64).ln() - (logit - max) as f64
+}
+
+/// Turns a row of logits into `exp(row + bias - max)` in place and returns `(max, sum)`: the
+/// softmax's numerators and denominator, shifted by the row's largest logit.
+#[inline(always)]
+fn exponentiate(row: &mut [f32], bias: &[f32]) -> (f32, f32) {
     // Whole chunks of LANES as arrays (fixed trip counts, so the loops vectorise), then the tail.
     let bias = &bias[..row.len()];
     let mut maxima = [f32::NEG_INFINITY; LANES];
@@ -103,7 +151,6 @@ fn row_portable(row: &mut [f32], bias: &[f32], target: usize, weight: f32, colum
         maxima[i] = if *x > maxima[i] { *x } else { maxima[i] };
     }
     let max = maxima.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-    let picked = row[target] - max;
     let mut sums = [0.0f32; LANES];
     let (chunks, tail) = row.as_chunks_mut::<LANES>();
     for xs in chunks.iter_mut() {
@@ -116,13 +163,5 @@ fn row_portable(row: &mut [f32], bias: &[f32], target: usize, weight: f32, colum
         *x = exp(*x - max);
         sums[i] += *x;
     }
-    let sum: f32 = sums.iter().sum();
-    let scale = weight / sum;
-    for (x, c) in row.iter_mut().zip(column_sums.iter_mut()) {
-        *x *= scale;
-        *c += *x;
-    }
-    row[target] -= weight;
-    column_sums[target] -= weight;
-    (weight as f64) * ((sum as f64).ln() - picked as f64)
+    (max, sums.iter().sum())
 }

@@ -570,8 +570,15 @@ impl Trainer {
             let poems: Vec<&[u32]> = indices.iter().map(|&i| self.data.validation[i].as_slice()).collect();
             let batch = Batch::new(&poems, self.config.max_seq_len);
             let (inputs, targets, mask) = batch.to_tensors(&self.device);
-            let (logits, _) = model.forward(inputs, None);
-            total += read_scalar(summed_nll(logits, targets, mask)).await? as f64;
+            total += if on_cpu(&self.device) {
+                // Fused, on every core, without the [B*T, V] log-probabilities as tensors.
+                let (hidden, _) = model.hidden_states(inputs, None, &mut Probes::default());
+                let (_, weight) = model.output_weight();
+                crate::output_cpu::summed_nll(hidden, weight, model.fc_bias.val(), &batch.targets, &batch.mask).await?
+            } else {
+                let (logits, _) = model.forward(inputs, None);
+                read_scalar(summed_nll(logits, targets, mask)).await? as f64
+            };
             tokens += batch.tokens;
         }
         Ok((total, tokens))

@@ -1,5 +1,5 @@
-//! The hand-worked output-layer gradients (tensor ops, and the wgpu kernel) against burn's
-//! autodiff of the same loss.
+//! The hand-worked output-layer gradients (tensor ops, the fused CPU passes and the wgpu kernel)
+//! against burn's autodiff of the same loss.
 mod common;
 
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
@@ -9,7 +9,7 @@ fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
     (a - b).abs().max().into_scalar::<f32>()
 }
 
-fn check(device: &Device) {
+fn check(device: &Device, cpu: bool) {
     let (batch, t_len, h, v) = (3, 4, 5, 301); // more words than a workgroup has units
     let n = batch * t_len;
     let rnd = |shape: [usize; 2], scale: f64| Tensor::<2>::random(shape, Distribution::Uniform(-scale, scale), device);
@@ -34,13 +34,21 @@ fn check(device: &Device) {
         targets.reshape([n, 1]),
         mask.clone().reshape([n, 1]).div_scalar(tokens as f32),
     ))];
+    let ids: Vec<i32> = target_ids.iter().map(|&t| t as i32).collect();
+    let weights: Vec<f32> = mask_values.iter().map(|m| m / tokens as f32).collect();
+    let reference_loss = loss.inner().into_scalar::<f32>();
+    if cpu {
+        // The fused passes on every core (output_cpu.rs), training's and evaluation's.
+        let fused = common::block_on(shige_core::output_cpu::output_layer_grads(hidden.clone(), weight.clone(), bias.clone(), &ids, &weights));
+        outs.push(("fused CPU", fused.unwrap()));
+        let summed = common::block_on(shige_core::output_cpu::summed_nll(hidden.clone(), weight.clone(), bias.clone(), &ids, &mask_values)).unwrap();
+        let diff = (summed / tokens as f64 - reference_loss as f64).abs();
+        assert!(diff < 1e-5, "fused CPU evaluation: loss differs by {diff}");
+    }
     if shige_core::output_gpu::usable(device) {
         // The wgpu kernel (output_gpu.rs).
-        let ids: Vec<i32> = target_ids.iter().map(|&t| t as i32).collect();
-        let weights: Vec<f32> = mask_values.iter().map(|m| m / tokens as f32).collect();
         outs.push(("kernel", shige_core::output_gpu::output_layer_grads(hidden, weight, bias, &ids, &weights)));
     }
-    let reference_loss = loss.inner().into_scalar::<f32>();
     for (how, out) in outs {
         let loss_diff = (out.loss.into_scalar::<f32>() - reference_loss).abs();
         assert!(loss_diff < 1e-5, "{how}: loss differs by {loss_diff}");
@@ -57,7 +65,7 @@ fn check(device: &Device) {
 
 #[test]
 fn hand_worked_output_gradients_match_autodiff_on_cpu() {
-    check(&common::cpu());
+    check(&common::cpu(), true);
 }
 
 /// (One wgpu test in this file: the dispatch counter counts every thread's launches.)
@@ -65,7 +73,7 @@ fn hand_worked_output_gradients_match_autodiff_on_cpu() {
 fn hand_worked_output_gradients_match_autodiff_on_wgpu() {
     let Some(device) = common::wgpu() else { return };
     assert!(shige_core::output_gpu::usable(&device), "the kernel serves the wgpu device");
-    check(&device);
+    check(&device, false);
     // The kernel against its tensor ops directly, and its dispatches.
     let result = common::block_on(shige_core::output_gpu::check(&device)).unwrap().expect("the kernel serves the wgpu device");
     for (what, diff) in &result.differences {
