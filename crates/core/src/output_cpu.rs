@@ -20,6 +20,14 @@ const ROWS_PER_TASK: usize = 64;
 /// faults and zeroing.
 static LOGITS: Mutex<Vec<f32>> = Mutex::new(Vec::new());
 
+/// `h · W` `[N, V]` in the kept logits buffer (give it back to `LOGITS` when done).
+fn logits_of(h: &[f32], w: &[f32], (n, k, v): (usize, usize, usize)) -> Vec<f32> {
+    let mut logits = std::mem::take(&mut *LOGITS.lock().unwrap_or_else(|e| e.into_inner()));
+    logits.resize(n * v, 0.0);
+    matmul(&mut logits, false, h, Plain, w, Plain, (n, k, v));
+    logits
+}
+
 /// `output_layer_grads` for the CPU: the same loss and gradients.
 ///
 /// - `hidden`: `[N, K]`, `weight`: `[K, V]`, `bias`: `[1, V]`
@@ -32,12 +40,9 @@ pub async fn output_layer_grads(
     position_weights: &[f32],
 ) -> Result<OutputLayerGrads, TrainError> {
     let device = hidden.device();
-    let [n, k] = hidden.dims();
-    let v = weight.dims()[1];
+    let (n, k, v) = (hidden.dims()[0], hidden.dims()[1], weight.dims()[1]);
     let (h, w, bias) = (read_values(hidden).await?, read_values(weight).await?, read_values(bias).await?);
-    let mut logits = std::mem::take(&mut *LOGITS.lock().unwrap_or_else(|e| e.into_inner()));
-    logits.resize(n * v, 0.0);
-    matmul(&mut logits, false, &h, Plain, &w, Plain, (n, k, v)); // [N, V]
+    let mut logits = logits_of(&h, &w, (n, k, v)); // [N, V]
     let (loss, d_bias) = logits
         .par_chunks_mut(v * ROWS_PER_TASK)
         .enumerate()
@@ -75,12 +80,9 @@ pub async fn output_layer_grads(
 /// The output layer's summed negative log-likelihood over the positions with a nonzero mask
 /// (evaluation: no gradients), on every core: `summed_nll` in training.rs is its reference.
 pub async fn summed_nll(hidden: Tensor<2>, weight: Tensor<2>, bias: Tensor<2>, targets: &[i32], mask: &[f32]) -> Result<f64, TrainError> {
-    let [n, k] = hidden.dims();
-    let v = weight.dims()[1];
+    let (n, k, v) = (hidden.dims()[0], hidden.dims()[1], weight.dims()[1]);
     let (h, w, bias) = (read_values(hidden).await?, read_values(weight).await?, read_values(bias).await?);
-    let mut logits = std::mem::take(&mut *LOGITS.lock().unwrap_or_else(|e| e.into_inner()));
-    logits.resize(n * v, 0.0);
-    matmul(&mut logits, false, &h, Plain, &w, Plain, (n, k, v)); // [N, V]
+    let mut logits = logits_of(&h, &w, (n, k, v)); // [N, V]
     let total = logits
         .par_chunks_mut(v)
         .enumerate()
