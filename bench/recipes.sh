@@ -45,6 +45,7 @@ declare -A RECIPES=(
   [dropout]="$constant --output-dropout 0.3"                   # the page's defaults (no run length to decay over)
   [dropout-anneal]="--lr 2e-3 --warmup-steps 0 $decaying --decay-from 0.65 --output-dropout 0.3" # dropout's rate, annealed over the last 35 %
   [wsd]="--lr 3e-3 --warmup-steps 200 $decaying --decay-from 0.55 --output-dropout 0.3" # cosine-dropout's peak, held for 55 %, then annealed
+  [h512-dropout]="$constant --output-dropout 0.3 --hidden 512"  # the page's recipe, twice as wide: the 3-hour candidate
   [tied-wide-dropout]="$constant --output-dropout 0.3 --tied --embedding 256 --hidden 512" # a wide GRU, the output layer's cost of GRU 256
   [defaults]=""                                                # today's CLI defaults
   [batch64]="$steady --output-dropout 0 --batch-size 64 --lr 3e-3"

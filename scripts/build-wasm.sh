@@ -83,12 +83,16 @@ fi
 
 if [ $optimize = 1 ]; then
   # wasm-opt takes minutes: reuse the result while the module is unchanged.
-  sum=$(sha256sum "$out_dir/${out_name}_bg.wasm" | cut -c1-16)
+  # The key covers the arguments too, so a changed [opt] setting is not answered from the cache.
+  opt_args=$(wasm_setting opt args)
+  [ $threads = 0 ] || opt_args+=" --enable-threads"
+  [ $relaxed = 0 ] || opt_args+=" --enable-relaxed-simd"
+  sum=$( (sha256sum "$out_dir/${out_name}_bg.wasm"; echo "$opt_args") | sha256sum | cut -c1-16)
   cached=$SHIGE_CACHE/wasm-opt-$sum.wasm
   if [ ! -f "$cached" ]; then
-    say "wasm-opt $(wasm_setting opt args)"
-    # shellcheck disable=SC2046
-    "$ROOT/tests/node_modules/.bin/wasm-opt" $(wasm_setting opt args) $([ $threads = 1 ] && echo --enable-threads) $([ $relaxed = 1 ] && echo --enable-relaxed-simd) \
+    say "wasm-opt $opt_args"
+    # shellcheck disable=SC2086
+    "$ROOT/tests/node_modules/.bin/wasm-opt" $opt_args \
       "$out_dir/${out_name}_bg.wasm" -o "$cached.tmp"
     mv "$cached.tmp" "$cached"
   fi
