@@ -4,7 +4,8 @@
 # a Song set of another era, chars/s and samples are collected into one table. The cells run
 # at about equal parameter counts (2.6 M: the output layer, hidden x vocabulary, dominates).
 # Not part of the tests (30 minutes per recipe).
-# Usage: bash bench/recipes.sh [--minutes M] [--tag T [--resume [--anneal]]] RECIPE...   (names below; `all` runs every one)
+# Usage: bash bench/recipes.sh [--minutes M] [--tag T [--resume [--anneal]]] RECIPE...   (names below;
+# `all` runs the 30-minute table's recipes, `cells` the three cells; h512-dropout is the long run's)
 # --tag T writes NAME-T.* instead of NAME.* (a longer run beside the 30-minute one); --resume
 # continues NAME-T.ckpt for M more minutes and appends to its curve (the steps replay exactly:
 # batches and dropout masks follow the seed and the step), so a long run can span sessions;
@@ -56,7 +57,7 @@ declare -A RECIPES=(
 names=("$@")
 [ "${names[0]:-}" = all ] && names=(base lstm rnn h512 layers2 tied tied-wide cosine cosine-dropout h512-cosine-dropout dropout dropout-anneal wsd tied-wide-dropout defaults batch64 batch16)
 [ "${names[0]:-}" = cells ] && names=(base lstm rnn)
-[ ${#names[@]} -gt 0 ] || { echo "usage: bench/recipes.sh [--minutes M] [--tag T [--resume [--anneal]]] RECIPE... (${!RECIPES[*]}, all)" >&2; exit 2; }
+[ ${#names[@]} -gt 0 ] || { echo "usage: bench/recipes.sh [--minutes M] [--tag T [--resume [--anneal]]] RECIPE... (${!RECIPES[*]}, all, cells)" >&2; exit 2; }
 cargo build --release -q -p shige-cli
 shige=$CARGO_TARGET_DIR/release/shige
 out=$SHIGE_CACHE/recipes

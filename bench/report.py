@@ -96,7 +96,7 @@ if native_cpu and browser_cpu:
         f"{build(r)} {r['cps'] / native_cpu['cps']:.2f}x" for r in browser_cpu) + ".")
 if info.get("wasm"):
     lines.append("")
-    lines.append(f"Our wasm module: {info['wasm']}.")
+    lines.append(f"Our wasm builds: {info['wasm']}.")
 table = "\n".join(lines)
 
 text = open(args.benchmarks, encoding="utf-8").read()

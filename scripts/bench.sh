@@ -59,10 +59,9 @@ if [ $browser = 1 ]; then
   node bench/browser.mjs --pieces "$out/pieces.txt" --vocab "$vocab" --steps "$steps" --tfjs "$tfjs" >>"$results"
 fi
 
-wasm=dist/site/pkg/shige_bg.wasm
-python3 - "$out/versions.json" "$venv/bin/python" "$wasm" <<'PY'
+python3 - "$out/versions.json" "$venv/bin/python" "$(wasm_setting opt args | cut -d' ' -f1)" <<'PY'
 import json, os, platform, re, subprocess, sys
-out, py, wasm = sys.argv[1:]
+out, py, opt = sys.argv[1:]
 run = lambda *c: subprocess.run(c, capture_output=True, text=True).stdout.strip()
 cpu = re.search(r"Model name:\s*(.*)", run("lscpu")).group(1)
 mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -74,10 +73,16 @@ versions = ", ".join([
     "@tensorflow/tfjs " + json.load(open("bench/node_modules/@tensorflow/tfjs/package.json"))["version"],
 ])
 info = {"machine": f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.platform()}", "versions": versions}
-if os.path.exists(wasm):
-    import gzip
-    raw = open(wasm, "rb").read()
-    info["wasm"] = f"{len(raw) / 1024:,.0f} KiB ({len(gzip.compress(raw, 9)) / 1024:,.0f} KiB gzipped), wasm-opt -Oz"
+# The default build (WebGPU and the one-thread CPU path) and the threaded one with relaxed SIMD.
+builds = [(name, f"dist/site/{pkg}/shige_bg.wasm") for name, pkg in (("default", "pkg"), ("threaded, relaxed SIMD", "pkg-threads-relaxed"))]
+sizes = []
+for name, path in builds:
+    if os.path.exists(path):
+        import gzip
+        raw = open(path, "rb").read()
+        sizes.append(f"{name} {len(raw) / 1024:,.0f} KiB ({len(gzip.compress(raw, 9)) / 1024:,.0f} KiB gzipped)")
+if sizes:
+    info["wasm"] = f"{'; '.join(sizes)}; wasm-opt {opt}"
 json.dump(info, open(out, "w"))
 PY
 python3 bench/report.py --results "$results" --versions "$out/versions.json" --benchmarks BENCHMARKS.md --command "$command"

@@ -593,8 +593,6 @@ impl Evaluation {
     }
 }
 
-/// Whether `device` is burn's CPU backend (flex), where the fused output layer runs
-/// (`SHIGE_TENSOR_OP_OUTPUT=1` turns it off, to measure against it).
 /// Adam (bias-corrected) after scaling all gradients so their global norm is at most
 /// `grad_clip`: the weights and moments it would give, on the device, not yet committed. The
 /// reference of the fused versions (`adam_cpu.rs`, `adam_gpu.rs`).
@@ -620,6 +618,8 @@ pub(crate) fn adam_tensor_ops(params: &[Tensor<2>], old: &AdamState, grads: Vec<
     next
 }
 
+/// Whether `device` is burn's CPU backend (flex), where the fused output layer runs
+/// (`SHIGE_TENSOR_OP_OUTPUT=1` turns it off, to measure against it).
 fn on_cpu(device: &Device) -> bool {
     #[cfg(not(target_arch = "wasm32"))]
     if std::env::var_os("SHIGE_TENSOR_OP_OUTPUT").is_some() {

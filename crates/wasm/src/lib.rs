@@ -583,7 +583,8 @@ impl Trainer {
         })
     }
 
-    /// Writes a poem: `{ start, temperature, topK, topP, seed, form, acrostic, maxChars }` ->
+    /// Writes a poem: `{ start, temperature, topK, topP, seed, form, acrostic, maxChars, rhyme,
+    /// repetitionPenalty }` (`GenerateOptions`) ->
     /// `{ text, steps: [{ char, top: [[char, p]...], gate: number[], hidden: number[] }] }`.
     pub fn generate(&self, options: JsValue) -> js_sys::Promise {
         let inner = self.inner.clone();
