@@ -6,6 +6,7 @@
 // loop, so a click (write a poem, pause, save) is answered before the next step.
 // IndexedDB writes run beside the loop, never in it: a slow or failing disk cannot stall training.
 import * as store from './store.js';
+import { evalInterval } from './schedule.js';
 import { relaxedSimd, threads } from './vendor/wasm-feature-detect.js';
 
 const AUTOSAVE_EVERY = 200;          // steps per run …
@@ -110,7 +111,7 @@ function newRun(trainer, { id = uid('m'), name, settings, history, trainedSecond
     history: history ?? { losses: [], evals: [], flow: null },
     // steps and seconds: this session's; trainedSeconds: all the model's training, saved with it.
     running: false, steps: 0, seconds: 0, trainedSeconds, savedStep: info.step, savedTime: performance.now(), saving: null,
-    evalAt: info.step, flowAt: -Infinity, startedAt: Date.now(), error: null,
+    evalAt: info.step, evalMs: 0, flowAt: -Infinity, startedAt: Date.now(), error: null,
   };
 }
 function defaultName(info) {
@@ -158,10 +159,10 @@ async function trainOne(run) {
   (run.history.gradNorms ??= []).push([info.step, info.gradNorm]);
   post({ event: 'progress', runId: run.id, step: info.step, loss: losses[0], seconds, epochs: info.epochs,
     gradNorm: info.gradNorm, batchesPerEpoch: info.batchesPerEpoch, charsPerEpoch: info.corpus.charsPerEpoch });
-  const evalEvery = Math.max(10, Math.min(200, Math.round(info.batchesPerEpoch / 10)));
+  const evalEvery = evalInterval(info.batchesPerEpoch, run.evalMs, 1000 * run.seconds / run.steps);
   if (info.corpus.poemsValidation > 0 && info.step - run.evalAt >= evalEvery && !jobs.some((j) => j.run === run && j.kind === 'eval')) {
     run.evalAt = info.step;
-    jobs.push({ kind: 'eval', run, step: info.step, next: 0, total: 0, tokens: 0 });
+    jobs.push({ kind: 'eval', run, step: info.step, next: 0, total: 0, tokens: 0, ms: 0 });
   }
   if (info.step - run.flowAt >= FLOW_EVERY) {
     run.flowAt = info.step;
@@ -177,9 +178,12 @@ async function runJob(job) {
     if (job.kind === 'eval') {
       const total = run.trainer.evalBatches();
       const end = Math.min(total, job.next + EVAL_SLICE);
+      const sliceStarted = performance.now();
       const part = await run.trainer.evaluatePart(job.next, end);
+      job.ms += performance.now() - sliceStarted;
       job.total += part.total; job.tokens += part.tokens; job.next = end;
       if (end < total) { jobs.unshift(job); return; }
+      run.evalMs = job.ms;
       const perplexity = Math.exp(job.total / Math.max(1, job.tokens));
       run.history.evals.push([job.step, perplexity]);
       post({ event: 'eval', runId: run.id, step: job.step, perplexity, loss: Math.log(perplexity) });
@@ -525,7 +529,7 @@ const ops = {
       const starter = useStarter ? await loadStarter(starterName) : null;
       runs = [starter ?? await createRun(settings)];
       // A first visit shows the starter model's held-out perplexity before any training.
-      if (starter) jobs.push({ kind: 'eval', run: starter, step: starter.trainer.info().step, next: 0, total: 0, tokens: 0 });
+      if (starter) jobs.push({ kind: 'eval', run: starter, step: starter.trainer.info().step, next: 0, total: 0, tokens: 0, ms: 0 });
       workspace = { id: uid('w'), owner: false };
       await claimRuns();
       if (canAutosave()) await saveWorkspace().catch((e) => autosaveFailed(e, runs[0].id));
