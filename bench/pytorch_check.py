@@ -1,6 +1,6 @@
 """An exported Shige model in PyTorch: loads `shige train --export DIR` (model.safetensors +
 vocab.json + config.json) into nn.Embedding -> nn.RNN / nn.LSTM / nn.GRU -> nn.Linear, decodes
-greedily from a start character the way `shige generate --temperature 0` does (PAD, UNK and BOS
+greedily from a start character the way `shige generate --temperature 0 --repetition-penalty 1` does (PAD, UNK and BOS
 are never chosen; EOS ends the poem; at most 80 characters), and prints the poem.
 
 Usage: python bench/pytorch_check.py EXPORT_DIR [START]   (in the benchmark's venv)

@@ -384,7 +384,8 @@ dropArea.ondragleave = (e) => { if (!dropArea.contains(e.relatedTarget)) zone.cl
 dropArea.ondrop = (e) => { e.preventDefault(); zone.classList.remove('over'); const f = e.dataTransfer.files[0]; if (f) useFile(f); };
 
 // ---- writing ------------------------------------------------------------------------------
-const TOP_P = 0.95;
+// With the penalty input's 1.2, the sampling that `shige eval --sampling-sweep` chose (BENCHMARKS.md).
+const TOP_P = 0.9;
 // Rhyme applies to forms with lines only.
 const syncRhyme = () => { $('rhyme').disabled = $('form').value === 'free'; };
 $('form').addEventListener('change', syncRhyme);

@@ -268,7 +268,8 @@ pub struct SamplingArgs {
     #[arg(long, default_value_t = 0)]
     top_k: usize,
     /// Sample from the smallest set of characters whose probability reaches p (1: all)
-    #[arg(long, default_value_t = 0.95, value_parser = number(0.0, 1.0, true))]
+    // 0.9 and the penalty 1.2 below: chosen by `shige eval --sampling-sweep` (BENCHMARKS.md).
+    #[arg(long, default_value_t = 0.9, value_parser = number(0.0, 1.0, true))]
     top_p: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -282,7 +283,7 @@ pub struct SamplingArgs {
     #[arg(long)]
     rhyme: bool,
     /// Make characters already in the poem less likely (1: off)
-    #[arg(long, default_value_t = 1.0, value_parser = number(1.0, 10.0, true))]
+    #[arg(long, default_value_t = 1.2, value_parser = number(1.0, 10.0, true))]
     repetition_penalty: f64,
 }
 
@@ -454,8 +455,12 @@ fn print_eval(r: &serde_json::Value, args: &EvalArgs) {
         for row in rows {
             let q = &row["quality"];
             println!(
-                "| {} | {} | {} | {} | {} | {:.1} | {} | {} |",
-                row["temperature"], row["topP"], row["repetitionPenalty"], pct(&q["wellFormed"]), pct(&q["rhymeWujue"]),
+                "| {:.2} | {:.2} | {:.2} | {} | {} | {:.1} | {} | {} |",
+                row["temperature"].as_f64().unwrap_or(f64::NAN),
+                row["topP"].as_f64().unwrap_or(f64::NAN),
+                row["repetitionPenalty"].as_f64().unwrap_or(f64::NAN),
+                pct(&q["wellFormed"]),
+                pct(&q["rhymeWujue"]),
                 q["copiedMean"].as_f64().unwrap_or(0.0), pct(&q["copiesALine"]), pct(&q["repeated"])
             );
         }
