@@ -565,7 +565,7 @@ function showStarter(step, perplexity) {
   const figure = Object.assign(document.createElement('strong'), { id: 'starter-perplexity' });
   notices.show(() => {
     figure.textContent = formatNumber(perplexity, 2);
-    return [t('starter.intro', { step: formatNumber(step) }), ' ', figure, '. ', t('starter.next')];
+    return [t('starter.intro', { step: formatNumber(step) }), ' ', figure, t('starter.afterFigure'), t('starter.next')];
   }, { kind: 'info', id: 'starter' });
 }
 

@@ -145,6 +145,7 @@ export default {
   starter: {
     name: 'Starter (全唐诗)',
     intro: 'This page opens with a model already trained on the built-in 全唐诗 ({{step}} steps). Its held-out perplexity:',
+    afterFigure: '. ',
     next: 'Write with it now, press Train to fine-tune it, or start a fresh model with New model.',
   },
   inspect: {

@@ -145,6 +145,7 @@ export default {
   starter: {
     name: '起步模型（全唐诗）',
     intro: '本页打开时就有一个已在内置《全唐诗》上训练好的模型（{{step}} 步）。它的留出困惑度：',
+    afterFigure: '。',
     next: '现在就可以用它写诗，按“训练”继续微调，或用“新模型”从头开始。',
   },
   inspect: {
