@@ -6,7 +6,10 @@ cd "$ROOT"
 bash scripts/setup.sh
 
 say "cargo test (native; wgpu on the software Vulkan adapter)"
-SHIGE_REQUIRE_WGPU=1 cargo test --release
+# Their scratch files go under one folder, removed afterwards (the CLI tests' would stay in /tmp).
+rust_tmp=$(mktemp -d "${TMPDIR:-/tmp}/shige-cargo-test.XXXXXX")
+trap 'rm -rf "$rust_tmp"' EXIT
+SHIGE_REQUIRE_WGPU=1 TMPDIR=$rust_tmp cargo test --release
 
 say "wasm build and static site"
 bash scripts/build-site.sh
