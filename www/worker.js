@@ -162,13 +162,18 @@ async function trainOne(run) {
   const evalEvery = evalInterval(info.batchesPerEpoch, run.evalMs, 1000 * run.seconds / run.steps);
   if (info.corpus.poemsValidation > 0 && info.step - run.evalAt >= evalEvery && !jobs.some((j) => j.run === run && j.kind === 'eval')) {
     run.evalAt = info.step;
-    jobs.push({ kind: 'eval', run, step: info.step, next: 0, total: 0, tokens: 0, ms: 0 });
+    jobs.push(evalJob(run, info.step));
   }
   if (info.step - run.flowAt >= FLOW_EVERY) {
     run.flowAt = info.step;
     jobs.push({ kind: 'flow', run, step: info.step });
   }
   if (info.step - run.savedStep >= AUTOSAVE_EVERY || performance.now() - run.savedTime >= AUTOSAVE_MS) await autosaveRun(run);
+}
+
+/** A held-out evaluation of `run` at `step`, run a slice at a time by `runJob`. */
+function evalJob(run, step) {
+  return { kind: 'eval', run, step, next: 0, total: 0, tokens: 0, ms: 0 };
 }
 
 async function runJob(job) {
@@ -529,7 +534,7 @@ const ops = {
       const starter = useStarter ? await loadStarter(starterName) : null;
       runs = [starter ?? await createRun(settings)];
       // A first visit shows the starter model's held-out perplexity before any training.
-      if (starter) jobs.push({ kind: 'eval', run: starter, step: starter.trainer.info().step, next: 0, total: 0, tokens: 0, ms: 0 });
+      if (starter) jobs.push(evalJob(starter, starter.trainer.info().step));
       workspace = { id: uid('w'), owner: false };
       await claimRuns();
       if (canAutosave()) await saveWorkspace().catch((e) => autosaveFailed(e, runs[0].id));
