@@ -84,12 +84,10 @@ pub struct ModelShape {
 impl ModelShape {
     /// Checks the sizes before anything is allocated.
     pub fn validate(&self, vocab_size: usize) -> Result<(), String> {
-        let width = 1..=MAX_WIDTH;
-        if !width.contains(&self.embedding) || !width.contains(&self.hidden) {
-            return Err(format!(
-                "embedding and hidden must be between 1 and {MAX_WIDTH} (got {} and {})",
-                self.embedding, self.hidden
-            ));
+        for (setting, width) in [("embedding", self.embedding), ("hidden", self.hidden)] {
+            if !(1..=MAX_WIDTH).contains(&width) {
+                return Err(format!("{setting} must be between 1 and {MAX_WIDTH} (got {width})"));
+            }
         }
         if !(1..=MAX_LAYERS).contains(&self.layers) {
             return Err(format!("layers must be between 1 and {MAX_LAYERS} (got {})", self.layers));

@@ -96,6 +96,12 @@ impl Schedule {
     }
 }
 
+/// Largest batch and sequence cap a run may have: wider than the page's form (512 and 512) and
+/// the CLI's recipes (batch 16 to 64, cap 96). Beyond them no machine here could train: a batch
+/// of 4096 sequences of 1024 over a 6,000-character vocabulary is already 100 GB of logits.
+pub const MAX_BATCH_SIZE: usize = 4096;
+pub const MAX_SEQ_LEN: usize = 1024;
+
 /// Longest sequence and largest batch `Trainer::gradient_flow` measures.
 pub const GRADIENT_FLOW_STEPS: usize = 48;
 pub const GRADIENT_FLOW_BATCH: usize = 16;
@@ -128,11 +134,14 @@ impl TrainConfig {
     /// Checks every setting is usable before a model is built.
     pub fn validate(&self) -> Result<(), String> {
         let finite_in = |x: f64, lo: f64, hi: f64| x.is_finite() && x >= lo && x <= hi;
-        if self.batch_size == 0 {
-            return Err("the batch size must be at least 1".into());
+        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
+            return Err(format!("the batch size must be between 1 and {MAX_BATCH_SIZE} (got {})", self.batch_size));
         }
-        if self.max_seq_len < 2 {
-            return Err("the sequence cap must be at least 2 (BOS and one character)".into());
+        if !(2..=MAX_SEQ_LEN).contains(&self.max_seq_len) {
+            return Err(format!(
+                "the sequence cap must be between 2 (BOS and one character) and {MAX_SEQ_LEN} (got {})",
+                self.max_seq_len
+            ));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 10.0) {
             return Err(format!("the learning rate must be above 0 and at most 10 (got {})", self.learning_rate));

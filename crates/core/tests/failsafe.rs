@@ -153,9 +153,18 @@ fn utf16_and_bad_settings_are_refused_with_their_reasons() {
         Ok(_) => panic!("accepted"),
     };
     let shape = common::tiny_shape;
-    assert!(fails(shape().with_hidden(100_000), TrainConfig::new()).contains("between 1 and 4096"));
-    assert!(fails(shape(), TrainConfig::new().with_batch_size(0)).contains("batch size"));
+    assert!(fails(shape().with_hidden(100_000), TrainConfig::new()).contains("hidden must be between 1 and 4096 (got 100000)"));
+    assert!(fails(shape().with_hidden(0), TrainConfig::new()).contains("hidden must be between 1 and 4096 (got 0)"));
+    assert!(fails(shape().with_embedding(4097), TrainConfig::new()).contains("embedding must be between 1 and 4096"));
+    assert!(fails(shape(), TrainConfig::new().with_batch_size(0)).contains("batch size must be between 1 and 4096"));
+    assert!(fails(shape(), TrainConfig::new().with_batch_size(53_024_288)).contains("batch size must be between 1 and 4096"));
     assert!(fails(shape(), TrainConfig::new().with_max_seq_len(1)).contains("sequence cap"));
+    assert!(fails(shape(), TrainConfig::new().with_max_seq_len(1025)).contains("and 1024 (got 1025)"));
+    // The largest settings allowed are accepted (the model is checked, not built, here).
+    let widest = TrainConfig::new().with_batch_size(4096).with_max_seq_len(1024);
+    assert_eq!(widest.validate(), Ok(()));
+    assert_eq!(shape().with_hidden(4096).with_embedding(4096).validate(100), Ok(()));
+    assert_eq!(shape().with_layers(8).validate(100), Ok(()));
     assert!(fails(shape(), TrainConfig::new().with_learning_rate(0.0)).contains("learning rate"));
     assert!(fails(shape(), TrainConfig::new().with_learning_rate(f64::NAN)).contains("learning rate"));
     assert!(fails(shape().with_dropout(1.0), TrainConfig::new()).contains("dropout"));
