@@ -7,9 +7,14 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use shige_core::corpus::Poem;
+use shige_core::training::{MAX_BATCH_SIZE, MAX_SEQ_LEN};
 use shige_core::{CleaningConfig, Corpus, GenerateOptions, PoemForm, TrainConfig, Trainer, generate};
 
-use crate::{DeviceChoice, ModelArgs, open_device_named, read_corpus};
+use crate::{DeviceChoice, ModelArgs, count, open_device_named, read_corpus};
+
+/// Most timed or warm-up steps a bench runs: it cuts `batch_size * steps * 4` pieces of the corpus,
+/// which must neither overflow nor take days.
+const MAX_BENCH_STEPS: usize = 100_000;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -20,18 +25,18 @@ pub struct BenchArgs {
     device: DeviceChoice,
     #[command(flatten)]
     model: ModelArgs,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = count(1, MAX_BATCH_SIZE))]
     batch_size: usize,
     /// Sequence length of every batch (BOS + characters)
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = count(2, MAX_SEQ_LEN))]
     seq: usize,
     /// Timed steps
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = count(1, MAX_BENCH_STEPS))]
     steps: usize,
     /// Untimed steps first
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = count(0, MAX_BENCH_STEPS))]
     warmup: usize,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = count(1, 1_000_000))]
     min_char_freq: usize,
     /// Print one JSON object instead of a sentence
     #[arg(long)]
@@ -44,12 +49,12 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     let (device, adapter) = open_device_named(args.device)?;
-    let steps = args.steps.max(1);
+    let steps = args.steps;
     let corpus = read_corpus(&args.corpus, &CleaningConfig::new().with_validation_share(0.0))?;
     // Cut the corpus text into pieces of exactly `seq - 1` characters so every batch is
     // [batch_size, seq] with no padding, like the peers' fixed-shape benchmarks.
     let text: Vec<char> = corpus.train.iter().flat_map(|p| p.content.iter().copied()).collect();
-    let all_pieces = text.chunks_exact(args.seq.max(2) - 1);
+    let all_pieces = text.chunks_exact(args.seq - 1);
     if let Some(path) = &args.pieces_out {
         let mut out = std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,

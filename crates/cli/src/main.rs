@@ -142,6 +142,15 @@ pub fn count(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + C
     }
 }
 
+/// A parser for a step count of at least `lo` (a period of 0 steps would divide by zero).
+pub fn steps(lo: u64) -> impl Fn(&str) -> Result<u64, String> + Clone {
+    move |s| match s.trim().parse::<u64>() {
+        Ok(n) if n >= lo => Ok(n),
+        Ok(n) => Err(format!("{n} is out of range: use {lo} or more")),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
+
 /// A parser for a finite number in `[lo, hi]` (`[lo, hi)` when `hi_included` is false).
 /// NaN and infinities never get through: they would be saved as JSON `null`.
 pub fn number(lo: f64, hi: f64, hi_included: bool) -> impl Fn(&str) -> Result<f64, String> + Clone {
@@ -269,7 +278,8 @@ pub struct SamplingArgs {
     top_k: usize,
     /// Sample from the smallest set of characters whose probability reaches p (1: all)
     // 0.9 and the penalty 1.2 below: chosen by `shige eval --sampling-sweep` (BENCHMARKS.md).
-    #[arg(long, default_value_t = 0.9, value_parser = number(0.0, 1.0, true))]
+    // Above 0: the sampler takes 0 as "off" (all characters), the opposite of what it reads as.
+    #[arg(long, default_value_t = 0.9, value_parser = positive(1.0))]
     top_p: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -277,7 +287,7 @@ pub struct SamplingArgs {
     #[arg(long, default_value = "free", value_parser = parse_form)]
     form: PoemForm,
     /// Most characters in a free poem
-    #[arg(long, default_value_t = 80)]
+    #[arg(long, default_value_t = 80, value_parser = count(1, MAX_POEM_CHARS))]
     max_chars: usize,
     /// 绝句/律诗: end the even lines in one rhyme group (中华新韵)
     #[arg(long)]
@@ -286,6 +296,10 @@ pub struct SamplingArgs {
     #[arg(long, default_value_t = 1.2, value_parser = number(1.0, 10.0, true))]
     repetition_penalty: f64,
 }
+
+/// Longest free poem `--max-chars` may ask for: 0 wrote the start character alone, and a
+/// figure near `usize::MAX` overflowed the sampler's step count.
+const MAX_POEM_CHARS: usize = 10_000;
 
 fn parse_form(s: &str) -> Result<PoemForm, String> {
     PoemForm::parse(s).ok_or_else(|| format!("unknown form {s:?}: use free, wujue, qijue, wulv or qilv"))

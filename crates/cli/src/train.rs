@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use shige_core::training::{Decay, Schedule};
+use shige_core::training::{Decay, MAX_BATCH_SIZE, MAX_SEQ_LEN, Schedule};
 use shige_core::{Checkpoint, Evaluation, TrainConfig, TrainError, Trainer};
 
 fn parse_decay(s: &str) -> Result<Decay, String> {
@@ -18,11 +18,17 @@ fn parse_decay(s: &str) -> Result<Decay, String> {
 
 use crate::{
     CorpusArgs, DeviceChoice, ModelArgs, check_writable, count, number, open_device, positive, read_checkpoint, read_corpus,
-    write_atomically,
+    steps, write_atomically,
 };
 
 /// Steps run between loss read-backs (and Ctrl-C checks).
 const CHUNK: usize = 5;
+
+/// The longest run `--epochs` and `--minutes` may ask for: far beyond any real run, while the
+/// step count and the duration stay well inside `u64` and `Duration` (an infinite or NaN
+/// request would panic there, or train nothing).
+const MAX_EPOCHS: f64 = 1e6;
+const MAX_MINUTES: f64 = 1e6;
 
 /// The recipe that won the 30-minute search (BENCHMARKS.md, "The recipe search", `wsd`): a
 /// higher peak learning rate with warm-up, held for 55 % of the run and then decayed linearly,
@@ -38,10 +44,10 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
     /// Train this many epochs (fractions allowed)
-    #[arg(long)]
+    #[arg(long, value_parser = positive(MAX_EPOCHS))]
     epochs: Option<f64>,
     /// Train for this many minutes instead
-    #[arg(long, conflicts_with = "epochs")]
+    #[arg(long, conflicts_with = "epochs", value_parser = positive(MAX_MINUTES))]
     minutes: Option<f64>,
     /// Continue from this checkpoint (its model, vocabulary and settings are kept)
     #[arg(long)]
@@ -59,17 +65,17 @@ pub struct TrainArgs {
     #[arg(long)]
     log: Option<PathBuf>,
     /// Validate every this many steps
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = steps(1))]
     eval_every: u64,
     /// Save a checkpoint every this many steps
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = steps(1))]
     save_every: u64,
     #[command(flatten)]
     model: ModelArgs,
-    #[arg(long, default_value_t = 32, value_parser = count(1, 4096))]
+    #[arg(long, default_value_t = 32, value_parser = count(1, MAX_BATCH_SIZE))]
     batch_size: usize,
     /// Longest sequence (BOS + characters); longer poems are truncated
-    #[arg(long, default_value_t = 96, value_parser = count(2, 4096))]
+    #[arg(long, default_value_t = 96, value_parser = count(2, MAX_SEQ_LEN))]
     max_seq_len: usize,
     /// Learning rate, the schedule's peak [default: 0.003; on --resume, the checkpoint's]
     #[arg(long, value_parser = positive(10.0))]

@@ -108,7 +108,10 @@ fn every_command_has_help() {
 /// Runs `shige train` on tangshi.txt with `extra` flags and returns its output.
 fn train(extra: &[&str]) -> Output {
     let corpus = tangshi();
-    let mut args = vec!["train", "--corpus", corpus.to_str().unwrap(), "--epochs", "0.05"];
+    let mut args = vec!["train", "--corpus", corpus.to_str().unwrap()];
+    if !extra.iter().any(|a| a.starts_with("--epochs") || a.starts_with("--minutes")) {
+        args.extend(["--epochs", "0.05"]);
+    }
     for (flag, small) in [("--embedding", "8"), ("--hidden", "8")] {
         if !extra.contains(&flag) {
             args.extend([flag, small]);
@@ -134,8 +137,23 @@ fn bad_flags_are_refused_before_any_work() {
         (&["--dropout", "1"], "use a number in [0, 1)"),
         (&["--hidden", "100000"], "100000 is out of range: use 1 to 4096"),
         (&["--embedding", "0"], "0 is out of range: use 1 to 4096"),
-        (&["--batch-size", "0"], "0 is out of range: use 1 to 4096"),
-        (&["--max-seq-len", "1"], "1 is out of range: use 2 to 4096"),
+        (&["--batch-size", "0"], "'--batch-size <BATCH_SIZE>': 0 is out of range: use 1 to 4096"),
+        (&["--batch-size", "53024288"], "'--batch-size <BATCH_SIZE>': 53024288 is out of range: use 1 to 4096"),
+        (&["--max-seq-len", "1"], "1 is out of range: use 2 to 1024"),
+        (&["--max-seq-len", "1025"], "'--max-seq-len <MAX_SEQ_LEN>': 1025 is out of range: use 2 to 1024"),
+        // Each of these panicked (Duration::from_secs_f64, a remainder by zero) or trained
+        // nothing and exited 0.
+        (&["--minutes", "nan"], "'--minutes <MINUTES>': nan is out of range: use a number above 0"),
+        (&["--minutes", "inf"], "'--minutes <MINUTES>': inf is out of range"),
+        (&["--minutes=-1"], "'--minutes <MINUTES>': -1 is out of range"),
+        (&["--minutes", "0"], "'--minutes <MINUTES>': 0 is out of range"),
+        (&["--epochs", "nan"], "'--epochs <EPOCHS>': nan is out of range: use a number above 0"),
+        (&["--epochs", "inf"], "'--epochs <EPOCHS>': inf is out of range"),
+        (&["--epochs=-2"], "'--epochs <EPOCHS>': -2 is out of range"),
+        (&["--epochs", "0"], "'--epochs <EPOCHS>': 0 is out of range"),
+        (&["--eval-every", "0"], "'--eval-every <EVAL_EVERY>': 0 is out of range: use 1 or more"),
+        (&["--save-every", "0"], "'--save-every <SAVE_EVERY>': 0 is out of range: use 1 or more"),
+        (&["--save-every=-5"], "'--save-every <SAVE_EVERY>': \"-5\" is not a whole number"),
         (&["--cell", "transformer"], "unknown cell \"transformer\": use rnn, lstm or gru"),
     ] {
         let mut args = flags.to_vec();
@@ -150,6 +168,27 @@ fn bad_flags_are_refused_before_any_work() {
     let said = text(&train(&["--embedding", "4096", "--hidden", "4096", "--layers", "8", "--out", out]));
     assert!(said.contains("parameters; the limit is"), "{said}");
     assert!(!out_path.exists());
+}
+
+#[test]
+fn bad_sampling_and_bench_flags_are_refused_with_the_flag_named() {
+    // Parsing comes first, so no model or corpus is read: these paths need not exist.
+    let model = scratch("never-read.ckpt");
+    let model = model.to_str().unwrap();
+    for (flags, message) in [
+        (&["generate", "--model", model, "--top-p", "0"][..], "'--top-p <TOP_P>': 0 is out of range: use a number above 0 and at most 1"),
+        (&["generate", "--model", model, "--top-p", "nan"], "'--top-p <TOP_P>': nan is out of range"),
+        (&["generate", "--model", model, "--temperature", "inf"], "'--temperature <TEMPERATURE>': inf is out of range"),
+        (&["generate", "--model", model, "--max-chars", "0"], "'--max-chars <MAX_CHARS>': 0 is out of range: use 1 to 10000"),
+        (&["eval", "--model", model, "--corpus", model, "--repetition-penalty", "nan"], "'--repetition-penalty <REPETITION_PENALTY>'"),
+        (&["bench", "--corpus", model, "--batch-size", "0"], "'--batch-size <BATCH_SIZE>': 0 is out of range: use 1 to 4096"),
+        (&["bench", "--corpus", model, "--seq", "1"], "'--seq <SEQ>': 1 is out of range: use 2 to 1024"),
+        (&["bench", "--corpus", model, "--steps", "0"], "'--steps <STEPS>': 0 is out of range: use 1 to 100000"),
+    ] {
+        let out = shige(flags);
+        assert_eq!(out.status.code(), Some(2), "{flags:?} was not refused as a usage error: {}", text(&out));
+        assert!(text(&out).contains(message), "{flags:?}: {}", text(&out));
+    }
 }
 
 #[test]
