@@ -46,6 +46,50 @@ console.log(JSON.stringify(result));`;
   assert.ok(result.lossFell);
   assert.match(result.poem, /^月[^，。]{4}，[^，。]{5}。[^，。]{5}，[^，。]{5}。$/u);
   assert.ok(result.bytes > 1000);
+
+  // What the package refuses, with the keys the page translates: a batch whose positions
+  // wrapped past 2^32 on wasm32 (it passed the memory check as 32 positions), a model over the
+  // memory budget, and step counts that are not counts (trainSteps(-1) was 4,294,967,295 steps).
+  const guards = `import { readFile } from 'node:fs/promises';
+import init, { CorpusData, Trainer, estimateMemory, memoryBudget } from 'shige';
+await init({ module_or_path: await readFile(new URL(import.meta.resolve('shige/shige_bg.wasm'))) });
+const corpusBytes = await readFile(${JSON.stringify(join(dataDir, 'tangshi.txt'))});
+const corpus = CorpusData.parse(corpusBytes);
+const refusal = (promise) => promise.then(() => 'accepted', (e) => ({ key: e.key ?? null, vars: e.vars ?? null, message: e.message }));
+const tiny = { cell: 'gru', hidden: 32, embedding: 16, batchSize: 8, backend: 'cpu' };
+const trainer = await Trainer.create(corpus, tiny);
+const result = {
+  budget: memoryBudget(),
+  // 53,024,288 poems of 81 positions: 2^32 + 32 positions, which wasm32's usize wrapped to 32.
+  wrappedEstimate: estimateMemory({ ...tiny, batchSize: 53024288 }, corpus.info().vocabSize),
+  wrapped: await refusal(Trainer.create(corpus, { ...tiny, batchSize: 53024288 })),
+  tooBig: await refusal(Trainer.create(corpus, { ...tiny, hidden: 4096, embedding: 4096, batchSize: 512, maxSeqLen: 512 })),
+  steps: {},
+};
+for (const n of [-1, 0, 2.5, NaN, 1e6]) result.steps[String(n)] = await refusal(trainer.trainSteps(n));
+result.oneStep = (await trainer.trainSteps(1)).length;
+const saved = await trainer.save();
+const reopened = await Trainer.load(saved, corpusBytes, 'cpu', { batchSize: 4 });
+result.reopened = [reopened.info().batchSize, reopened.info().batchReducedFrom ?? null];
+result.reopenedAsSaved = (await Trainer.load(saved, corpusBytes, 'cpu')).info().batchSize;
+result.badBatch = await refusal(Trainer.load(saved, corpusBytes, 'cpu', { batchSize: 4097 }));
+console.log(JSON.stringify(result));`;
+  await writeFile(join(dir, 'guards.mjs'), guards);
+  const refused = JSON.parse(execFileSync(process.execPath, ['guards.mjs'], { cwd: dir, encoding: 'utf8' }).trim());
+  assert.equal(refused.budget, 3 * 2 ** 30);
+  assert.ok(refused.wrappedEstimate > 2 ** 32 * 4, `estimate ${refused.wrappedEstimate}`);
+  // Outside the settings' bounds (batch 1 to 4096) before any memory is estimated.
+  assert.equal(refused.wrapped.key, 'error.train.settings');
+  assert.match(refused.wrapped.message, /batch size must be between 1 and 4096/);
+  assert.equal(refused.tooBig.key, 'settings.tooBig');
+  assert.ok(Number(refused.tooBig.vars.gib) > 3, refused.tooBig.vars.gib);
+  for (const [n, why] of Object.entries(refused.steps)) {
+    assert.match(why.message ?? '', /trainSteps needs a whole number of steps from 1 to 100000/, `trainSteps(${n})`);
+  }
+  assert.equal(refused.oneStep, 1);
+  assert.deepEqual(refused.reopened, [4, null]);
+  assert.equal(refused.reopenedAsSaved, 8);
+  assert.equal(refused.badBatch.key, 'error.train.settings');
 });
 
 test('the npm package runs in a plain page with no bundler (an import map)', { timeout: 300_000 }, async () => {

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use shige_core::memory::{WASM_BUDGET_BYTES, gib, largest_fitting_batch, training_bytes};
 use shige_core::novelty::CopyIndex;
 use shige_core::{
     Cell, Checkpoint, CleaningConfig, Corpus, EncodedCorpus, GenerateOptions, ModelShape, PoemModel, PoemModelConfig,
@@ -163,6 +164,78 @@ impl Coded for shige_core::TrainError {
     }
 }
 
+/// Why a model cannot train in this tab: its estimate (`shige_core::memory`) is over the budget.
+#[derive(Debug)]
+enum MemoryError {
+    /// The settings asked for (`Trainer.create`, or `Trainer.load` with a `batchSize`).
+    TooBig { bytes: u64 },
+    /// A saved model even with a batch of one poem: `bytes` is that smallest estimate.
+    CheckpointTooBig { bytes: u64 },
+}
+
+impl std::fmt::Display for MemoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let budget = gib(WASM_BUDGET_BYTES);
+        match self {
+            MemoryError::TooBig { bytes } => write!(
+                f,
+                "this model needs about {} GiB to train, more than a browser tab can hold ({budget} GiB); \
+                 lower hidden, embedding, batch or the sequence cap",
+                gib(*bytes)
+            ),
+            MemoryError::CheckpointTooBig { bytes } => write!(
+                f,
+                "this saved model needs about {} GiB to train even one poem at a time, more than a browser \
+                 tab can hold ({budget} GiB)",
+                gib(*bytes)
+            ),
+        }
+    }
+}
+
+impl Coded for MemoryError {
+    fn code(&self) -> (&'static str, Vec<(&'static str, String)>) {
+        match self {
+            MemoryError::TooBig { bytes } => ("settings.tooBig", vec![("gib", gib(*bytes))]),
+            MemoryError::CheckpointTooBig { bytes } => ("error.checkpointTooBig", vec![("gib", gib(*bytes))]),
+        }
+    }
+}
+
+/// The longest training sequence a corpus cleaned this way gives (its longest poem and BOS),
+/// which bounds the positions of a batch in the memory estimate.
+fn longest_sequence(cleaning: &CleaningConfig) -> usize {
+    cleaning.max_chars.saturating_add(1)
+}
+
+/// The memory budget's check of `Trainer.create` and of a `batchSize` given to `Trainer.load`.
+fn check_memory(model: &PoemModelConfig, train: &TrainConfig, cleaning: &CleaningConfig) -> Result<(), JsValue> {
+    let bytes = training_bytes(model, train, longest_sequence(cleaning));
+    if bytes > WASM_BUDGET_BYTES {
+        return Err(fail(MemoryError::TooBig { bytes }));
+    }
+    Ok(())
+}
+
+/// Invalid settings as the page reports them (`error.train.settings`).
+fn invalid_settings(why: String) -> JsValue {
+    fail(shige_core::TrainError::Settings(why))
+}
+
+/// Most steps one `trainSteps` call may run: the page asks for one at a time, and a call holds
+/// the trainer (nothing else can run on it) until it ends.
+const MAX_STEPS_PER_CALL: usize = 100_000;
+
+/// `trainSteps`'s count from a JS number: a whole number from 1 to `MAX_STEPS_PER_CALL`. A
+/// `usize` argument would take -1 as 4,294,967,295 steps, and NaN or 2.5 silently.
+fn step_count(n: f64) -> Result<usize, String> {
+    if n.is_finite() && n.fract() == 0.0 && (1.0..=MAX_STEPS_PER_CALL as f64).contains(&n) {
+        Ok(n as usize)
+    } else {
+        Err(format!("trainSteps needs a whole number of steps from 1 to {MAX_STEPS_PER_CALL} (got {n:?})"))
+    }
+}
+
 /// Why the trainer cannot be borrowed: another call holds it, or a panic left it borrowed.
 fn busy() -> String {
     match panic_message() {
@@ -209,6 +282,23 @@ impl Default for TrainerOptions {
             grad_clip: train.grad_clip,
             seed: train.seed,
             backend: "auto".into(),
+        }
+    }
+}
+
+/// `Trainer.load`'s options (all optional; camelCase in JS).
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct LoadOptions {
+    /// Train with this batch size instead of the checkpoint's.
+    batch_size: Option<usize>,
+}
+
+impl LoadOptions {
+    fn from_js(options: Option<js_sys::Object>) -> Result<Self, JsError> {
+        match options {
+            None => Ok(Self::default()),
+            Some(o) => serde_wasm_bindgen::from_value(o.into()).map_err(|e| js_err(format!("bad load options: {e}"))),
         }
     }
 }
@@ -312,6 +402,9 @@ struct Info {
     learning_rate: f64,
     output_dropout: f64,
     batch_size: usize,
+    /// The checkpoint's batch, when it did not fit the memory budget and the model was opened
+    /// with the largest batch that does (`batch_size`).
+    batch_reduced_from: Option<usize>,
     max_seq_len: usize,
     seed: u64,
     corpus: CorpusInfo,
@@ -383,10 +476,12 @@ pub struct Trainer {
     backend: String,
     fallback_reason: Option<String>,
     skipped_software_webgpu: bool,
+    /// See `Info::batch_reduced_from`.
+    batch_reduced_from: Option<usize>,
 }
 
 impl Trainer {
-    fn wrap(trainer: shige_core::Trainer, opened: device::Opened) -> Trainer {
+    fn wrap(trainer: shige_core::Trainer, opened: device::Opened, batch_reduced_from: Option<usize>) -> Trainer {
         let last_good = LastGood {
             cleaning: trainer.cleaning.clone(),
             model: trainer.model_config.clone(),
@@ -400,6 +495,7 @@ impl Trainer {
             backend: opened.name,
             fallback_reason: opened.fallback_reason,
             skipped_software_webgpu: opened.skipped_software_webgpu,
+            batch_reduced_from,
         }
     }
 
@@ -424,6 +520,7 @@ impl Trainer {
             learning_rate: config.learning_rate,
             output_dropout: config.output_dropout,
             batch_size: config.batch_size,
+            batch_reduced_from: self.batch_reduced_from,
             max_seq_len: config.max_seq_len,
             seed: config.seed,
             corpus: corpus_info(t.data()),
@@ -437,29 +534,61 @@ impl Trainer {
 
 #[wasm_bindgen]
 impl Trainer {
-    /// `Trainer.create(corpus, options)`: a fresh model on a parsed corpus.
+    /// `Trainer.create(corpus, options)`: a fresh model on a parsed corpus. Invalid settings
+    /// reject with `error.train.settings`; a model over the memory budget with `settings.tooBig`.
     pub async fn create(corpus: &CorpusData, options: JsValue) -> Result<Trainer, JsValue> {
         let o = TrainerOptions::from_js(options)?;
         let (shape, config) = (o.shape()?, o.train_config());
-        config.validate().map_err(|e| fail(shige_core::TrainError::Settings(e)))?;
-        shape.validate(corpus.data.vocab.len()).map_err(|e| fail(shige_core::TrainError::Settings(e)))?;
+        config.validate().map_err(invalid_settings)?;
+        shape.validate(corpus.data.vocab.len()).map_err(invalid_settings)?;
+        check_memory(&PoemModelConfig::new(corpus.data.vocab.len(), shape.clone()), &config, &corpus.data.cleaning)?;
         let opened = device::open(&o.backend).await;
         let trainer = shige_core::Trainer::on_data(corpus.data.clone(), shape, config, &opened.device).map_err(fail)?;
-        Ok(Trainer::wrap(trainer, opened))
+        Ok(Trainer::wrap(trainer, opened, None))
     }
 
-    /// `Trainer.load(checkpointBytes, corpusBytes?, backend?)`: a saved model (from the page or
-    /// the CLI). With a corpus it can continue training on it; without, it can only write.
-    pub async fn load(checkpoint: Vec<u8>, corpus: Option<Vec<u8>>, backend: Option<String>) -> Result<Trainer, JsValue> {
-        let ckpt = Checkpoint::from_bytes(&checkpoint).map_err(fail)?;
+    /// `Trainer.load(checkpointBytes, corpusBytes?, backend?, options?)`: a saved model (from the
+    /// page or the CLI). With a corpus it can continue training on it; without, it can only write.
+    /// `options.batchSize` trains it with that batch instead of its own. Its saved settings are
+    /// checked as `create` checks them; a model whose own batch is over the memory budget opens
+    /// with the largest batch that fits (`info().batchReducedFrom` then holds its own), and one
+    /// that does not fit even with a batch of one rejects with `error.checkpointTooBig`.
+    pub async fn load(
+        checkpoint: Vec<u8>,
+        corpus: Option<Vec<u8>>,
+        backend: Option<String>,
+        options: Option<js_sys::Object>,
+    ) -> Result<Trainer, JsValue> {
+        let options = LoadOptions::from_js(options)?;
+        let mut ckpt = Checkpoint::from_bytes(&checkpoint).map_err(fail)?;
         drop(checkpoint);
+        if let Some(batch_size) = options.batch_size {
+            ckpt.train.batch_size = batch_size;
+        }
+        ckpt.train.validate().map_err(invalid_settings)?;
+        ckpt.model.shape.validate(ckpt.model.vocab_size).map_err(invalid_settings)?;
+        let batch_reduced_from = if options.batch_size.is_some() {
+            check_memory(&ckpt.model, &ckpt.train, &ckpt.cleaning)?;
+            None
+        } else {
+            let longest = longest_sequence(&ckpt.cleaning);
+            match largest_fitting_batch(&ckpt.model, &ckpt.train, longest, WASM_BUDGET_BYTES) {
+                Some(fitting) if fitting == ckpt.train.batch_size => None,
+                Some(fitting) => Some(std::mem::replace(&mut ckpt.train.batch_size, fitting)),
+                None => {
+                    let one_poem = TrainConfig { batch_size: 1, ..ckpt.train.clone() };
+                    let bytes = training_bytes(&ckpt.model, &one_poem, longest);
+                    return Err(fail(MemoryError::CheckpointTooBig { bytes }));
+                }
+            }
+        };
         let corpus = match corpus {
             Some(bytes) => load_corpus(&bytes, &ckpt.cleaning).map_err(fail)?,
             None => Corpus { config: ckpt.cleaning.clone(), train: Vec::new(), validation: Vec::new(), report: Default::default() },
         };
         let opened = device::open(backend.as_deref().unwrap_or("auto")).await;
         let trainer = shige_core::resume(&ckpt, &corpus, &opened.device);
-        Ok(Trainer::wrap(trainer, opened))
+        Ok(Trainer::wrap(trainer, opened, batch_reduced_from))
     }
 
     /// `"webgpu: <adapter>"` or `"cpu"`.
@@ -508,12 +637,14 @@ impl Trainer {
         })
     }
 
-    /// Runs `n` training steps; resolves to their losses. A step whose loss or gradients are
-    /// not finite is not applied and rejects with an Error; the model stays at the last good step.
+    /// Runs `n` training steps (a whole number from 1 to 100,000; anything else rejects);
+    /// resolves to their losses. A step whose loss or gradients are not finite is not applied
+    /// and rejects with an Error; the model stays at the last good step.
     #[wasm_bindgen(js_name = trainSteps)]
-    pub fn train_steps(&self, n: usize) -> js_sys::Promise {
+    pub fn train_steps(&self, n: f64) -> js_sys::Promise {
         let (inner, last_good) = (self.inner.clone(), self.last_good.clone());
         wasm_bindgen_futures::future_to_promise(async move {
+            let n = step_count(n).map_err(reject)?;
             let mut inner = inner.try_borrow_mut().map_err(|_| reject(busy()))?;
             let result = inner.trainer.train_steps(n).await;
             last_good.borrow_mut().state = inner.trainer.state.clone();
@@ -672,8 +803,15 @@ pub fn count_params(options: JsValue, vocab_size: usize) -> Result<usize, JsErro
 #[wasm_bindgen(js_name = estimateMemory)]
 pub fn estimate_memory(options: JsValue, vocab_size: usize) -> Result<f64, JsError> {
     let o = TrainerOptions::from_js(options)?;
-    let longest = CleaningConfig::new().max_chars + 1; // the page's cleaning keeps poems of up to 80 characters
-    Ok(shige_core::memory::training_bytes(&PoemModelConfig::new(vocab_size, o.shape()?), &o.train_config(), longest) as f64)
+    let longest = longest_sequence(&CleaningConfig::new()); // the page's cleaning (`CorpusData.parse`)
+    Ok(training_bytes(&PoemModelConfig::new(vocab_size, o.shape()?), &o.train_config(), longest) as f64)
+}
+
+/// The most bytes a model's training may need (compare `estimateMemory` with it): the one
+/// figure the page, the worker and `Trainer.create`/`load` all check against.
+#[wasm_bindgen(js_name = memoryBudget)]
+pub fn memory_budget() -> f64 {
+    WASM_BUDGET_BYTES as f64
 }
 
 /// Bytes of linear memory this module holds (it only grows: after a step, its peak).
