@@ -1,9 +1,9 @@
 // Sharing a lab: the whole experiment (corpus, runs, settings, seeds) in a URL, a teacher mode
 // that hides chosen controls, and exports for lab reports (CSV, JSON).
+import { EXPERIMENT_KEYS, checkSettings } from './settings-schema.js';
 
 /** Controls a teacher can hide (`?hide=settings,load`), by their `data-group`. */
 export const GROUPS = ['corpus', 'settings', 'runs-edit', 'new-model', 'load', 'save', 'lab', 'write-options', 'library', 'share'];
-const SETTING_KEYS = ['cell', 'embedding', 'hidden', 'layers', 'tied', 'learningRate', 'outputDropout', 'batchSize', 'maxSeqLen', 'seed'];
 
 const toBase64Url = (text) => btoa(String.fromCharCode(...new TextEncoder().encode(text)))
   .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -16,7 +16,7 @@ const fromBase64Url = (b64) => new TextDecoder().decode(
 export function describe(state) {
   const corpus = state.corpus.id === 'builtin' ? { builtin: true } : { name: state.corpus.name, hash: state.corpus.id };
   const runs = state.runs.map((r) => {
-    const settings = Object.fromEntries(SETTING_KEYS.map((k) => [k, r.settings[k]]));
+    const settings = Object.fromEntries(EXPERIMENT_KEYS.map((k) => [k, r.settings[k]]));
     return { name: r.name, ...settings };
   });
   return { v: 1, corpus, runs };
@@ -33,20 +33,33 @@ export function link(state, { hide = [], lang } = {}) {
   return url.toString();
 }
 
-/** The experiment in this page's URL, or null. Throws a readable error if it is damaged. */
+/** An error the page says in the reader's language: `key` names its string in locales/. */
+const coded = (key, vars = {}) => Object.assign(new Error(key), { key, vars });
+
+/**
+ * The experiment in this page's URL, or null. Throws a coded error (`share.damaged`,
+ * `share.unsupported`, or `settings.bad` naming the first bad setting) if it cannot be opened
+ * as it is: every value is checked against the settings form's own limits.
+ */
 export function fromUrl(params = new URLSearchParams(location.search)) {
   const raw = params.get('exp');
   if (!raw) return null;
   let exp;
-  try { exp = JSON.parse(fromBase64Url(raw)); } catch { throw Object.assign(new Error('the experiment in this link is damaged'), { key: 'share.damaged' }); }
-  if (exp?.v !== 1 || !Array.isArray(exp.runs) || !exp.runs.length || exp.runs.length > 8) {
-    throw Object.assign(new Error('the experiment in this link is not one this version of Shige can open'), { key: 'share.unsupported' });
-  }
+  try { exp = JSON.parse(fromBase64Url(raw)); } catch { throw coded('share.damaged'); }
+  if (exp?.v !== 1 || !Array.isArray(exp.runs) || !exp.runs.length || exp.runs.length > 8) throw coded('share.unsupported');
   const runs = exp.runs.map((r) => {
-    const s = Object.fromEntries(SETTING_KEYS.filter((k) => k in r).map((k) => [k, r[k]]));
-    return { name: String(r.name ?? '').slice(0, 60), settings: s };
+    if (typeof r !== 'object' || r === null) throw coded('share.damaged');
+    const given = Object.fromEntries(EXPERIMENT_KEYS.filter((k) => k in r).map((k) => [k, r[k]]));
+    const { settings, problems } = checkSettings(given, {});
+    if (problems.length) throw coded(problems[0].key, problems[0]);
+    return { name: String(r.name ?? '').slice(0, 60), settings };
   });
-  return { corpus: exp.corpus ?? { builtin: true }, runs };
+  const c = exp.corpus ?? { builtin: true };
+  const corpus = c.builtin === true ? { builtin: true }
+    : typeof c.hash === 'string' && /^[0-9a-f]{1,64}$/.test(c.hash) ? { name: String(c.name ?? '').slice(0, 120), hash: c.hash }
+      : null;
+  if (!corpus) throw coded('share.damaged');
+  return { corpus, runs };
 }
 
 /** Hides the groups the URL names (teacher mode); returns them. */
@@ -59,7 +72,14 @@ export function applyTeacherMode(params = new URLSearchParams(location.search)) 
   return hide;
 }
 
-const csvField = (v) => (v == null ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+/** One CSV field. Text a spreadsheet would run as a formula (=, +, -, @, tab, CR first: run
+ *  names come from shared links) gets a leading ' so it stays text; numbers stay numbers. */
+function csvField(v) {
+  if (v == null) return '';
+  let text = String(v);
+  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
 
 /** One row per run per step: step, run, cell, loss, held-out perplexity, gradient norm. */
 export function csv(runs) {
