@@ -53,7 +53,7 @@ page = page.replace(/<title>[^<]*<\/title>/, `<title>${escapeHtml(zh.meta.title)
 await writeFile(html, page);
 
 // 1. The build id: a hash of everything the page loads (shown in the footer).
-const all = (await files(site)).filter((f) => !/\.(br|gz)$/.test(f) && !f.endsWith('sw.js') && !f.endsWith('build.json') && !f.includes('/workbox-v'));
+const all = (await files(site)).filter((f) => !/\.(br|gz)$/.test(f) && !f.endsWith('sw.js') && !f.endsWith('build.json') && !f.endsWith('_headers') && !f.includes('/workbox-v'));
 const hash = createHash('sha256');
 for (const f of all.sort()) hash.update(relative(site, f)).update(await readFile(f));
 const id = hash.digest('hex').slice(0, 12);
@@ -69,15 +69,21 @@ const { count, size, warnings } = await injectManifest({
   globPatterns: ['**/*'],
   // The plain threaded build serves only browsers with threads but not relaxed SIMD: sw.js
   // caches it when first used (precached, it would put every first visit over 12 MB).
-  globIgnores: ['sw.js', `${workboxDir}/**`, '**/*.br', '**/*.gz', '**/*.map', 'pkg-threads/**'],
+  globIgnores: ['sw.js', '_headers', `${workboxDir}/**`, '**/*.br', '**/*.gz', '**/*.map', 'pkg-threads/**'],
   // The wasm module and the corpus are far above Workbox's 2 MiB default.
   maximumFileSizeToCacheInBytes: 64 * 2 ** 20,
 });
 if (warnings.length) throw new Error(`service worker: ${warnings.join('; ')}`);
 const sw = join(site, 'sw.js');
-await writeFile(sw, (await readFile(sw, 'utf8')).replaceAll('WORKBOX_DIR', workboxDir));
+await writeFile(sw, (await readFile(sw, 'utf8')).replaceAll('WORKBOX_DIR', workboxDir).replaceAll('BUILD_ID', id));
 
-// 3. Precompressed copies for static hosts and scripts/serve.mjs (--compress: brotli at its
+// 3. Headers for static hosts that read a _headers file (Netlify, Cloudflare Pages): the
+//    policy scripts/serve.mjs sends, and cross-origin isolation for the threaded build.
+const { sitePolicy, ISOLATION } = await import('./static-server.mjs');
+await writeFile(join(site, '_headers'), ['/*', `  Content-Security-Policy: ${sitePolicy(site)}`,
+  ...Object.entries(ISOLATION).map(([k, v]) => `  ${k}: ${v}`), ''].join('\n'));
+
+// 4. Precompressed copies for static hosts and scripts/serve.mjs (--compress: brotli at its
 //    best takes a minute on the wasm module, so results are kept by content hash).
 let compressed = 0;
 for (const f of compress ? await files(site) : []) {

@@ -3,6 +3,7 @@
 // ETags with 304s, `no-cache` so a new deploy is seen at once, cross-origin isolation headers
 // when asked, and the site under a subpath (`/shige/`) like GitHub Pages or a school server.
 import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { extname, join, normalize } from 'node:path';
@@ -20,11 +21,26 @@ export const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-o
 const exists = (path) => stat(path).then((s) => s.isFile(), () => false);
 
 /**
+ * The site's Content-Security-Policy as a header: the page's own <meta> policy (one source),
+ * plus what a meta tag cannot say: no framing by other sites. Sent with every file, so the
+ * trainer's worker (which a page's meta tag does not cover) runs under it too. Also written to
+ * dist/site/_headers for static hosts that read one (scripts/finish-site.mjs).
+ */
+export function sitePolicy(siteRoot) {
+  const page = readFileSync(join(siteRoot, 'index.html'), 'utf8');
+  const meta = page.match(/<meta http-equiv="Content-Security-Policy" content="([^"]+)"/);
+  if (!meta) throw new Error(`${siteRoot}/index.html has no Content-Security-Policy`);
+  return `${meta[1]}; frame-ancestors 'none'`;
+}
+
+/**
  * `root`: the site folder; `base`: the URL path it lives under ('/' or '/shige/');
  * `mounts`: { '/prefix/': folder } served beside it; `headers`: added to every response;
- * `isolate`: send COOP/COEP; `log(path, bytes, encoding)`: called per response.
+ * `isolate`: send COOP/COEP; `csp`: send the site's policy (`sitePolicy`) with its own files;
+ * `log(path, bytes, encoding)`: called per response.
  */
-export function createStaticServer({ root, base = '/', mounts = {}, headers = {}, isolate = false, log = null }) {
+export function createStaticServer({ root, base = '/', mounts = {}, headers = {}, isolate = false, csp = true, log = null }) {
+  let policy = null;
   return createServer(async (req, res) => {
     try {
       const url = new URL(req.url, 'http://x');
@@ -57,7 +73,8 @@ export function createStaticServer({ root, base = '/', mounts = {}, headers = {}
       const etag = `"${createHash('sha1').update(body).digest('base64url').slice(0, 16)}${encoding ? `-${encoding}` : ''}"`;
       const out = {
         'content-type': type, 'cache-control': 'no-cache', etag, vary: 'accept-encoding',
-        ...(encoding ? { 'content-encoding': encoding } : {}), ...(isolate ? ISOLATION : {}), ...headers,
+        ...(encoding ? { 'content-encoding': encoding } : {}), ...(isolate ? ISOLATION : {}),
+        ...(csp && !prefix ? { 'content-security-policy': policy ??= sitePolicy(root) } : {}), ...headers,
       };
       if (req.headers['if-none-match'] === etag) { res.writeHead(304, out).end(); log?.(path, 0, encoding); return; }
       res.writeHead(200, { ...out, 'content-length': body.length });

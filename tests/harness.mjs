@@ -40,15 +40,17 @@ export async function scratchDir(prefix) {
   return { dir, remove: () => { scratchDirs.delete(dir); return rm(dir, { recursive: true, force: true, maxRetries: 3 }); } };
 }
 
-/** Debian's Chromium in a fresh profile (removed on close); `webgpu: false` leaves WebGPU off (the CPU fallback). */
-export async function launch({ webgpu = true } = {}) {
+/** Debian's Chromium in a fresh profile (removed on close); `webgpu: false` leaves WebGPU off (the CPU
+ *  fallback); `serviceWorkers: 'block'` runs the page without its service worker (every fetch
+ *  reaches the network, where `context.route` sees it). */
+export async function launch({ webgpu = true, serviceWorkers = 'allow' } = {}) {
   const profile = await scratchDir('shige-chromium-');
   // SHIGE_CHROMIUM_FLAGS adds flags (bench/gpu.sh: a real GPU for headless Chromium).
   const extra = (process.env.SHIGE_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean);
   const args = [...(webgpu ? [...FLAGS, '--enable-unsafe-webgpu'] : FLAGS), ...extra];
   const context = await chromium.launchPersistentContext(profile.dir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args, acceptDownloads: true,
-    viewport: { width: 1200, height: 1400 },
+    viewport: { width: 1200, height: 1400 }, serviceWorkers,
   });
   // Removed once the browser has exited (on its 'close' event Chromium may still be writing).
   const close = context.close.bind(context);

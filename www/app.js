@@ -4,11 +4,12 @@ import { t, formatNumber } from './i18n.js';
 import { call, on, startWorker } from './trainer-client.js';
 import * as offline from './offline.js';
 import * as notices from './notices.js';
-import { attempt, download, describeError } from './notices.js';
+import { attempt, download, describeError, translate } from './notices.js';
 import { TrainingChart, FlowChart, COLORS } from './chart.js';
 import * as share from './share.js';
 import { reveal, retranslate as retranslateInspector } from './internals.js';
 import * as library from './library.js';
+import { applyToForm, isSetting, parseSetting, LIMITS } from './settings-schema.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -24,7 +25,8 @@ const colorOf = (runId) => COLORS[Math.max(0, current?.runs.findIndex((r) => r.i
 
 function applyState(state) {
   current = state;
-  const order = state.runs.map((r) => `${r.id}:${r.name}`).join('|');
+  // A run whose model was swapped for a newer copy (taking over the autosave) redraws too.
+  const order = state.runs.map((r) => `${r.id}:${r.name}:${r.generation}`).join('|');
   for (const r of state.runs) {
     const s = stats.get(r.id) ?? { steps: 0, seconds: 0, loss: null, bestPpl: null };
     s.total = r.trainedSeconds ?? 0;
@@ -42,7 +44,8 @@ function applyState(state) {
   showCorpus(state.corpus);
   renderRuns();
   renderWriteRuns();
-  $('undo').hidden = !state.undo;
+  // Undo belongs to the new-model group: a teacher who hid it keeps it hidden.
+  $('undo').hidden = !state.undo || teacherHidden.includes('new-model');
   showBackend(state.runs[0]?.info);
   setButtons();
   scheduleLibrary();
@@ -226,7 +229,7 @@ on('flow', ({ runId, step, wholePoem, lastChar }) => {
 });
 on('state', ({ state }) => applyState(state));
 /** A worker event's text; `inner` is the underlying error's own key, translated too. */
-const eventText = ({ key, vars, inner }) => () => t(key, inner ? { ...vars, message: t(inner.key, inner.vars) } : vars);
+const eventText = ({ key, vars, inner }) => () => translate(key, inner ? { ...vars, message: translate(inner.key, inner.vars) } : vars);
 on('error', (e) => notices.show(eventText(e)));
 on('warning', (e) => notices.show(eventText(e), { kind: 'warning' }));
 on('restored', ({ runs }) => {
@@ -235,6 +238,13 @@ on('restored', ({ runs }) => {
   notices.show(() => t('notice.restored', { runs: list() }), { kind: 'info', id: 'restored' });
 });
 on('fatal', ({ message }) => notices.show(() => t('notice.workerDied', { message })));
+on('tookOver', ({ runs }) => notices.show(() => t('notice.tookOver', {
+  runs: runs.map((r) => t('notice.tookOverRun', { name: r.name, step: formatNumber(r.step) })).join(t('notice.listSeparator')) }), { kind: 'info', id: 'took-over' }));
+// After a crash, the worker found another version installed by another tab: only a reload
+// brings this page's scripts and the module together again.
+on('needsReload', () => notices.show(() => t('update.afterCrash'), { kind: 'warning', id: 'update', actions: [
+  { label: () => t('update.reload'), run: () => location.reload() },
+] }));
 on('autosave', (e) => {
   if (e.state === 'on') { notices.clear('autosave'); notices.show(() => t('notice.autosaveOk'), { kind: 'info', id: 'autosave-ok' }); return; }
   const actions = [];
@@ -281,15 +291,14 @@ function writeSettings(s) {
     if (input.type === 'checkbox') input.checked = !!v; else input.value = v;
   }
 }
-const MEMORY_BUDGET = 3 * 2 ** 30;
 async function checkSettings() {
   if (!current) return true;
   const settings = readSettings();
   try {
-    const [params, memory] = await Promise.all([call('countParams', { settings }), call('estimateMemory', { settings })]);
+    const [params, { bytes, budget }] = await Promise.all([call('countParams', { settings }), call('memoryNeed', { settings })]);
     $('param-count').textContent = formatNumber(params);
-    const tooBig = memory > MEMORY_BUDGET;
-    $('settings-warning').textContent = tooBig ? t('settings.tooBig', { gib: formatNumber(memory / 2 ** 30, 1) }) : '';
+    const tooBig = bytes > budget;
+    $('settings-warning').textContent = tooBig ? t('settings.tooBig', { gib: formatNumber(bytes / 2 ** 30, 1) }) : '';
     for (const id of ['add-run', 'reset']) $(id).disabled = tooBig;
     return !tooBig;
   } catch (e) {
@@ -298,10 +307,24 @@ async function checkSettings() {
   }
 }
 $('settings').addEventListener('input', () => checkSettings());
-// URL parameters preset the form (e.g. ?hidden=32&batchSize=8 for a quick demo).
-for (const [k, v] of params) {
-  const input = $('settings').elements.namedItem(k);
-  if (input) { if (input.type === 'checkbox') input.checked = v === 'true' || v === '1'; else input.value = v; }
+/**
+ * URL parameters preset the form (e.g. ?hidden=32&batchSize=8 for a quick demo), each checked
+ * against the form's own limits: a bad one is named in a notice and the form keeps its value.
+ * Returns whether any preset was applied.
+ */
+function applyPresets() {
+  let applied = false;
+  for (const [name, raw] of params) {
+    if (!isSetting(name)) continue;
+    const { value, problem } = parseSetting(name, raw);
+    if (problem) {
+      notices.show(() => t('settings.badPreset', { problem: translate(problem.key, problem) }), { kind: 'warning', id: `preset-${name}` });
+      continue;
+    }
+    writeSettings({ [name]: value });
+    applied = true;
+  }
+  return applied;
 }
 
 // ---- actions ------------------------------------------------------------------------------
@@ -341,6 +364,10 @@ $('load-file').onchange = (e) => attempt(async () => {
   const file = e.target.files[0];
   e.target.value = '';
   if (!file) return;
+  if (file.size > LIMITS.checkpointBytes) {
+    notices.show(() => t('error.checkpointFile', { mib: Math.round(file.size / 2 ** 20), limit: LIMITS.checkpointBytes / 2 ** 20 }));
+    return;
+  }
   const bytes = new Uint8Array(await file.arrayBuffer());
   const state = await call('load', { bytes, name: file.name.replace(/\.(ckpt|safetensors)$/, '') }, [bytes.buffer]);
   applyState(state);
@@ -364,9 +391,8 @@ async function useCorpus(args, name, transfer = []) {
     if (current) applyState(current);
   }
 }
-const MAX_FILE = 256 * 2 ** 20;
 async function useFile(file) {
-  if (file.size > MAX_FILE) return notices.show(() => t('corpus.tooLarge', { name: file.name, mib: Math.round(file.size / 2 ** 20) }));
+  if (file.size > LIMITS.corpusBytes) return notices.show(() => t('corpus.tooLarge', { name: file.name, mib: Math.round(file.size / 2 ** 20) }));
   // The buffer moves to the worker: the page keeps no copy.
   const bytes = new Uint8Array(await file.arrayBuffer());
   return useCorpus({ bytes, name: file.name }, file.name, [bytes.buffer]);
@@ -548,8 +574,9 @@ i18n.onChange(() => {
 });
 
 // Leaving or hiding the page saves what trained since the last autosave (as far as the
-// browser lets the write finish).
-const flush = () => { if (document.body.dataset.ready) call('flush').catch(() => {}); };
+// browser lets the write finish): from the moment the worker runs, whatever start-up did.
+let workerStarted = false;
+const flush = () => { if (workerStarted) call('flush').catch(() => {}); };
 document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') flush(); });
 window.addEventListener('pagehide', flush);
 
@@ -570,47 +597,74 @@ function showStarter(step, perplexity) {
 }
 
 async function openExperiment(exp) {
-  const base = readSettings();
-  const runs = exp.runs.map((r) => ({ name: r.name, settings: { ...base, ...r.settings } }));
-  const state = await call('openExperiment', { corpus: exp.corpus, runs });
-  applyState(state);
-  writeSettings(exp.runs[0].settings);
-  if (exp.corpus.hash && state.corpus.id !== exp.corpus.hash) {
+  applyState(await call('openExperiment', { corpus: exp.corpus, runs: exp.runs }));
+  afterExperiment(exp);
+}
+/** The form shows the link's settings, and a link made on a file asks for that file. */
+function afterExperiment(exp) {
+  writeSettings(current.runs[0].settings);
+  if (exp.corpus.hash && current.corpus.id !== exp.corpus.hash) {
     notices.show(() => t('share.needFile', { name: exp.corpus.name }), { kind: 'info', id: 'need-file', actions: [
       { label: () => t('corpus.choose'), run: chooseCorpus },
     ] });
   }
 }
 
+/**
+ * A shared link is applied once: afterwards the address no longer carries it (nor the presets),
+ * so a reload, a restored tab or Back never starts the class over. `lang` and the teacher's
+ * `hide` stay.
+ */
+function forgetLink() {
+  const url = new URL(location.href);
+  for (const k of [...url.searchParams.keys()]) if (k === 'exp' || k === 'starter' || isSetting(k)) url.searchParams.delete(k);
+  if (url.href !== location.href) history.replaceState(history.state, '', url);
+}
+
+let teacherHidden = [];
 async function startPage() {
-  if (params.get('lang') && params.get('lang') in i18n.LANGUAGES) {
-    try { localStorage.setItem('shige.lang', params.get('lang')); } catch { /* not remembered */ }
+  const lang = params.get('lang');
+  if (lang && Object.hasOwn(i18n.LANGUAGES, lang)) {
+    try { localStorage.setItem('shige.lang', lang); } catch { /* not remembered */ }
   }
   await i18n.setup();
+  applyToForm($('settings'));
   renderTeacherGroups();
-  share.applyTeacherMode(params);
+  teacherHidden = share.applyTeacherMode(params);
+  // Nothing below may leave the page without a model, a library or ready buttons.
+  const presets = applyPresets();
   let exp = null;
-  try { exp = share.fromUrl(params); } catch (e) { notices.show(() => t(e.key ?? 'share.damaged')); }
+  try { exp = share.fromUrl(params); } catch (e) { notices.show(() => t('share.refused', { message: describeError(e) })); }
+  library.setup({ opened: (state) => { applyState(state); writeSettings(state.runs[0].settings); } });
   $('backend').textContent = t('backend.offlineCopy');
-  const offlineCopy = await offline.register({ onUpdate: (apply) => notices.show(() => t('update.ready'), { kind: 'info', id: 'update', actions: [
+  const offlineCopy = await offline.register({ onUpdate: (apply, { installedElsewhere }) => notices.show(() => t(installedElsewhere ? 'update.installed' : 'update.ready'), { kind: 'info', id: 'update', actions: [
     { label: () => t('update.reload'), run: apply },
   ] }) });
   if (offlineCopy === 'failed') notices.show(() => t('update.noOfflineCopy'), { kind: 'warning', id: 'offline' });
   offline.buildId().then((id) => { if (id) $('build-id').textContent = id; });
   startWorker();
-  await attempt(async () => {
-    const settings = readSettings();
-    // The starter model, unless the link asks for particular settings or an experiment.
-    const presets = [...params.keys()].some((k) => $('settings').elements.namedItem(k));
-    const starter = !exp && !presets && params.get('starter') !== '0';
-    const state = await call('start', { settings, backend: settings.backend, starter, starterName: t('starter.name') });
-    applyState(state);
-    if (exp) await openExperiment(exp);
-    else if (state.restored) writeSettings(state.runs[0].settings);
+  workerStarted = true;
+  try {
+    await attempt(async () => {
+      const settings = readSettings();
+      // The starter model, unless the link asks for particular settings or an experiment.
+      const starter = !exp && !presets && params.get('starter') !== '0';
+      const state = await call('start', { settings, backend: settings.backend, starter, starterName: t('starter.name'), experiment: exp?.runs ?? null });
+      applyState(state);
+      if (state.opened === 'experiment') afterExperiment(exp);
+      else if (exp && state.restored) {
+        // This browser has models of its own: ask before the link replaces them (they stay in
+        // the library, and Undo swaps them back).
+        const names = state.runs.map((r) => r.name).join(t('notice.listSeparator'));
+        if (!state.trained || confirm(t('share.confirmOpen', { runs: names }))) await openExperiment(exp);
+        else writeSettings(state.runs[0].settings);
+      } else if (state.restored) writeSettings(state.runs[0].settings);
+    });
     await checkSettings();
-    library.setup({ opened: (state) => { applyState(state); writeSettings(state.runs[0].settings); } });
+  } finally {
+    forgetLink();
     await library.refresh().catch(() => {});
     document.body.dataset.ready = 'true';
-  });
+  }
 }
 startPage();

@@ -58,13 +58,18 @@ export function retranslate() {
 
 export const clear = (id) => box().querySelector(`[data-notice="${id}"]`)?.remove();
 
+/** A coded message in the reader's language; a `setting` it names is shown by its label. */
+export function translate(key, vars = {}) {
+  return t(key, vars.setting ? { ...vars, label: t(`settings.${vars.setting}`) } : vars);
+}
+
 /** An error in the reader's language where the worker named it, else in its own words. */
-export const describeError = (e) => (e?.key ? t(e.key, { message: e.message, ...e.vars }) : e?.message ?? String(e));
+export const describeError = (e) => (e?.key ? translate(e.key, { message: e.message, ...e.vars }) : e?.message ?? String(e));
 // (wasm errors carry `key`/`vars` too: the worker passes them on, so they are translated here.)
 
 /** Runs `fn`, showing its error (if any) as a notice. */
 export async function attempt(fn) {
-  try { return await fn(); } catch (e) { show(describeError(e)); return undefined; }
+  try { return await fn(); } catch (e) { if (!e?.shown) show(describeError(e)); return undefined; }
 }
 
 /** Offers bytes as a file download. */

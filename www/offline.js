@@ -10,15 +10,32 @@ let wb = null;
  * does) with 'ready', or after `patience` ms with 'pending', or with 'failed' when it cannot
  * register or install (the browser would not store the files: a full disk gives no quota). The
  * app works without it, only not offline. With no service worker at all (file://) it resolves 'none'.
- * `onUpdate(apply)` is called when a new version is waiting; `apply()` reloads into it.
+ * `onUpdate(apply, { installedElsewhere })` is called when a new version is waiting, and again
+ * when another tab has already switched to it; `apply()` reloads into it.
  */
 export async function register({ onUpdate, patience = 120_000 } = {}) {
   if (!('serviceWorker' in navigator) || location.protocol === 'file:') return 'none';
   wb = new Workbox('./sw.js');
-  wb.addEventListener('waiting', () => onUpdate?.(() => {
-    wb.addEventListener('controlling', () => location.reload());
+  // Another tab applied the update: this page's scripts are the old version, its service
+  // worker the new one. A reload is all it takes (there is nothing left to activate). A
+  // controller change this tab did not ask for, after the first (a first visit's install
+  // claiming the page), is that.
+  let installedElsewhere = false;
+  let applying = false;
+  let controllers = navigator.serviceWorker.controller ? 1 : 0;
+  const apply = () => {
+    if (installedElsewhere) { location.reload(); return; }
+    applying = true;
     wb.messageSkipWaiting();
-  }));
+  };
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    controllers += 1;
+    if (applying) { location.reload(); return; }
+    if (controllers < 2) return;
+    installedElsewhere = true;
+    onUpdate?.(apply, { installedElsewhere });
+  });
+  wb.addEventListener('waiting', () => onUpdate?.(apply, { installedElsewhere }));
   const controlled = navigator.serviceWorker.controller
     ? Promise.resolve('ready')
     : new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', () => resolve('ready'), { once: true }));

@@ -4,11 +4,18 @@
 //
 // Stores:
 //   models   { id, name, corpusId, corpusName, bytes, history, settings, step, perplexity, savedAt, workspace }
+//   listing  the same without bytes and history, plus size: what the library lists, so listing
+//            it never reads the weights (40 default-size models are ~1.2 GB)
 //   corpora  { id, name, bytes }            (the built-in corpus is referenced, never stored)
 //   meta     key -> value                   ('workspace': the runs open in the page, 'undo': the set before)
 const DB = 'shige';
-const VERSION = 2;
-const STORES = ['models', 'corpora', 'meta'];
+const VERSION = 3;
+const STORES = ['models', 'listing', 'corpora', 'meta'];
+
+/** A model's library entry: everything but its weights and curves. */
+export function listingOf({ bytes, history, ...rest }) {
+  return { ...rest, size: bytes?.byteLength ?? 0 };
+}
 
 let opening = null;
 
@@ -22,11 +29,20 @@ function open() {
   opening = new Promise((resolve, reject) => {
     let req;
     try { req = indexedDB.open(DB, VERSION); } catch (e) { reject(e); return; }
-    req.onupgradeneeded = () => {
+    req.onupgradeneeded = ({ oldVersion }) => {
       const db = req.result;
-      // Version 1 kept one model under 'kv'; its contents move to the library on first start.
       for (const name of STORES) if (!db.objectStoreNames.contains(name)) {
         db.createObjectStore(name, name === 'meta' ? undefined : { keyPath: 'id' });
+      }
+      // Version 2 had no listing: build it once from the models (the last full read).
+      if (oldVersion >= 1 && oldVersion < 3) {
+        const tx = req.transaction;
+        tx.objectStore('models').openCursor().onsuccess = (e) => {
+          const cursor = e.target.result;
+          if (!cursor) return;
+          tx.objectStore('listing').put(listingOf(cursor.value));
+          cursor.continue();
+        };
       }
     };
     req.onsuccess = () => {
@@ -77,15 +93,13 @@ const request = (req) => new Promise((resolve, reject) => {
 export const getModel = (id) => transaction(['models'], 'readonly', (s) => s.models.get(id));
 export const getCorpus = (id) => transaction(['corpora'], 'readonly', (s) => s.corpora.get(id));
 export const getMeta = (key) => transaction(['meta'], 'readonly', (s) => s.meta.get(key));
-export const putMeta = (key, value) => transaction(['meta'], 'readwrite', (s) => { s.meta.put(value, key); });
 
-/** Every model without its weights (for the library list), newest first. */
+/** Every model's library entry (no weights are read), newest first. */
 export async function listModels() {
   const db = await open();
-  const tx = db.transaction(['models'], 'readonly');
-  const all = await request(tx.objectStore('models').getAll());
-  return all.map(({ bytes, ...rest }) => ({ ...rest, size: bytes?.byteLength ?? 0 }))
-    .sort((a, b) => (b.savedAt ?? 0) - (a.savedAt ?? 0));
+  const tx = db.transaction(['listing'], 'readonly');
+  const all = await request(tx.objectStore('listing').getAll());
+  return all.sort((a, b) => (b.savedAt ?? 0) - (a.savedAt ?? 0));
 }
 
 /**
@@ -94,18 +108,10 @@ export async function listModels() {
 export function save({ models = [], corpus = null, meta = {}, deleteModels = [] }) {
   return transaction(STORES, 'readwrite', (s) => {
     if (corpus) s.corpora.put(corpus);
-    for (const m of models) s.models.put(m);
-    for (const id of deleteModels) s.models.delete(id);
+    for (const m of models) { s.models.put(m); s.listing.put(listingOf(m)); }
+    for (const id of deleteModels) { s.models.delete(id); s.listing.delete(id); }
     for (const [k, v] of Object.entries(meta)) s.meta.put(v, k);
   });
-}
-
-/** Bytes used and available for this site, where the browser says. */
-export async function usage() {
-  try {
-    const { usage: used, quota } = await navigator.storage.estimate();
-    return { used, quota };
-  } catch { return null; }
 }
 
 /** A content hash naming a corpus (so the same file is stored once). */

@@ -24,11 +24,20 @@ workbox.precaching.cleanupOutdatedCaches();
 
 // The plain threaded build (for browsers with wasm threads but no relaxed SIMD) is not precached:
 // it is kept when first fetched, and served from there offline (network first, so a new deploy's
-// module never meets an old copy of its glue).
+// module never meets an old copy of its glue). Its cache belongs to this build (BUILD_ID, filled
+// in by finish-site.mjs) and goes with it; its key has no query, so the module imported again
+// after a crash (`shige.js?instance=2`) is found offline too.
+const THREADS_CACHE = 'shige-threads-BUILD_ID';
 workbox.routing.registerRoute(
   ({ url }) => url.pathname.includes('/pkg-threads/'),
-  new workbox.strategies.NetworkFirst({ cacheName: 'shige-threads', plugins: [{ handlerWillRespond: async ({ response }) => isolated(response) }] }),
+  new workbox.strategies.NetworkFirst({ cacheName: THREADS_CACHE, plugins: [
+    { cacheKeyWillBeUsed: async ({ request }) => { const url = new URL(request.url); url.search = ''; return url.href; } },
+    { handlerWillRespond: async ({ response }) => isolated(response) },
+  ] }),
 );
+self.addEventListener('activate', (event) => event.waitUntil((async () => {
+  for (const name of await caches.keys()) if (name.startsWith('shige-threads') && name !== THREADS_CACHE) await caches.delete(name);
+})()));
 
 // Anything else not precached (a corpus a teacher put beside the site, say) comes from the
 // network, isolated too.

@@ -30,7 +30,8 @@ function onMessage({ data }) {
     const p = pending.get(data.id);
     pending.delete(data.id);
     // `key` names the failure's string in the reader's language (see i18n.js).
-    if (data.ok) p?.resolve(data.result); else p?.reject(Object.assign(new Error(data.error), { key: data.key, vars: data.vars }));
+    // `shown`: the worker has already put this failure in a notice of its own.
+    if (data.ok) p?.resolve(data.result); else p?.reject(Object.assign(new Error(data.error), { key: data.key, vars: data.vars, shown: !!data.shown }));
     return;
   }
   for (const fn of listeners[data.event] ?? []) fn(data);

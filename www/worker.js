@@ -7,14 +7,13 @@
 // IndexedDB writes run beside the loop, never in it: a slow or failing disk cannot stall training.
 import * as store from './store.js';
 import { evalInterval } from './schedule.js';
+import { checkSettings, DEFAULTS, LIMITS } from './settings-schema.js';
 import { relaxedSimd, threads } from './vendor/wasm-feature-detect.js';
 
 const AUTOSAVE_EVERY = 200;          // steps per run …
 const AUTOSAVE_MS = 60_000;          // … or a minute of training, whichever comes first
 const FLOW_EVERY = 50;               // steps per run between gradient-flow measurements
 const EVAL_SLICE = 4;                // validation batches per loop piece
-/** Bytes of wasm memory a training run may plan to use (wasm32 tops out at 4 GiB). */
-const MEMORY_BUDGET = 3 * 2 ** 30;
 const BUILTIN = { id: 'builtin', url: 'default-corpus.txt' };
 const STARTER_URL = 'starter.ckpt';
 
@@ -66,18 +65,26 @@ const tick = () => new Promise((resolve) => { ticks.push(resolve); channel.port2
 
 async function loop() {
   for (;;) {
-    if (inbox.length) {
-      await handle(inbox.shift());
-    } else if (jobs.length) {
-      await runJob(jobs.shift());
-    } else {
-      const active = runs.filter((r) => r.running);
-      if (!active.length) {
-        await new Promise((resolve) => { wake = resolve; });
-        wake = null;
-        continue;
+    // Nothing a piece throws may end the loop: every later button would hang.
+    try {
+      if (inbox.length) {
+        await handle(inbox.shift());
+      } else if (jobs.length) {
+        await runJob(jobs.shift());
+      } else {
+        const active = runs.filter((r) => r.running);
+        if (!active.length) {
+          await new Promise((resolve) => { wake = resolve; });
+          wake = null;
+          continue;
+        }
+        await trainOne(active[turn++ % active.length]);
       }
-      await trainOne(active[turn++ % active.length]);
+    } catch (e) {
+      console.error('shige worker: a piece of work failed:', e);
+      for (const r of runs) r.running = false;
+      warn('notice.workerError', { message: message(e) }, e);
+      announce();
     }
     await tick();
   }
@@ -85,14 +92,18 @@ async function loop() {
 
 async function handle({ id, op, args }) {
   try {
-    if (!ops[op]) throw new Error(`unknown operation ${op}`);
+    if (!Object.hasOwn(ops, op)) throw new Error(`unknown operation ${op}`);
     const result = await ops[op](args ?? {});
     post({ id, ok: true, result }, result instanceof Uint8Array ? [result.buffer] : []);
   } catch (e) {
     // A coded error is the user's (a bad file, an unknown character): said on the page, not a bug.
     if (!e?.key) console.error(`shige worker: ${op} failed:`, e);
-    if (await crashed(e)) post({ id, ok: false, error: message(e), key: 'error.restarted', vars: { message: message(e) } });
-    else post({ id, ok: false, error: message(e), key: e.key, vars: e.vars });
+    // Every call is answered, whatever the recovery does. A failed recovery has its own notice
+    // (`shown`: the page says it once).
+    const crash = await crashed(e);
+    if (crash === false) post({ id, ok: false, error: message(e), key: e?.key, vars: e?.vars });
+    else if (crash === null) post({ id, ok: false, error: message(e), key: 'error.restarted', vars: { message: message(e) } });
+    else post({ id, ok: false, error: message(crash), key: crash.key, vars: crash.vars, shown: true });
   }
 }
 
@@ -107,7 +118,8 @@ function findRun(runId) {
 function newRun(trainer, { id = uid('m'), name, settings, history, trainedSeconds = 0 } = {}) {
   const info = trainer.info();
   return {
-    id, name: name || defaultName(info), trainer, settings: settings ?? settingsOf(info),
+    // The settings are the model's own (a stored model may have been opened with a smaller batch).
+    id, name: name || defaultName(info), trainer, settings: settingsOf(info, settings?.backend),
     history: history ?? { losses: [], evals: [], flow: null },
     // steps and seconds: this session's; trainedSeconds: all the model's training, saved with it.
     running: false, steps: 0, seconds: 0, trainedSeconds, savedStep: info.step, savedTime: performance.now(), saving: null,
@@ -119,14 +131,38 @@ function defaultName(info) {
   const taken = new Set(runs.map((r) => r.name));
   for (let i = 1; ; i++) if (!taken.has(`${base} ${i}`)) return `${base} ${i}`;
 }
-function settingsOf(i) {
+function settingsOf(i, backend = backendPreference) {
   return { cell: i.cell, embedding: i.embedding, hidden: i.hidden, layers: i.layers, tied: i.tied,
-    learningRate: i.learningRate, outputDropout: i.outputDropout, batchSize: i.batchSize, maxSeqLen: i.maxSeqLen, seed: i.seed, backend: backendPreference };
+    learningRate: i.learningRate, outputDropout: i.outputDropout, batchSize: i.batchSize, maxSeqLen: i.maxSeqLen, seed: i.seed, backend };
+}
+
+/**
+ * Opens a saved model (a file, the library, the workspace, the starter). One whose batch would
+ * not fit a tab's memory opens with the largest batch that does (the wasm module checks), and
+ * the page says so, instead of crashing on the first step.
+ */
+async function loadTrainer(bytes, corpusBytes, backend, name) {
+  const trainer = await wasm.Trainer.load(bytes, corpusBytes, backend ?? backendPreference);
+  const info = trainer.info();
+  if (info.batchReducedFrom) warn('notice.batchReduced', { name, from: info.batchReducedFrom, to: info.batchSize });
+  return trainer;
+}
+
+/** Fresh runs from `[{ name, settings }]` on a corpus; none are kept if one cannot be made. */
+async function createRuns(specs, onCorpus) {
+  const fresh = [];
+  try {
+    for (const { name, settings } of specs) fresh.push(await createRun(settings, name, onCorpus, fresh));
+  } catch (e) {
+    for (const r of fresh) r.trainer.free();
+    throw e;
+  }
+  return fresh;
 }
 
 function summary(run) {
   const info = run.trainer.info();
-  return { id: run.id, name: run.name, running: run.running, settings: run.settings, info,
+  return { id: run.id, name: run.name, running: run.running, settings: run.settings, info, generation: run.generation ?? 0,
     steps: run.steps, seconds: run.seconds, trainedSeconds: run.trainedSeconds, savedStep: run.savedStep,
     history: run.history, error: run.error, starter: !!run.starter };
 }
@@ -146,7 +182,7 @@ async function trainOne(run) {
     losses = await run.trainer.trainSteps(1);
   } catch (e) {
     run.running = false;
-    if (await crashed(e)) return;
+    if ((await crashed(e)) !== false) return;
     run.error = message(e);
     post({ event: 'error', runId: run.id, key: 'notice.runError', vars: { name: run.name, message: message(e) }, inner: coded(e) });
     announce();
@@ -198,7 +234,7 @@ async function runJob(job) {
       post({ event: 'flow', runId: run.id, step: job.step, ...flow });
     }
   } catch (e) {
-    if (!(await crashed(e))) warn('notice.runError', { name: run.name, message: message(e) }, e);
+    if ((await crashed(e)) === false) warn('notice.runError', { name: run.name, message: message(e) }, e);
   }
 }
 
@@ -233,9 +269,11 @@ async function autosaveRun(run, { force = false } = {}) {
   try {
     bytes = await run.trainer.save();      // the only part on the loop: reading the weights
   } catch (e) {
-    if (!(await crashed(e))) warn('notice.saveFailed', { name: run.name, message: message(e) });
+    if ((await crashed(e)) === false) warn('notice.saveFailed', { name: run.name, message: message(e) });
     return;
   }
+  // Another tab may have taken this model over while its weights were read: its copy is newer.
+  if (!holds(run.id)) return;
   run.saving = store.save({ models: [modelRecord(run, bytes)], meta: { workspace: workspaceRecord() } })
     .then(() => {
       run.savedStep = step;
@@ -263,12 +301,22 @@ async function saveWorkspace({ corpusRecord = null, extraMeta = {} } = {}) {
   if (!canAutosave()) return;
   const models = [];
   for (const run of runs) models.push(modelRecord(run, await run.trainer.save()));
+  if (!runs.every((r) => holds(r.id))) return;
   await store.save({ models, corpus: corpusRecord, meta: { workspace: workspaceRecord(), ...extraMeta } });
   for (const run of runs) { run.savedStep = run.trainer.info().step; run.savedTime = performance.now(); }
 }
 
 // Web Locks, one per model: a tab writes a model only while it holds that model's lock.
 const held = new Map();              // model id -> release()
+/** Whether this tab may write model `id` (always, in a browser without Web Locks). */
+const holds = (id) => !navigator.locks || held.has(id);
+
+/** Whether another tab holds model `id`'s lock (has it open). */
+async function openElsewhere(id) {
+  if (!navigator.locks?.query || held.has(id)) return false;
+  const { held: locks = [] } = await navigator.locks.query();
+  return locks.some((l) => l.name === `shige-model-${id}`);
+}
 
 /** Takes a model's lock if no other tab holds it (or takes it over with `steal`). */
 function lockModel(id, { steal = false } = {}) {
@@ -315,38 +363,72 @@ async function claimRuns(options) {
 
 // ---- crashes ----------------------------------------------------------------------------
 let recovering = null;
+let rescued = null;                  // [{ run, bytes }] taken from a panicked module, until reloaded
 /**
  * After a Rust panic the module is unusable: save every run's last good step from the old
- * module, start a fresh one and load them back. Returns whether it was a crash.
+ * module, start a fresh one and load them back. Returns false if it was no crash, null once
+ * recovered, or the error that stopped the recovery. A recovery that fails itself (no network
+ * for the module, a new version deployed meanwhile) says so and keeps what it rescued: the next
+ * call tries again, and nothing it throws reaches the loop.
  */
 async function crashed(error) {
-  const panic = wasm?.panicMessage?.();
+  let panic;
+  try { panic = wasm?.panicMessage?.(); } catch { panic = message(error); }
   if (!panic) return false;
-  recovering ??= (async () => {
-    console.error('shige worker: the wasm module panicked:', panic, error);
-    const saved = [];
+  recovering ??= recover(panic, error)
+    .then(() => null, (e) => {
+      console.error('shige worker: recovery failed:', e);
+      const failure = e?.key ? e : new Coded('notice.recoveryFailed', { panic, message: message(e) });
+      // A new version elsewhere has its own notice with a Reload button ('needsReload').
+      if (failure.key !== 'update.afterCrash') warn(failure.key, failure.vars);
+      announce();
+      return failure;
+    })
+    .finally(() => { recovering = null; });
+  return recovering;
+}
+
+async function recover(panic, error) {
+  console.error('shige worker: the wasm module panicked:', panic, error);
+  if (!rescued) {
+    rescued = [];
     for (const run of runs) {
       run.running = false;
       let bytes = await run.trainer.rescue().catch(() => null);
       if (!bytes && canAutosave()) bytes = (await store.getModel(run.id).catch(() => null))?.bytes ?? null;
-      saved.push({ run, bytes });
+      rescued.push({ run, bytes });
     }
-    await loadWasm();
-    if (corpus.bytes) corpus.data = wasm.CorpusData.parse(corpus.bytes);
-    const restored = [];
-    for (const { run, bytes } of saved) {
-      if (!bytes) continue;
-      run.trainer = await wasm.Trainer.load(bytes, corpus.bytes, run.settings.backend ?? backendPreference);
-      restored.push(`${run.name} at step ${run.trainer.info().step}`);
+  }
+  jobs.length = 0;
+  // This page's scripts must never meet another version's module: if another tab installed a
+  // new version meanwhile, keep the rescued models in storage and ask for a reload instead.
+  const current = await fetchBuildId();
+  if (loadedBuild && current && current !== loadedBuild) {
+    if (canAutosave()) {
+      await store.save({ models: rescued.filter((r) => r.bytes).map(({ run, bytes }) => modelRecord(run, bytes)) }).catch(() => {});
     }
-    runs = saved.filter((s) => s.bytes).map((s) => s.run);
-    jobs.length = 0;
-    warn('notice.crashed', { panic, restored: restored.join(', ') || '–' });
-    announce();
-  })().finally(() => { recovering = null; });
-  await recovering;
-  return true;
+    post({ event: 'needsReload' });
+    throw new Coded('update.afterCrash', { panic });
+  }
+  await loadWasm();
+  if (corpus.bytes) corpus.data = wasm.CorpusData.parse(corpus.bytes);
+  const restored = [];
+  for (const { run, bytes } of rescued) {
+    if (!bytes) continue;
+    run.trainer = await loadTrainer(bytes, corpus.bytes, run.settings.backend, run.name);
+    restored.push(`${run.name} at step ${run.trainer.info().step}`);
+  }
+  runs = rescued.filter((s) => s.bytes).map((s) => s.run);
+  rescued = null;
+  warn('notice.crashed', { panic, restored: restored.join(', ') || '–' });
+  announce();
 }
+
+/** The id of the build the service worker serves now (null where there is none to ask). */
+async function fetchBuildId() {
+  try { return (await (await fetch('build.json', { cache: 'no-cache' })).json()).id ?? null; } catch { return null; }
+}
+let loadedBuild = null;              // the build this worker's scripts and first module came from
 
 /**
  * Which build to run: the threaded CPU build where the page is cross-origin isolated, the
@@ -372,6 +454,7 @@ async function pickBuild() {
 let build = null;
 async function loadWasm() {
   instance += 1;
+  if (instance === 1) loadedBuild = await fetchBuildId();
   build ??= await pickBuild();
   // A second import of the same URL would return the crashed instance: change the URL.
   const url = `./${build.dir}/shige.js${instance === 1 ? '' : `?instance=${instance}`}`;
@@ -401,12 +484,14 @@ function parseCorpus(bytes, name, id) {
 function checkMemory(settings, vocabSize, others = []) {
   const need = wasm.estimateMemory(settings, vocabSize)
     + others.reduce((sum, r) => sum + wasm.estimateMemory(r.settings, r.trainer.info().corpus.vocabSize), 0);
-  if (need > MEMORY_BUDGET) {
+  if (need > wasm.memoryBudget()) {
     throw new Coded('settings.tooBig', { gib: (need / 2 ** 30).toFixed(1) });
   }
 }
 
-async function createRun(settings, name, onCorpus = corpus, others = runs) {
+async function createRun(given, name, onCorpus = corpus, others = runs) {
+  const { settings, problems } = checkSettings(given);
+  if (problems.length) throw new Coded(problems[0].key, problems[0]);
   checkMemory(settings, onCorpus.info.vocabSize, others);
   const trainer = await wasm.Trainer.create(onCorpus.data, settings);
   return newRun(trainer, { name, settings });
@@ -454,8 +539,10 @@ async function replaceWorkspace(next, { persistCorpus }) {
 }
 
 function modelRecordFor(run, onCorpus, workspaceId) {
+  const lastEval = run.history.evals.at(-1);
   return { id: run.id, name: run.name, corpusId: onCorpus.id, corpusName: onCorpus.name, history: run.history,
-    settings: run.settings, step: run.trainer.info().step, perplexity: null, savedAt: Date.now(), workspace: workspaceId };
+    settings: run.settings, step: run.trainer.info().step, trainedSeconds: run.trainedSeconds,
+    perplexity: lastEval ? lastEval[1] : null, savedAt: Date.now(), workspace: workspaceId };
 }
 
 // ---- start-up ---------------------------------------------------------------------------
@@ -464,7 +551,7 @@ function modelRecordFor(run, onCorpus, workspaceId) {
 async function loadStarter(name) {
   const res = await fetch(STARTER_URL).catch(() => null);
   if (!res?.ok) return null;
-  const trainer = await wasm.Trainer.load(new Uint8Array(await res.arrayBuffer()), corpus.bytes, backendPreference);
+  const trainer = await loadTrainer(new Uint8Array(await res.arrayBuffer()), corpus.bytes, backendPreference, name);
   const run = newRun(trainer, { name });
   run.starter = true;
   return run;
@@ -483,12 +570,13 @@ async function restoreWorkspace(saved) {
     const record = await store.getModel(id);
     if (!record) continue;
     try {
-      const trainer = await wasm.Trainer.load(record.bytes, bytes, record.settings?.backend ?? backendPreference);
+      const trainer = await loadTrainer(record.bytes, bytes, record.settings?.backend, record.name);
       savedAt.set(id, record.savedAt);
       restored.push(newRun(trainer, { id, name: record.name, settings: record.settings, history: record.history, trainedSeconds: record.trainedSeconds }));
     } catch (e) {
-      // Keep the file as it is, under its own key, and offer it: never overwrite it.
-      const aside = { ...record, id: uid('broken'), name: `${record.name} (could not be opened)`, broken: message(e), workspace: null };
+      // Keep the file as it is, under its own key, and offer it: never overwrite it. One key per
+      // model, so reloading the page does not add another copy each time.
+      const aside = { ...record, id: `broken-${id}`, name: `${record.name} (could not be opened)`, broken: message(e), workspace: null };
       await store.save({ models: [aside] }).catch(() => {});
       post({ event: 'unrestorable', modelId: aside.id, name: record.name, message: message(e) });
     }
@@ -496,9 +584,41 @@ async function restoreWorkspace(saved) {
   return { corpus: restoredCorpus, runs: restored, savedAt };
 }
 
+/**
+ * The first set of a new workspace. A shared experiment, the starter model or the page's
+ * settings, in that order; whichever cannot be made (a link or preset the tab cannot hold, a
+ * site without a starter) is said, and the next is used, down to the form's defaults: the page
+ * always starts with a model, ready to train. Returns the runs and which it was ('experiment',
+ * 'settings', 'starter' or 'defaults').
+ */
+async function firstRuns({ settings, useStarter, starterName, experiment }) {
+  if (experiment) {
+    try {
+      const specs = experiment.map(({ name, settings: s }) => ({ name, settings: { ...settings, ...s, backend: backendPreference } }));
+      return { runs: await createRuns(specs, corpus), source: 'experiment' };
+    } catch (e) {
+      warn('notice.experimentRefused', { message: message(e) }, e);
+    }
+  } else {
+    try {
+      if (!useStarter) return { runs: [await createRun(settings, undefined, corpus, [])], source: 'settings' };
+    } catch (e) {
+      warn('notice.settingsRefused', { message: message(e) }, e);
+    }
+  }
+  const starter = await loadStarter(starterName).catch((e) => { console.warn('shige worker: no starter model:', e); return null; });
+  if (starter) {
+    // A first visit shows the starter model's held-out perplexity before any training.
+    jobs.push(evalJob(starter, starter.trainer.info().step));
+    return { runs: [starter], source: 'starter' };
+  }
+  return { runs: [await createRun({ ...DEFAULTS, backend: backendPreference }, undefined, corpus, [])], source: 'defaults' };
+}
+
 const ops = {
-  /** Loads wasm, then the saved workspace (if any) or a fresh run on the built-in corpus. */
-  async start({ settings, backend, starter: useStarter = false, starterName = 'Starter' }) {
+  /** Loads wasm, then the saved workspace (if any), else a first set on the built-in corpus:
+   * the shared experiment, the starter model or a fresh run (see `firstRuns`). */
+  async start({ settings, backend, starter: useStarter = false, starterName = 'Starter', experiment = null }) {
     backendPreference = backend ?? 'auto';
     await loadWasm();
     let saved = null;
@@ -513,6 +633,7 @@ const ops = {
       }
     }
     let restored = null;
+    let opened = 'restored';
     if (saved?.runIds?.length) {
       try {
         restored = await restoreWorkspace(saved);
@@ -531,17 +652,14 @@ const ops = {
       post({ event: 'restored', runs: runs.map((r) => ({ name: r.name, step: r.savedStep, savedAt: restored.savedAt.get(r.id) })) });
     } else {
       Object.assign(corpus, parseCorpus(await fetchBuiltin(), '', BUILTIN.id));
-      const starter = useStarter ? await loadStarter(starterName) : null;
-      runs = [starter ?? await createRun(settings)];
-      // A first visit shows the starter model's held-out perplexity before any training.
-      if (starter) jobs.push(evalJob(starter, starter.trainer.info().step));
+      ({ runs, source: opened } = await firstRuns({ settings, useStarter, starterName, experiment }));
       workspace = { id: uid('w'), owner: false };
       await claimRuns();
       if (canAutosave()) await saveWorkspace().catch((e) => autosaveFailed(e, runs[0].id));
     }
     if (autosave.state === 'other-tab') post({ event: 'autosave', state: 'other-tab' });
     if (autosave.state === 'unavailable') post({ event: 'autosave', state: 'unavailable' });
-    return { ...state(), restored: !!restored?.runs.length };
+    return { ...state(), restored: !!restored?.runs.length, opened, trained: runs.some((r) => r.trainer.info().step > 0) };
   },
 
   state() { return state(); },
@@ -582,7 +700,13 @@ const ops = {
   async removeRun({ runId }) {
     const run = findRun(runId);
     if (runs.length === 1) throw new Coded('error.lastRun');
+    run.running = false;
+    // The dialog promises the model stays saved: save what it trained since its last autosave.
+    await autosaveRun(run, { force: true });
+    await run.saving;
+    if (autosave.state !== 'on') throw new Coded('error.removeUnsaved', { name: run.name });
     runs = runs.filter((r) => r !== run);
+    run.trainer.free();
     // The model stays in the library; only the page's list changes.
     if (canAutosave()) await store.save({ meta: { workspace: workspaceRecord() } }).catch((e) => autosaveFailed(e, runs[0]?.id));
     announce();
@@ -604,8 +728,7 @@ const ops = {
     const data = builtin ? await fetchBuiltin() : bytes;
     const id = builtin ? BUILTIN.id : await store.hashBytes(data);
     const next = parseCorpus(data, builtin ? '' : name, id);      // throws on bad input: nothing changed
-    const fresh = [];
-    for (const r of runs) fresh.push(await createRun(r.settings, r.name, next, fresh));
+    const fresh = await createRuns(runs.map((r) => ({ name: r.name, settings: r.settings })), next);
     await replaceWorkspace({ corpus: next, runs: fresh }, { persistCorpus: !builtin });
     announce();
     return state();
@@ -621,7 +744,8 @@ const ops = {
 
   /** Loads a checkpoint file as the page's model; the current set is kept for undo. */
   async load({ bytes, name }) {
-    const trainer = await wasm.Trainer.load(bytes, corpus.bytes, backendPreference);
+    if (bytes.byteLength > LIMITS.checkpointBytes) throw new Coded('error.checkpointFile', { mib: Math.round(bytes.byteLength / 2 ** 20), limit: LIMITS.checkpointBytes / 2 ** 20 });
+    const trainer = await loadTrainer(bytes, corpus.bytes, backendPreference, name);
     const run = newRun(trainer, { name: name || undefined });
     await replaceWorkspace({ corpus: { ...corpus }, runs: [run] }, { persistCorpus: false });
     announce();
@@ -642,18 +766,29 @@ const ops = {
   async openExperiment({ corpus: spec, runs: specs }) {
     const sameFile = spec?.hash && corpus.id === spec.hash;
     const next = sameFile || corpus.id === BUILTIN.id ? { ...corpus } : parseCorpus(await fetchBuiltin(), '', BUILTIN.id);
-    const fresh = [];
-    for (const { name, settings } of specs) fresh.push(await createRun({ ...settings, backend: backendPreference }, name, next, fresh));
+    const fresh = await createRuns(specs.map(({ name, settings }) => ({ name, settings: { ...settings, backend: backendPreference } })), next);
     await replaceWorkspace({ corpus: next, runs: fresh }, { persistCorpus: false });
     announce();
     return state();
   },
 
-  /** Steals the autosave from the other tab. */
+  /** Steals the autosave from the other tab. That tab trained on since this one opened, so
+   * its saved state is loaded first wherever it is ahead: older weights never overwrite newer. */
   async takeOverAutosave() {
     await lockRuns({ steal: true });
+    const reloaded = [];
+    for (const run of runs) {
+      const record = await store.getModel(run.id).catch(() => null);
+      if (!record?.bytes || !(record.step > run.trainer.info().step)) continue;
+      const trainer = await loadTrainer(record.bytes, corpus.bytes, run.settings.backend, record.name);
+      run.trainer.free();
+      Object.assign(run, { trainer, name: record.name, history: record.history ?? run.history, trainedSeconds: record.trainedSeconds ?? run.trainedSeconds,
+        savedStep: record.step, evalAt: record.step, generation: (run.generation ?? 0) + 1 });
+      reloaded.push({ name: run.name, step: record.step });
+    }
     autosave.state = 'on';
     await saveWorkspace();
+    if (reloaded.length) post({ event: 'tookOver', runs: reloaded });
     announce();
     return state();
   },
@@ -692,13 +827,14 @@ const ops = {
 
   hiddenForBudget({ settings, params }) { return wasm.hiddenForBudget(settings, corpus.info.vocabSize, params); },
 
-  estimateMemory({ settings }) { return wasm.estimateMemory(settings, corpus.info.vocabSize); },
+  /** Bytes these settings need to train on the current corpus, and the most a tab may use. */
+  memoryNeed({ settings }) { return { bytes: wasm.estimateMemory(settings, corpus.info.vocabSize), budget: wasm.memoryBudget() }; },
 
   // ---- the library: every model saved in this browser ----------------------------------
   async listLibrary() {
     if (!canAutosave() && autosave.state !== 'other-tab') return { models: [], available: false };
     const open = new Set(runs.map((r) => r.id));
-    const models = (await store.listModels()).map((m) => ({ ...m, history: undefined, open: open.has(m.id) }));
+    const models = (await store.listModels()).map((m) => ({ ...m, open: open.has(m.id) }));
     return { models, available: true, trash: trash.map((m) => ({ id: m.id, name: m.name })) };
   },
 
@@ -712,7 +848,7 @@ const ops = {
       : record.corpusId === BUILTIN.id ? await fetchBuiltin() : (await store.getCorpus(record.corpusId))?.bytes;
     if (!bytes) throw new Coded('error.corpusMissing');
     const next = sameCorpus ? { ...corpus } : parseCorpus(bytes, record.corpusName, record.corpusId);
-    const trainer = await wasm.Trainer.load(record.bytes, bytes, record.settings?.backend ?? backendPreference);
+    const trainer = await loadTrainer(record.bytes, bytes, record.settings?.backend, record.name);
     // The same library entry, unless another tab has it open: then a copy of it.
     const free = await lockModel(record.id);
     const run = free
@@ -745,6 +881,7 @@ const ops = {
   /** Deletes a stored model (not one open in the page); `undoDelete` brings it back. */
   async deleteModel({ modelId }) {
     if (runs.some((r) => r.id === modelId)) throw new Coded('error.modelOpen');
+    if (await openElsewhere(modelId)) throw new Coded('error.modelOpenElsewhere');
     const record = await store.getModel(modelId);
     if (!record) throw new Coded('error.notStored');
     await store.save({ deleteModels: [modelId] });

@@ -79,6 +79,8 @@ export default {
     backend: 'Backend',
     params: 'Parameters',
     tooBig: 'This model needs about {{gib}} GiB to train, more than a browser tab can hold (3 GiB). Lower hidden, embedding, batch or the sequence cap.',
+    bad: '“{{label}}” ({{setting}} = {{value}}) must be {{range}}',
+    badPreset: 'A setting in this link cannot be used: {{problem}}. The page keeps its own value.',
   },
   cell: { gru: 'GRU', lstm: 'LSTM', rnn: 'RNN (tanh)' },
   chart: {
@@ -190,6 +192,8 @@ export default {
     needFile: 'This experiment was made with the file “{{name}}”. Choose that file to train on the same poems.',
     damaged: 'The experiment in this link is damaged.',
     unsupported: 'The experiment in this link is not one this version of Shige can open.',
+    refused: 'The experiment in this link could not be opened: {{message}}. The page opened without it.',
+    confirmOpen: 'Open the shared experiment? It replaces the models on this page ({{runs}}). They stay in the model library, and Undo swaps them back.',
   },
   teacher: {
     title: 'Teacher mode',
@@ -220,6 +224,13 @@ export default {
     runError: '{{name}}: {{message}}',
     saveFailed: '{{name}}: the model could not be saved ({{message}}).',
     workerDied: 'The trainer stopped unexpectedly: {{message}}. Reload the page; your models were autosaved.',
+    workerError: 'Something went wrong in the trainer ({{message}}), so training was paused. Your models are unchanged; press Train to go on.',
+    recoveryFailed: 'The trainer crashed ({{panic}}) and could not be restarted yet ({{message}}). Your models are kept: try again, or reload the page.',
+    batchReduced: '“{{name}}” was trained with batch {{from}}, more than a browser tab can hold, so it opened with batch {{to}}.',
+    experimentRefused: 'The shared experiment could not be started ({{message}}); the page opened with a model of its own.',
+    settingsRefused: 'The settings in this link could not be used ({{message}}); the page opened with the starter model instead.',
+    tookOver: 'This tab now saves these models. The other tab had trained further, so its saved state was opened first: {{runs}}.',
+    tookOverRun: '{{name}} at step {{step}}',
   },
   error: {
     corpus: {
@@ -265,6 +276,10 @@ export default {
     notStored: 'That model is no longer stored in this browser.',
     broken: 'This model could not be opened ({{message}}); download it instead.',
     modelOpen: 'This model is open in the page; remove its run first.',
+    modelOpenElsewhere: 'This model is open in another tab; close it there first.',
+    removeUnsaved: '“{{name}}” could not be saved in this browser, so it was not removed. Download it first.',
+    checkpointFile: 'The checkpoint file is {{mib}} MiB; the limit is {{limit}} MiB.',
+    checkpointTooBig: 'this model needs about {{gib}} GiB to train even with batch 1, more than a browser tab can hold',
     builtinMissing: 'The built-in corpus could not be loaded (HTTP {{status}}).',
     corpusMissing: 'its corpus is missing from storage',
     restarted: '{{message}} — the trainer was restarted; try again.',
@@ -272,6 +287,8 @@ export default {
   time: { seconds: '{{n}} s', minutes: '{{n}} min', hours: '{{n}} h' },
   update: {
     ready: 'A new version of Shige is ready.', reload: 'Reload to use it',
+    installed: 'Another tab switched to a new version of Shige.',
+    afterCrash: 'The trainer crashed, and another tab has installed a new version of Shige meanwhile. Your models were saved: reload this page to go on.',
     noOfflineCopy: 'Shige could not save an offline copy: the browser would not store its files (is the disk nearly full?). It works while you are online.',
   },
   buildLabel: 'Build',

@@ -79,6 +79,8 @@ export default {
     backend: '后端',
     params: '参数量',
     tooBig: '这个模型训练时大约需要 {{gib}} GiB 内存，超过浏览器标签页能容纳的 3 GiB。请调小隐藏维度、嵌入维度、批大小或序列上限。',
+    bad: '“{{label}}”（{{setting}} = {{value}}）应在 {{range}} 之内',
+    badPreset: '链接中的一项设置无法使用：{{problem}}。页面保留自己的取值。',
   },
   cell: { gru: 'GRU', lstm: 'LSTM', rnn: 'RNN（tanh）' },
   chart: {
@@ -190,6 +192,8 @@ export default {
     needFile: '这个实验用的是文件“{{name}}”。选择这个文件，就能在同样的诗上训练。',
     damaged: '这个链接里的实验已损坏。',
     unsupported: '这个版本的 Shige 打不开这个链接里的实验。',
+    refused: '这个链接里的实验无法打开：{{message}}。页面已在没有它的情况下打开。',
+    confirmOpen: '打开分享的实验吗？它会替换本页上的模型（{{runs}}）。这些模型仍保存在模型库里，“撤销”可以换回来。',
   },
   teacher: {
     title: '教师模式',
@@ -220,6 +224,13 @@ export default {
     runError: '{{name}}：{{message}}',
     saveFailed: '{{name}}：模型无法保存（{{message}}）。',
     workerDied: '训练程序意外停止：{{message}}。请重新加载页面；你的模型已自动保存。',
+    workerError: '训练程序出了问题（{{message}}），训练已暂停。你的模型没有变化；按“训练”继续。',
+    recoveryFailed: '训练程序崩溃了（{{panic}}），暂时无法重启（{{message}}）。你的模型都还在：请再试一次，或重新加载页面。',
+    batchReduced: '“{{name}}”训练时的批大小是 {{from}}，超出浏览器标签页的容量，所以以批大小 {{to}} 打开。',
+    experimentRefused: '分享的实验无法开始（{{message}}）；页面改用自己的模型打开。',
+    settingsRefused: '链接中的设置无法使用（{{message}}）；页面改用入门模型打开。',
+    tookOver: '现在由这个标签页保存这些模型。另一个标签页训练得更多，所以先打开了它保存的状态：{{runs}}。',
+    tookOverRun: '{{name}}（第 {{step}} 步）',
   },
   error: {
     corpus: {
@@ -265,6 +276,10 @@ export default {
     notStored: '这个浏览器里已经没有这个模型了。',
     broken: '这个模型无法打开（{{message}}）；请改为下载它。',
     modelOpen: '这个模型正在页面上打开；请先移除它的实验。',
+    modelOpenElsewhere: '这个模型正在另一个标签页中打开；请先在那里关闭它。',
+    removeUnsaved: '“{{name}}”无法保存在这个浏览器里，所以没有移除。请先下载它。',
+    checkpointFile: '模型文件有 {{mib}} MiB，上限是 {{limit}} MiB。',
+    checkpointTooBig: '这个模型即使批大小为 1，训练也大约需要 {{gib}} GiB 内存，超过浏览器标签页的容量',
     builtinMissing: '无法载入内置诗集（HTTP {{status}}）。',
     corpusMissing: '它的诗集不在存储里了',
     restarted: '{{message}}——训练程序已重新启动；请再试一次。',
@@ -272,6 +287,8 @@ export default {
   time: { seconds: '{{n}} 秒', minutes: '{{n}} 分钟', hours: '{{n}} 小时' },
   update: {
     ready: 'Shige 有新版本了。', reload: '重新加载以使用新版本',
+    installed: '另一个标签页已经换用了 Shige 的新版本。',
+    afterCrash: '训练程序崩溃了，而另一个标签页在此期间安装了 Shige 的新版本。你的模型已保存：请重新加载本页继续。',
     noOfflineCopy: 'Shige 没能保存离线副本：浏览器不肯存下它的文件（磁盘快满了吗？）。联网时照常可用。',
   },
   buildLabel: '版本',
