@@ -23,10 +23,19 @@ const LOGIT_COPIES: u64 = 1;
 const RECURRENT_COPIES: u64 = 4;
 /// Bytes of an f32.
 const F32_BYTES: u64 = 4;
+/// The largest single allocation on wasm32: a Rust allocation is at most `isize::MAX` bytes,
+/// 2 GiB less one on a 32-bit target. A `[B*T, V]` tensor past it cannot be made whatever the
+/// total (a model trained with batch 3,443 over 2,685 characters crashed its second step with
+/// "capacity overflow" under a 3.0 GiB estimate).
+const MAX_WASM_ALLOCATION: u64 = (1 << 31) - 1;
+/// The estimate given to settings with a tensor past `MAX_WASM_ALLOCATION`: more than a tab
+/// has (wasm32's whole address space), so every check refuses them.
+const CANNOT_ALLOCATE: u64 = 4 << 30;
 
 /// Estimated peak bytes of one training step and a save, for batches of `longest` positions
 /// (the sequence cap, or the longest poem plus BOS if that is shorter); `u64::MAX` when the
-/// figure does not fit in a `u64`.
+/// figure does not fit in a `u64`, and at least 4 GiB when one tensor is past wasm32's largest
+/// allocation.
 pub fn training_bytes(model: &PoemModelConfig, train: &TrainConfig, longest: usize) -> u64 {
     checked_training_bytes(model, train, longest).unwrap_or(u64::MAX)
 }
@@ -73,7 +82,9 @@ fn checked_training_bytes(model: &PoemModelConfig, train: &TrainConfig, longest:
     let activations = (LOGIT_COPIES.checked_mul(logits)?)
         .checked_add(RECURRENT_COPIES.checked_mul(recurrent)?)?
         .checked_add(embedded)?;
-    PARAM_BYTES.checked_mul(param_count(model)?)?.checked_add(F32_BYTES.checked_mul(activations)?)
+    let total = PARAM_BYTES.checked_mul(param_count(model)?)?.checked_add(F32_BYTES.checked_mul(activations)?)?;
+    let largest = F32_BYTES.checked_mul(logits.max(positions.checked_mul(gate_width)?).max(embedded))?;
+    Some(if largest > MAX_WASM_ALLOCATION { total.max(CANNOT_ALLOCATE) } else { total })
 }
 
 /// `PoemModelConfig::num_params` in checked `u64`, without listing the tensors: the page asks
@@ -126,6 +137,18 @@ mod tests {
         assert_eq!(training_bytes(&small_model(), &train, PAGE_LONGEST), u64::MAX);
         let absurd = PoemModelConfig::new(5000, ModelShape::new().with_layers(usize::MAX));
         assert_eq!(training_bytes(&absurd, &TrainConfig::new(), PAGE_LONGEST), u64::MAX);
+    }
+
+    #[test]
+    fn a_tensor_past_wasm32s_largest_allocation_is_too_big_under_the_budget() {
+        // 110,000 positions × 5,000 characters × 4 bytes = 2.2 GB of logits: under 3 GiB in
+        // all, but past the 2 GiB a single wasm32 allocation may have.
+        let model = small_model();
+        let train = TrainConfig::new().with_batch_size(110_000 / PAGE_LONGEST + 1);
+        assert!(training_bytes(&model, &train, PAGE_LONGEST) > WASM_BUDGET_BYTES);
+        let batch = largest_fitting_batch(&model, &train, PAGE_LONGEST, WASM_BUDGET_BYTES).unwrap();
+        assert!((batch * PAGE_LONGEST * 5000 * 4) as u64 <= MAX_WASM_ALLOCATION, "batch {batch}");
+        assert!(((batch + 1) * PAGE_LONGEST * 5000 * 4) as u64 > MAX_WASM_ALLOCATION, "batch {batch} is the largest");
     }
 
     #[test]

@@ -196,3 +196,22 @@ fn schedule_warms_up_holds_then_decays_to_its_final_ratio() {
     let constant = Schedule { decay: Decay::Constant, ..cosine };
     assert_eq!(constant.lr(2.0, 5, 0.9), 2.0);
 }
+
+#[test]
+fn evaluation_splits_a_big_batch_and_gives_the_same_figure() {
+    // A model trained with a big batch is measured in batches of at most MAX_EVAL_BATCH poems
+    // (its logits would not fit a browser tab); the figure is the same as with small batches.
+    // 6,000 poems of poems.txt: a few validation batches of MAX_EVAL_BATCH.
+    let path = common::data_file("poems.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let head: String = text.lines().take(6000).map(|l| format!("{l}\n")).collect();
+    let corpus = shige_core::load_corpus(head.as_bytes(), &shige_core::CleaningConfig::new()).unwrap();
+    assert!(corpus.validation.len() > 2 * shige_core::training::MAX_EVAL_BATCH, "{} held out", corpus.validation.len());
+    let config = |batch| shige_core::TrainConfig::new().with_min_char_freq(1).with_batch_size(batch);
+    let big = shige_core::Trainer::new(&corpus, common::tiny_shape(), config(4096), &cpu()).unwrap();
+    let small = shige_core::Trainer::new(&corpus, common::tiny_shape(), config(8), &cpu()).unwrap();
+    let poems = corpus.validation.len();
+    assert_eq!(big.eval_batches(), poems.div_ceil(shige_core::training::MAX_EVAL_BATCH));
+    let (a, b) = (block_on(big.evaluate()).unwrap(), block_on(small.evaluate()).unwrap());
+    assert!((a.loss - b.loss).abs() < 1e-5, "{} vs {}", a.loss, b.loss);
+}
