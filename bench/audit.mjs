@@ -19,7 +19,7 @@ const FLAGS = ['--headless', '--no-sandbox', '--no-first-run', '--disable-backgr
 //    cached everything (the page is ready and the precache is complete).
 let sent = 0;
 const files = new Map();
-const server = await listen({ root: site, isolate: true, log: (path, bytes, encoding) => {
+const server = await listen({ root: site, isolate: true, csp: true, log: (path, bytes, encoding) => {
   sent += bytes;
   files.set(path, { bytes: (files.get(path)?.bytes ?? 0) + bytes, encoding });
 } });

@@ -36,10 +36,11 @@ export function sitePolicy(siteRoot) {
 /**
  * `root`: the site folder; `base`: the URL path it lives under ('/' or '/shige/');
  * `mounts`: { '/prefix/': folder } served beside it; `headers`: added to every response;
- * `isolate`: send COOP/COEP; `csp`: send the site's policy (`sitePolicy`) with its own files;
+ * `isolate`: send COOP/COEP; `csp`: send the site's policy (`sitePolicy`) with its own files
+ * (the site's server and tests; off for other folders, which have no such policy);
  * `log(path, bytes, encoding)`: called per response.
  */
-export function createStaticServer({ root, base = '/', mounts = {}, headers = {}, isolate = false, csp = true, log = null }) {
+export function createStaticServer({ root, base = '/', mounts = {}, headers = {}, isolate = false, csp = false, log = null }) {
   let policy = null;
   return createServer(async (req, res) => {
     try {

@@ -6,7 +6,7 @@
 // update never mix versions.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, appendFile, readFile, writeFile } from 'node:fs/promises';
+import { cp, appendFile, readFile, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { serve, launch, scratchDir, openApp, site, root, dataDir, shigeBin, TINY, step, waitForStep, waitForPaused, noticeTexts, readDb } from './harness.mjs';
@@ -217,7 +217,13 @@ test('a crash whose recovery fails: a notice, the next button answers, and a lat
 });
 
 test('offline, on the plain threaded build: a crash recovers from the service worker\'s cache', { timeout: 900_000 }, async () => {
-  const noRelaxed = await serve({ isolate: true, mounts: { '/pkg-threads-relaxed/': join(dataDir, 'no-such-folder') } });
+  // A site without the relaxed-SIMD build (as a browser without relaxed SIMD sees it), with its
+  // own precache list, so the service worker installs and keeps the plain threaded build.
+  const scratch = await scratchDir('shige-site-');
+  await cp(site, scratch.dir, { recursive: true });
+  await rm(join(scratch.dir, 'pkg-threads-relaxed'), { recursive: true });
+  execFileSync(process.execPath, [join(root, 'scripts/finish-site.mjs'), scratch.dir], { stdio: 'ignore' });
+  const noRelaxed = await serve({ isolate: true, root: scratch.dir });
   const context = await launch({ webgpu: false });
   try {
     const page = await openApp(context, noRelaxed.url, TINY);
@@ -226,13 +232,14 @@ test('offline, on the plain threaded build: a crash recovers from the service wo
     await context.setOffline(true);
     const runId = await page.evaluate(() => window.shige.state().runs[0].id);
     await page.evaluate((runId) => window.shige.call('panicForTests', { runId }).catch(() => {}), runId);
-    await page.waitForSelector('.notice:has-text("The trainer crashed")', { timeout: 120_000 });
+    await page.waitForSelector('.notice:has-text("and was restarted")', { timeout: 120_000 });
     assert.equal(await step(page), trained);
     await page.click('.chip:text("月")');
     await page.waitForSelector('#poems li[data-done="true"]', { timeout: 120_000 });
   } finally {
     await context.close();
     noRelaxed.close();
+    await scratch.remove();
   }
 });
 

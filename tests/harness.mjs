@@ -18,9 +18,10 @@ await mkdir(outputDir, { recursive: true });
  * Serves dist/site on 127.0.0.1 at a free port (the same server as scripts/serve.sh). `mounts`
  * maps URL prefixes ('/tfjs/') to other folders; `headers` go on every response; `base` puts
  * the site under a subpath; `root` serves another copy of the site; `log` sees each response.
+ * The site's Content-Security-Policy goes with it as a header, as `scripts/serve.sh` sends it.
  */
 export async function serve({ mounts = {}, headers = {}, base = '/', root: siteRoot = site, isolate = false, log = null } = {}) {
-  return listen({ root: siteRoot, base, mounts, headers, isolate, log });
+  return listen({ root: siteRoot, base, mounts, headers, isolate, csp: true, log });
 }
 
 const FLAGS = ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking',

@@ -9,6 +9,7 @@ import { TrainingChart, FlowChart, COLORS } from './chart.js';
 import * as share from './share.js';
 import { reveal, retranslate as retranslateInspector } from './internals.js';
 import * as library from './library.js';
+import { labelColumns } from './dom.js';
 import { applyToForm, isSetting, parseSetting, LIMITS } from './settings-schema.js';
 
 const $ = (id) => document.getElementById(id);
@@ -150,6 +151,7 @@ function renderRuns() {
       cell(s.bestPpl == null ? '–' : formatNumber(s.bestPpl, 1)), cell(formatTime(s.total)), actions);
     return tr;
   }));
+  labelColumns($('runs'));
   share.applyTeacherMode(params);
   if (focused) {
     const [runId, action] = focused.split(':');
@@ -417,23 +419,30 @@ const syncRhyme = () => { $('rhyme').disabled = $('form').value === 'free'; };
 $('form').addEventListener('change', syncRhyme);
 syncRhyme();
 $('temperature').oninput = () => { $('temperature-value').value = $('temperature').value; };
-async function write(start) {
+/** The sampling options of the writing form (the quality measurement uses them too). */
+function samplingOptions() {
+  return { temperature: Number($('temperature').value), topK: Number($('top-k').value), topP: TOP_P,
+    seed: Number($('seed').value), repetitionPenalty: Math.max(1, Number($('penalty').value) || 1) };
+}
+
+async function write(start, { arrival = false } = {}) {
   const run = selectedRun();
-  const form = $('form').value;
-  const acrostic = $('acrostic').value.trim();
+  // A poem on arrival is a rhymed 五绝: it fits the room kept for it, so nothing moves.
+  const form = arrival ? 'wujue' : $('form').value;
+  const acrostic = arrival ? '' : $('acrostic').value.trim();
   const options = {
-    start: acrostic ? '' : start, form, acrostic,
-    temperature: Number($('temperature').value), topK: Number($('top-k').value), topP: TOP_P,
-    seed: Number($('seed').value), maxChars: 80, rhyme: form !== 'free' && $('rhyme').checked,
-    repetitionPenalty: Math.max(1, Number($('penalty').value) || 1),
+    ...samplingOptions(), start: acrostic ? '' : start, form, acrostic, maxChars: 80,
+    rhyme: arrival || (form !== 'free' && $('rhyme').checked),
   };
+  // Its own seed: the form's seed (and the poem a click on 月 writes first) stays the visitor's.
+  if (arrival) options.seed = Math.floor(Math.random() * 2 ** 31);
   if (!acrostic && !start) return showWriteError(() => t('write.needStart'));
   const t0 = performance.now();
   try {
     const written = await call('generate', { runId: run.id, options });
     showWriteError(null);
-    $('seed').value = String(options.seed + 1);   // next click, next poem
-    await addPoem(written, { ...options, ms: performance.now() - t0, run });
+    if (!arrival) $('seed').value = String(options.seed + 1);   // next click, next poem
+    await addPoem(written, { ...options, ms: performance.now() - t0, run, arrival });
   } catch (e) { showWriteError(() => describeError(e)); }
 }
 /** A writing error goes under the form (not in the banners at the top, out of view). */
@@ -472,9 +481,11 @@ async function addPoem(written, o) {
   poemMeta.set(li, writeMeta);
   meta.append(label, ' ', copy);
   li.append(text, meta);
+  $('poem-placeholder')?.remove();
   $('poems').prepend(li);
-  await reveal(text, written, { cell: o.run.info.cell });
-  li.dataset.done = 'true';
+  await reveal(text, written, { cell: o.run.info.cell, animate: !o.arrival, show: !o.arrival });
+  // `done` marks the poems the visitor asked for; the one written on arrival is `arrival`.
+  if (o.arrival) li.dataset.arrival = 'true'; else li.dataset.done = 'true';
 }
 $('chips').onclick = (e) => { if (e.target.classList.contains('chip')) write(e.target.textContent); };
 $('generate-form').onsubmit = (e) => { e.preventDefault(); write($('start-char').value.trim()); };
@@ -486,9 +497,7 @@ $('measure').onclick = () => attempt(async () => {
   $('measure').disabled = true;
   $('quality-table').tBodies[0].replaceChildren();
   try {
-    const options = { temperature: Number($('temperature').value), topK: Number($('top-k').value), topP: TOP_P,
-      seed: Number($('seed').value), repetitionPenalty: Math.max(1, Number($('penalty').value) || 1) };
-    showQuality(await call('quality', { runId: run.id, samples: QUALITY_SAMPLES, options }), run);
+    showQuality(await call('quality', { runId: run.id, samples: QUALITY_SAMPLES, options: samplingOptions() }), run);
   } finally {
     $('measure').disabled = false;
   }
@@ -666,5 +675,21 @@ async function startPage() {
     await library.refresh().catch(() => {});
     document.body.dataset.ready = 'true';
   }
+  writeOnArrival();
+}
+
+/** A visitor sees a poem without asking: the page's model writes one as it opens (when it has
+ *  been trained at all), from one of the start characters. */
+function writeOnArrival() {
+  const run = selectedRun();
+  const placeholder = $('poem-placeholder');
+  if (!placeholder) return;
+  if (!run || run.info.step === 0) {
+    placeholder.dataset.i18n = 'write.pickChar';
+    placeholder.textContent = t('write.pickChar');
+    return;
+  }
+  const chips = [...document.querySelectorAll('.chip')].map((c) => c.textContent);
+  write(chips[Math.floor(Math.random() * chips.length)], { arrival: true });
 }
 startPage();

@@ -6,8 +6,12 @@ import { t, formatNumber } from './i18n.js';
 const $ = (id) => document.getElementById(id);
 const REVEAL_MS = 70;
 
-/** Renders a written poem into `el` as clickable characters; resolves when all are shown. */
-export async function reveal(el, written, { cell, animate = true }) {
+/**
+ * Renders a written poem into `el` as clickable characters; resolves when all are shown. Each
+ * 句 (up to ，。！？；) is kept whole, so a narrow screen wraps between 句, never inside one.
+ * `show: false` writes it without opening the inspector (a poem nobody asked for yet).
+ */
+export async function reveal(el, written, { cell, animate = true, show = true }) {
   el.textContent = '';
   const steps = written.steps ?? [];
   const spans = [];
@@ -29,16 +33,20 @@ export async function reveal(el, written, { cell, animate = true }) {
     spans.push(span);
   }
   if (!steps.length) { el.textContent = written.text; return; }
-  const lineEnd = /[。！？；]/u;
+  const coupletEnd = /[。！？；]/u;
+  const verseEnd = /[，。！？；]/u;
+  let verse = null;
   for (let i = 0; i < spans.length; i++) {
-    el.append(spans[i]);
-    if (lineEnd.test(steps[i].char) && i < spans.length - 1) el.append(document.createElement('br'));
+    if (!verse) { verse = Object.assign(document.createElement('span'), { className: 'verse' }); el.append(verse); }
+    verse.append(spans[i]);
+    if (verseEnd.test(steps[i].char)) verse = null;
+    if (coupletEnd.test(steps[i].char) && i < spans.length - 1) el.append(document.createElement('br'));
     if (animate) {
       inspect(written, i, cell, spans);
       await new Promise((r) => setTimeout(r, REVEAL_MS));
     }
   }
-  inspect(written, spans.length - 1, cell, spans);
+  if (show) inspect(written, spans.length - 1, cell, spans);
 }
 
 let shown = null;   // the step in the inspector, to redraw it in another language

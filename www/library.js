@@ -5,6 +5,7 @@ import { t, formatNumber, language } from './i18n.js';
 import { call } from './trainer-client.js';
 import * as notices from './notices.js';
 import { attempt, download } from './notices.js';
+import { labelColumns } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 let onOpen = () => {};
@@ -86,4 +87,5 @@ export async function refresh(list = null) {
       cell(date(m.savedAt)), cell(mib(m.size)), actions);
     return tr;
   }));
+  labelColumns($('library'));
 }

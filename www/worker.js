@@ -122,7 +122,7 @@ function newRun(trainer, { id = uid('m'), name, settings, history, trainedSecond
     id, name: name || defaultName(info), trainer, settings: settingsOf(info, settings?.backend),
     history: history ?? { losses: [], evals: [], flow: null },
     // steps and seconds: this session's; trainedSeconds: all the model's training, saved with it.
-    running: false, steps: 0, seconds: 0, trainedSeconds, savedStep: info.step, savedTime: performance.now(), saving: null,
+    info, running: false, steps: 0, seconds: 0, trainedSeconds, savedStep: info.step, savedTime: performance.now(), saving: null,
     evalAt: info.step, evalMs: 0, flowAt: -Infinity, startedAt: Date.now(), error: null,
   };
 }
@@ -161,7 +161,10 @@ async function createRuns(specs, onCorpus) {
 }
 
 function summary(run) {
-  const info = run.trainer.info();
+  // A trainer in a module that panicked cannot answer: its last answer stands in until it is
+  // restored, so reporting the state never throws.
+  let info = run.info;
+  try { info = run.trainer.info(); run.info = info; } catch { /* the module is being restored */ }
   return { id: run.id, name: run.name, running: run.running, settings: run.settings, info, generation: run.generation ?? 0,
     steps: run.steps, seconds: run.seconds, trainedSeconds: run.trainedSeconds, savedStep: run.savedStep,
     history: run.history, error: run.error, starter: !!run.starter };
@@ -173,7 +176,9 @@ function state() {
     runs: runs.map(summary), undo: !!undoSlot, autosave: autosave.state, workspace: workspace.id,
   };
 }
-const announce = () => post({ event: 'state', state: state() });
+const announce = () => {
+  try { post({ event: 'state', state: state() }); } catch (e) { console.error('shige worker: the state could not be sent:', e); }
+};
 
 async function trainOne(run) {
   const started = performance.now();

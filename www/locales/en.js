@@ -105,7 +105,10 @@ export default {
     gradNorm: '‖∂L/∂hₜ‖',
   },
   write: {
-    title: '4 · Write a poem',
+    title: 'Write a poem',
+    trainOwn: 'Train your own model ↓',
+    arriving: 'The model is warming up; a poem follows.',
+    pickChar: 'Pick a character above to write a poem.',
     chips: 'Start characters',
     run: 'Run',
     start: 'Start',
@@ -162,7 +165,7 @@ export default {
     heatmapLabel: '{{what}}: units down, the poem’s {{n}} characters across',
   },
   library: {
-    title: '5 · Model library',
+    title: '4 · Model library',
     caption: 'Models saved in this browser',
     col: { name: 'Name', corpus: 'Corpus', step: 'Step when saved', perplexity: 'Held-out perplexity', saved: 'Saved', size: 'Size' },
     empty: 'No models are saved in this browser yet.',
@@ -182,7 +185,7 @@ export default {
     undoDelete: 'Undo',
   },
   share: {
-    title: '6 · Share and export',
+    title: '5 · Share and export',
     help: 'A link holds the whole experiment: its runs, their settings and seeds, and the corpus. Opening it in another browser starts the same runs, which give the same losses.',
     copyLink: 'Copy the experiment’s link',
     csv: 'Export CSV',

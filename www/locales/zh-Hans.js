@@ -105,7 +105,10 @@ export default {
     gradNorm: '‖∂L/∂hₜ‖',
   },
   write: {
-    title: '四 · 写诗',
+    title: '写诗',
+    trainOwn: '训练你自己的模型 ↓',
+    arriving: '模型正在准备，马上写一首诗。',
+    pickChar: '在上面选一个字，写一首诗。',
     chips: '起始字',
     run: '实验',
     start: '起始',
@@ -162,7 +165,7 @@ export default {
     heatmapLabel: '{{what}}：纵向为单元，横向为诗的 {{n}} 个字',
   },
   library: {
-    title: '五 · 模型库',
+    title: '四 · 模型库',
     caption: '保存在这个浏览器里的模型',
     col: { name: '名称', corpus: '诗集', step: '保存时步数', perplexity: '留出困惑度', saved: '保存于', size: '大小' },
     empty: '这个浏览器里还没有保存的模型。',
@@ -182,7 +185,7 @@ export default {
     undoDelete: '撤销',
   },
   share: {
-    title: '六 · 分享与导出',
+    title: '五 · 分享与导出',
     help: '一个链接包含整个实验：各组实验、它们的设置和随机种子，以及诗集。在另一个浏览器打开它，会开始同样的实验，得到同样的损失。',
     copyLink: '复制实验链接',
     csv: '导出 CSV',
