@@ -6,10 +6,10 @@
 // update never mix versions.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, appendFile, readFile, writeFile, rm } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { serve, launch, scratchDir, openApp, site, root, dataDir, shigeBin, TINY, step, waitForStep, waitForPaused, noticeTexts, readDb } from './harness.mjs';
+import { serve, launch, scratchDir, siteCopy, openApp, site, dataDir, shigeBin, TINY, step, waitForStep, waitForPaused, noticeTexts, readDb } from './harness.mjs';
 import zh from '../www/locales/zh-Hans.js';
 
 const TANGSHI = join(dataDir, 'tangshi.txt');
@@ -219,11 +219,7 @@ test('a crash whose recovery fails: a notice, the next button answers, and a lat
 test('offline, on the plain threaded build: a crash recovers from the service worker\'s cache', { timeout: 900_000 }, async () => {
   // A site without the relaxed-SIMD build (as a browser without relaxed SIMD sees it), with its
   // own precache list, so the service worker installs and keeps the plain threaded build.
-  const scratch = await scratchDir('shige-site-');
-  await cp(site, scratch.dir, { recursive: true });
-  await rm(join(scratch.dir, 'pkg-threads-relaxed'), { recursive: true });
-  execFileSync(process.execPath, [join(root, 'scripts/finish-site.mjs'), scratch.dir], { stdio: 'ignore' });
-  const noRelaxed = await serve({ isolate: true, root: scratch.dir });
+  const noRelaxed = await siteCopy({ isolate: true, without: ['pkg-threads-relaxed'] });
   const context = await launch({ webgpu: false });
   try {
     const page = await openApp(context, noRelaxed.url, TINY);
@@ -238,8 +234,7 @@ test('offline, on the plain threaded build: a crash recovers from the service wo
     await page.waitForSelector('#poems li[data-done="true"]', { timeout: 120_000 });
   } finally {
     await context.close();
-    noRelaxed.close();
-    await scratch.remove();
+    await noRelaxed.remove();
   }
 });
 
@@ -269,10 +264,7 @@ test('the library lists models without reading their weights', { timeout: 600_00
 });
 
 test('two tabs across an update: each reloads into the new version, and a crash never loads the new module under the old page', { timeout: 900_000 }, async () => {
-  const scratch = await scratchDir('shige-site-');
-  const copy = scratch.dir;
-  await cp(site, copy, { recursive: true });
-  const local = await serve({ root: copy });
+  const local = await siteCopy();
   const context = await launch({ webgpu: false });
   try {
     const one = await openApp(context, local.url, TINY);
@@ -281,10 +273,8 @@ test('two tabs across an update: each reloads into the new version, and a crash 
     const two = await context.newPage();
     await two.goto(local.url + TINY);
     await ready(two);
-    // Deploy a new version.
-    await appendFile(join(copy, 'style.css'), '\n/* deployed again */\n');
-    execFileSync(process.execPath, [join(root, 'scripts/finish-site.mjs'), copy], { stdio: 'ignore' });
-    const second = JSON.parse(await readFile(join(copy, 'build.json'), 'utf8')).id;
+    await local.redeploy();
+    const second = JSON.parse(await readFile(join(local.dir, 'build.json'), 'utf8')).id;
     await one.evaluate(() => window.shige.checkForUpdate());
     const notice = await one.waitForSelector('[data-notice="update"]', { timeout: 120_000 });
     await Promise.all([one.waitForEvent('load', { timeout: 120_000 }), notice.$('button:text("Reload to use it")').then((b) => b.click())]);
@@ -304,8 +294,7 @@ test('two tabs across an update: each reloads into the new version, and a crash 
     await two.waitForFunction((id) => document.getElementById('build-id').textContent === id, second);
   } finally {
     await context.close();
-    local.close();
-    await scratch.remove();
+    await local.remove();
   }
 });
 

@@ -1,5 +1,6 @@
 // Shared by the browser tests: a static server for dist/site and a Chromium launcher.
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, cp, appendFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,25 @@ export async function scratchDir(prefix) {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   scratchDirs.add(dir);
   return { dir, remove: () => { scratchDirs.delete(dir); return rm(dir, { recursive: true, force: true, maxRetries: 3 }); } };
+}
+
+/**
+ * A copy of dist/site in a scratch folder, served (`serve` options apply), to change as a deploy
+ * would: `without` leaves folders out (with a precache list of its own), `redeploy()` changes a
+ * file and rebuilds the precache list, as a new version of the site. `remove()` cleans up.
+ */
+export async function siteCopy({ without = [], ...options } = {}) {
+  const scratch = await scratchDir('shige-site-');
+  await cp(site, scratch.dir, { recursive: true });
+  const finish = () => execFileSync(process.execPath, [join(root, 'scripts/finish-site.mjs'), scratch.dir], { stdio: 'ignore' });
+  for (const folder of without) await rm(join(scratch.dir, folder), { recursive: true });
+  if (without.length) finish();
+  const server = await serve({ ...options, root: scratch.dir });
+  return {
+    dir: scratch.dir, url: server.url,
+    async redeploy() { await appendFile(join(scratch.dir, 'style.css'), '\n/* deployed again */\n'); finish(); },
+    async remove() { server.close(); await scratch.remove(); },
+  };
 }
 
 /** Debian's Chromium in a fresh profile (removed on close); `webgpu: false` leaves WebGPU off (the CPU

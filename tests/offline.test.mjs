@@ -3,10 +3,10 @@
 // itself, keeps a library of models, and works from the keyboard alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, appendFile, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { serve, launch, scratchDir, openApp, site, root, dataDir, outputDir, shigeBin, TINY, waitForStep, waitForPaused, readDb } from './harness.mjs';
+import { serve, launch, siteCopy, openApp, site, dataDir, outputDir, shigeBin, TINY, waitForStep, waitForPaused, readDb } from './harness.mjs';
 
 const TANGSHI = join(dataDir, 'tangshi.txt');
 let server;
@@ -78,19 +78,15 @@ test('a browser with no room to store the app: a notice says there is no offline
 });
 
 test('a new deploy while the page is open: an update prompt, and the new files after reload', { timeout: 600_000 }, async () => {
-  const scratch = await scratchDir('shige-site-');
-  const copy = scratch.dir;
-  await cp(site, copy, { recursive: true });
-  const local = await serve({ root: copy });
+  const local = await siteCopy();
   const context = await launch({ webgpu: false });
   try {
     const page = await openApp(context, local.url, TINY);
     await page.waitForFunction(() => document.getElementById('build-id').textContent !== '–');
     const first = await page.textContent('#build-id');
     // Deploy: a changed stylesheet and a new precache list.
-    await appendFile(join(copy, 'style.css'), '\n/* deployed again */\n');
-    execFileSync(process.execPath, [join(root, 'scripts/finish-site.mjs'), copy], { stdio: 'ignore' });
-    const second = JSON.parse(await readFile(join(copy, 'build.json'), 'utf8')).id;
+    await local.redeploy();
+    const second = JSON.parse(await readFile(join(local.dir, 'build.json'), 'utf8')).id;
     assert.notEqual(second, first);
     await page.evaluate(() => window.shige.checkForUpdate());
     const notice = await page.waitForSelector('[data-notice="update"]', { timeout: 120_000 });
@@ -103,8 +99,7 @@ test('a new deploy while the page is open: an update prompt, and the new files a
     assert.match(css, /deployed again/);
   } finally {
     await context.close();
-    local.close();
-    await scratch.remove();
+    await local.remove();
   }
 });
 
