@@ -1,28 +1,50 @@
 #!/usr/bin/env bash
 # Assembles the static site in dist/site: www/, the wasm builds (default, threaded, threaded with relaxed SIMD), the
 # vendored libraries, the built-in corpus and the starter model.
-# Usage: scripts/build-site.sh [--optimize]
+# Usage: scripts/build-site.sh [--optimize | --optimized-if-cached] [--default-only]
+#   --optimize             wasm-opt every module (minutes each; cached by module), and precompress
+#   --optimized-if-cached  wasm-opt's cached results where there are any (seconds), and precompress
+#   --default-only         only the default build: the page then trains on one thread (or WebGPU)
+# The site is assembled beside dist/site and moved into place at the end, so a server serving
+# dist/site meanwhile never sees half a site.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-bash scripts/build-wasm.sh "$@"
-bash scripts/build-wasm.sh --threads "$@"
-bash scripts/build-wasm.sh --threads --relaxed "$@"
+opt=() default_only=0
+for arg in "$@"; do
+  case $arg in
+    --optimize|--optimized-if-cached) opt=("$arg") ;;
+    --default-only) default_only=1 ;;
+    *) echo "usage: scripts/build-site.sh [--optimize | --optimized-if-cached] [--default-only]" >&2; exit 2 ;;
+  esac
+done
+bash scripts/build-wasm.sh "${opt[@]}"
+if [ $default_only = 0 ]; then
+  bash scripts/build-wasm.sh --threads "${opt[@]}"
+  bash scripts/build-wasm.sh --threads --relaxed "${opt[@]}"
+fi
 site=$ROOT/dist/site
-rm -rf "$site"
-mkdir -p "$site/vendor"
-cp -r www/. "$site/"
-cp -r "$(wasm_setting bindgen out_dir)" "$site/pkg"
-cp -r "$(wasm_setting threads out_dir)" "$site/pkg-threads"
-cp -r "$(wasm_setting threads relaxed_out_dir)" "$site/pkg-threads-relaxed"
-rm -f "$site"/pkg*/README.md "$site"/pkg*/package.json "$site"/pkg*/*.d.ts
-cp assets/node_modules/uplot/dist/uPlot.iife.min.js assets/node_modules/uplot/dist/uPlot.min.css "$site/vendor/"
-cp assets/node_modules/i18next/dist/esm/i18next.js "$site/vendor/i18next.js"
-cp tests/node_modules/workbox-window/build/workbox-window.prod.mjs{,.map} "$site/vendor/"
-cp tests/node_modules/wasm-feature-detect/dist/esm/index.js "$site/vendor/wasm-feature-detect.js"
-cp assets/generated/default-corpus.txt "$site/default-corpus.txt"
+next=$ROOT/dist/site.next
+rm -rf "$next"
+mkdir -p "$next/vendor"
+cp -r www/. "$next/"
+cp -r "$(wasm_setting bindgen out_dir)" "$next/pkg"
+if [ $default_only = 0 ]; then
+  cp -r "$(wasm_setting threads out_dir)" "$next/pkg-threads"
+  cp -r "$(wasm_setting threads relaxed_out_dir)" "$next/pkg-threads-relaxed"
+fi
+rm -f "$next"/pkg*/README.md "$next"/pkg*/package.json "$next"/pkg*/*.d.ts
+cp assets/node_modules/uplot/dist/uPlot.iife.min.js assets/node_modules/uplot/dist/uPlot.min.css "$next/vendor/"
+cp assets/node_modules/i18next/dist/esm/i18next.js "$next/vendor/i18next.js"
+cp tests/node_modules/workbox-window/build/workbox-window.prod.mjs{,.map} "$next/vendor/"
+cp tests/node_modules/wasm-feature-detect/dist/esm/index.js "$next/vendor/wasm-feature-detect.js"
+cp assets/generated/default-corpus.txt "$next/default-corpus.txt"
 # The starter model (trained by the command in assets/starter/README.md; int8, committed).
-if [ -f assets/starter/starter.ckpt ]; then cp assets/starter/starter.ckpt "$site/starter.ckpt"; else say "no starter model (assets/starter/starter.ckpt)"; fi
+if [ -f assets/starter/starter.ckpt ]; then cp assets/starter/starter.ckpt "$next/starter.ckpt"; else say "no starter model (assets/starter/starter.ckpt)"; fi
 # The service worker's precache list, a build id, and (for serving) precompressed files.
-compress=(); [ "${1:-}" = "--optimize" ] && compress=(--compress)
-node scripts/finish-site.mjs "$site" "${compress[@]}"
+compress=(); [ ${#opt[@]} -gt 0 ] && compress=(--compress)
+node scripts/finish-site.mjs "$next" "${compress[@]}"
+rm -rf "$site.old"
+[ ! -d "$site" ] || mv "$site" "$site.old"
+mv "$next" "$site"
+rm -rf "$site.old"
 say "site ready in $site ($(du -sh "$site" | cut -f1))"

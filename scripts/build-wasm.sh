@@ -2,16 +2,19 @@
 # Builds the wasm crate and its JS bindings into dist/pkg, as wasm-pack.toml says; with
 # --threads, the threaded CPU build into dist/pkg-threads ([threads] in wasm-pack.toml); with
 # --threads --relaxed, that build with relaxed SIMD's fused multiply-add into dist/pkg-threads-relaxed.
-# Usage: scripts/build-wasm.sh [--optimize] [--threads [--relaxed]]   (--optimize runs wasm-opt; takes minutes)
+# Usage: scripts/build-wasm.sh [--optimize | --optimized-if-cached] [--threads [--relaxed]]
+#   --optimize runs wasm-opt (minutes; the result is cached by module and arguments);
+#   --optimized-if-cached takes wasm-opt's cached result where there is one, else leaves the module as built.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-optimize=0 threads=0 relaxed=0
+optimize=0 threads=0 relaxed=0 cached_only=0
 for arg in "$@"; do
   case $arg in
     --optimize) optimize=1 ;;
+    --optimized-if-cached) optimize=1 cached_only=1 ;;
     --threads) threads=1 ;;
     --relaxed) relaxed=1 ;;
-    *) echo "usage: scripts/build-wasm.sh [--optimize] [--threads [--relaxed]]" >&2; exit 2 ;;
+    *) echo "usage: scripts/build-wasm.sh [--optimize | --optimized-if-cached] [--threads [--relaxed]]" >&2; exit 2 ;;
   esac
 done
 [ $relaxed = 0 ] || [ $threads = 1 ] || { echo "--relaxed is a variant of the --threads build" >&2; exit 2; }
@@ -89,14 +92,16 @@ if [ $optimize = 1 ]; then
   [ $relaxed = 0 ] || opt_args+=" --enable-relaxed-simd"
   sum=$( (sha256sum "$out_dir/${out_name}_bg.wasm"; echo "$opt_args") | sha256sum | cut -c1-16)
   cached=$SHIGE_CACHE/wasm-opt-$sum.wasm
-  if [ ! -f "$cached" ]; then
+  if [ ! -f "$cached" ] && [ $cached_only = 1 ]; then
+    say "no optimised module cached yet: the module as built"
+  elif [ ! -f "$cached" ]; then
     say "wasm-opt $opt_args"
     # shellcheck disable=SC2086
     "$ROOT/tests/node_modules/.bin/wasm-opt" $opt_args \
       "$out_dir/${out_name}_bg.wasm" -o "$cached.tmp"
     mv "$cached.tmp" "$cached"
   fi
-  cp "$cached" "$out_dir/${out_name}_bg.wasm"
+  [ ! -f "$cached" ] || cp "$cached" "$out_dir/${out_name}_bg.wasm"
 fi
 size=$(stat -c %s "$out_dir/${out_name}_bg.wasm")
 gz=$(gzip -9c "$out_dir/${out_name}_bg.wasm" | wc -c)
