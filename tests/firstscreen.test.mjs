@@ -29,9 +29,9 @@ for (const size of SIZES) {
         await page.goto(`${server.url}${lang === 'en' ? '?lang=en' : ''}`);
         await page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
         // The starter model's poem, written on arrival.
-        await page.waitForSelector('#poems li[data-arrival="true"]', { timeout: 120_000 });
+        await page.waitForSelector('#arrival li[data-arrival="true"]', { timeout: 120_000 });
         assert.equal(await page.evaluate(() => scrollY), 0);
-        for (const selector of ['.chip:text("月")', '#generate', '#poems li[data-arrival="true"]', '#train-own']) {
+        for (const selector of ['.chip:text("月")', '#generate', '#arrival li[data-arrival="true"]', '#train-own']) {
           assert.ok(await inView(page, selector), `${selector} is on the first screen`);
         }
         assert.ok(await page.evaluate(() => window.shige.state().runs[0].starter), 'written by the starter model');

@@ -387,6 +387,7 @@ async function useCorpus(args, name, transfer = []) {
   try {
     applyState(await call('setCorpus', args, transfer));
     $('poems').replaceChildren();
+    $('arrival').replaceChildren();
     notices.clear('need-file');
   } catch (e) {
     notices.show(() => t('corpus.failed', { name, message: describeError(e) }));
@@ -482,7 +483,7 @@ async function addPoem(written, o) {
   meta.append(label, ' ', copy);
   li.append(text, meta);
   $('poem-placeholder')?.remove();
-  $('poems').prepend(li);
+  if (o.arrival) $('arrival').append(li); else $('poems').prepend(li);
   await reveal(text, written, { cell: o.run.info.cell, animate: !o.arrival, show: !o.arrival });
   // `done` marks the poems the visitor asked for; the one written on arrival is `arrival`.
   if (o.arrival) li.dataset.arrival = 'true'; else li.dataset.done = 'true';
@@ -577,7 +578,7 @@ i18n.onChange(() => {
   library.refresh().catch(() => {});
   if (lastQuality) showQuality(...lastQuality);
   if (writeError) showWriteError(writeError);
-  for (const li of $('poems').children) poemMeta.get(li)?.();
+  for (const li of [...$('poems').children, ...$('arrival').children]) poemMeta.get(li)?.();
   retranslateInspector();
   if (shareShown) shareOutput(shareShown);
 });
