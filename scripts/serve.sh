@@ -15,7 +15,12 @@ while [ $# -gt 0 ]; do
     *) echo "usage: scripts/serve.sh [--port N]" >&2; exit 2 ;;
   esac
 done
+bash scripts/setup.sh --tools-only
+# The default wasm build compiles beside the CLI (needed once, to prepare the built-in corpus).
+start_wasm_builds --default-only --optimized-if-cached
+trap stop_wasm_builds EXIT INT TERM
 bash scripts/setup.sh
+wait_wasm_builds
 bash scripts/build-site.sh --optimized-if-cached --default-only
 node scripts/serve.mjs --port "$port" &
 server=$!

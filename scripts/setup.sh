@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
 # Installs everything Shige needs on Debian 12 with rustup's stable Rust; skips what is there.
-# Usage: scripts/setup.sh [--fuzz]   (--fuzz also installs cargo-fuzz)
+# Usage: scripts/setup.sh [--fuzz] [--tools-only]
+#   --fuzz        also installs cargo-fuzz
+#   --tools-only  everything but the built-in corpus, which needs the CLI built (the test and serve
+#                 commands start the wasm builds first, so they compile beside the CLI)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+fuzz=0 tools_only=0
+for arg in "$@"; do
+  case $arg in
+    --fuzz) fuzz=1 ;;
+    --tools-only) tools_only=1 ;;
+    *) echo "usage: scripts/setup.sh [--fuzz] [--tools-only]" >&2; exit 2 ;;
+  esac
+done
 
 need_apt=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -73,6 +84,15 @@ if [ ! -d "$ROOT/assets/node_modules/uplot" ] || [ ! -d "$ROOT/assets/node_modul
   say "npm install (assets/)"
   npm install --prefix "$ROOT/assets" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
 fi
+if [ "$fuzz" = 1 ] && ! cargo fuzz --version >/dev/null 2>&1; then
+  say "cargo install cargo-fuzz"
+  cargo install -q cargo-fuzz
+fi
+if [ $tools_only = 1 ]; then
+  say "set-up of the tools complete"
+  exit 0
+fi
+
 corpus_cache=$SHIGE_CACHE/default-corpus-$(node -p "require('$ROOT/assets/node_modules/chinese-poetry/package.json').version").txt
 if [ ! -s "$corpus_cache" ]; then
   say "building the built-in corpus (chinese-poetry -> simplified)"
@@ -82,8 +102,4 @@ fi
 mkdir -p "$ROOT/assets/generated"
 cp "$corpus_cache" "$ROOT/assets/generated/default-corpus.txt"
 
-if [ "${1:-}" = "--fuzz" ] && ! cargo fuzz --version >/dev/null 2>&1; then
-  say "cargo install cargo-fuzz"
-  cargo install -q cargo-fuzz
-fi
 say "setup complete (wasm toolchains: $(cat "$route_file"), threads: $(cat "$threads_route_file"))"

@@ -1,18 +1,38 @@
 #!/usr/bin/env bash
 # Sets up everything and runs all tests: Rust (core, CLI), then the wasm build and the page
-# in Node and headless Chromium.
+# in Node and headless Chromium. Each thing is built once: one native build (the CLI that
+# prepares the corpus is the one the tests run), and the three wasm builds, which compile in the
+# background beside the native build and its tests. Ends with the time of each phase.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-bash scripts/setup.sh
+phases=()
+phase_start=$(date +%s)
+# Ends the current phase: `end_phase NAME` records how long it took.
+end_phase() { local now; now=$(date +%s); phases+=("$1: $((now - phase_start)) s"); phase_start=$now; }
 
-say "cargo test (native; wgpu on the software Vulkan adapter)"
+bash scripts/setup.sh --tools-only
+end_phase "set-up (tools)"
+
+start_wasm_builds
+
+say "Rust build (native: core, CLI and their tests)"
 # Their scratch files go under one folder, removed afterwards (the CLI tests' would stay in /tmp).
 rust_tmp=$(mktemp -d "${TMPDIR:-/tmp}/shige-cargo-test.XXXXXX")
-trap 'rm -rf "$rust_tmp"' EXIT
-SHIGE_REQUIRE_WGPU=1 TMPDIR=$rust_tmp cargo test --release
+trap 'rm -rf "$rust_tmp"; stop_wasm_builds' EXIT
+cargo test --release --no-run
+# The built-in corpus, prepared by the CLI just built.
+bash scripts/setup.sh
+end_phase "Rust build and corpus (wasm builds beside it)"
 
-say "wasm build and static site"
+say "cargo test (native; wgpu on the software Vulkan adapter)"
+SHIGE_REQUIRE_WGPU=1 TMPDIR=$rust_tmp cargo test --release
+end_phase "Rust tests (wasm builds beside them)"
+
+say "waiting for the wasm builds"
+wait_wasm_builds
+say "static site"
 bash scripts/build-site.sh
+end_phase "rest of the wasm builds, and the site"
 
 say "Node and headless-Chromium tests of the wasm build and the page"
 # Chromium keeps 2 GB of the disk free and gives sites no storage below that: the service worker
@@ -24,3 +44,7 @@ fi
 # Browser tests write screenshots to tests/output/.
 export SHIGE_BIN=$CARGO_TARGET_DIR/release/shige
 (cd tests && node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs)
+end_phase "browser and Node tests"
+
+say "all tests passed in $(elapsed); phases:"
+printf '    %s\n' "${phases[@]}" >&2
