@@ -66,10 +66,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 bindgen_version=$(locked_version wasm-bindgen)
+bindgen_pid=
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
-  say "cargo install wasm-bindgen-cli $bindgen_version"
+  # It compiles (minutes) while npm downloads; waited for below.
+  say "cargo install wasm-bindgen-cli $bindgen_version (in the background)"
+  bindgen_log=$SHIGE_CACHE/wasm-bindgen-install.log
   # Not --locked: one of its locked dependencies is missing from the registry.
-  cargo install -q wasm-bindgen-cli --version "$bindgen_version"
+  cargo install -q wasm-bindgen-cli --version "$bindgen_version" >"$bindgen_log" 2>&1 &
+  bindgen_pid=$!
 fi
 
 # npm packages (test driver, wasm-opt) pinned by tests/package-lock.json.
@@ -83,6 +87,10 @@ if [ ! -d "$ROOT/assets/node_modules/uplot" ] || [ ! -d "$ROOT/assets/node_modul
   || [ ! -d "$ROOT/assets/node_modules/i18next" ]; then
   say "npm install (assets/)"
   npm install --prefix "$ROOT/assets" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
+fi
+if [ -n "$bindgen_pid" ]; then
+  wait "$bindgen_pid" || { cat "$bindgen_log" >&2; say "cargo install wasm-bindgen-cli failed (above)"; exit 1; }
+  say "wasm-bindgen-cli $bindgen_version installed"
 fi
 if [ "$fuzz" = 1 ] && ! cargo fuzz --version >/dev/null 2>&1; then
   say "cargo install cargo-fuzz"
