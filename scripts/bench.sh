@@ -4,10 +4,14 @@
 # (WebGPU and CPU) against TF.js on each backend that initialises. Writes the table into
 # BENCHMARKS.md. Peers are installed here from npm / PyPI (pinned), never vendored.
 # Usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu] [--tfjs cpu,wasm,webgl,webgpu]
+#                         [--ours-only]
+#   --ours-only: Shige's rows alone (native CPU, wgpu dispatches, the browser's CPU builds and the
+#   page), on the site as the tests build it, printed and not written to BENCHMARKS.md: for
+#   comparing two versions of the code in one sitting.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 command="bash scripts/bench.sh${*:+ $*}"
-steps=5 browser=1 wgpu=1 tfjs=cpu,wasm,webgl,webgpu
+steps=5 browser=1 wgpu=1 tfjs=cpu,wasm,webgl,webgpu ours_only=0
 # Native CPU steps take ~0.2 s and vary ~15 % between 5-step medians here: time more of them.
 native_steps=20
 while [ $# -gt 0 ]; do
@@ -16,7 +20,8 @@ while [ $# -gt 0 ]; do
     --skip-browser) browser=0; shift ;;
     --skip-wgpu) wgpu=0; shift ;;
     --tfjs) tfjs=$2; shift 2 ;;  # TF.js's backends (its cpu one takes ~15 minutes here)
-    *) echo "usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu] [--tfjs LIST]" >&2; exit 2 ;;
+    --ours-only) ours_only=1; shift ;;
+    *) echo "usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu] [--tfjs LIST] [--ours-only]" >&2; exit 2 ;;
   esac
 done
 TORCH_VERSION=2.15.0
@@ -27,7 +32,7 @@ if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modul
   npm ci --prefix bench --no-audit --no-fund --loglevel=error >/dev/null
 fi
 venv=$SHIGE_CACHE/bench-venv
-if ! "$venv/bin/python" -c "import torch; assert torch.__version__.startswith('$TORCH_VERSION')" 2>/dev/null; then
+if [ $ours_only = 0 ] && ! "$venv/bin/python" -c "import torch; assert torch.__version__.startswith('$TORCH_VERSION')" 2>/dev/null; then
   say "PyTorch $TORCH_VERSION into $venv"
   python3 -m venv --help >/dev/null 2>&1 || { apt-get update -q >/dev/null; apt-get install -y -q python3-venv >/dev/null; }
   python3 -m venv "$venv"
@@ -36,7 +41,9 @@ fi
 
 say "building the CLI and the optimised site"
 cargo build --release -q -p shige-cli
-[ $browser = 1 ] && bash scripts/build-site.sh --optimize
+if [ $browser = 1 ]; then
+  if [ $ours_only = 1 ]; then bash scripts/build-site.sh; else bash scripts/build-site.sh --optimize; fi
+fi
 shige=$CARGO_TARGET_DIR/release/shige
 out=$SHIGE_CACHE/bench-run
 rm -rf "$out" && mkdir -p "$out"
@@ -50,6 +57,31 @@ if [ $wgpu = 1 ]; then
   say "native: Shige on wgpu"
   "$shige" bench --corpus "$SHIGE_DATA/poems.txt" --device wgpu --steps "$steps" --json >>"$results" 2>"$out/wgpu.err" ||
     python3 -c 'import json,sys; print(json.dumps({"peer":"shige","device":"wgpu","error":open(sys.argv[1]).read().strip().splitlines()[-1]}))' "$out/wgpu.err" >>"$results"
+fi
+if [ $ours_only = 1 ]; then
+  [ $browser = 0 ] || node bench/browser.mjs --pieces "$out/pieces.txt" --vocab "$vocab" --steps "$steps" \
+    --ours cpu,cpu-threads --tfjs '' --page cpu >>"$results"
+  python3 - "$results" <<'PY'
+import json, re, subprocess, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+flags = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+model = re.search(r"Model name:\s*(.*)", flags).group(1)
+print(f"CPU: {model} ({simd})")
+for r in rows:
+    if "error" in r:
+        print(f"{r.get('peer')} {r.get('device') or r.get('backend')}: error {r['error']}")
+    elif r.get("device") == "cpu":
+        print(f"native CPU: {r['ms_per_step']:.1f} ms/step, {r['chars_per_s']:,.0f} chars/s")
+    elif r.get("device") == "wgpu":
+        print(f"native wgpu ({r['adapter']}): {r['dispatches_per_step']} dispatches/step, {r['dispatches_per_char']} per character")
+    elif r.get("peer") == "shige":
+        kind = "threaded, relaxed SIMD" if r.get("relaxedSimd") else "threaded" if r.get("threaded") else "one thread"
+        print(f"browser CPU ({kind}): {r['msPerStep']:.1f} ms/step, {r['charsPerS']:,.0f} chars/s")
+    elif r.get("peer") == "shige-page":
+        print(f"page, default settings, CPU: {r['stepMs']:.0f} ms/step, a poem while training {r['poemWhileTrainingMs']:.0f} ms, Pause {r['pauseMs']:.0f} ms")
+PY
+  exit 0
 fi
 say "native: PyTorch on the CPU, $threads threads"
 "$venv/bin/python" bench/pytorch_gru.py --vocab "$vocab" --threads "$threads" --steps "$native_steps" >>"$results"
