@@ -6,10 +6,12 @@
 //! The input is `{"ping"|"ze": {section: {group: [characters]}}}`, 106 groups in order (30
 //! level, 76 oblique). The output has one line per group, in the same order:
 //! `平|仄 <TAB> section <TAB> group name <TAB> characters`, all converted character by
-//! character with OpenCC T2S. A character stays in every group it is listed in (看 in 寒 and
+//! character with OpenCC T2S; a traditional character is kept beside its simplified form, as
+//! simplified texts keep a few (乾坤's 乾, which T2S reads as 干). A character stays in every group it is listed in (看 in 寒 and
 //! 翰), and a traditional character whose simplified form is listed too adds its groups to that
 //! form (聽 -> 听 gives 听 the groups of both). Anything but CJK ideographs (the scraper left
-//! stray words in one group) is dropped.
+//! stray words in one group) is dropped, and a group's name character (先 of 一先, which the
+//! package's list lacks) is added to the group it names.
 
 use std::fmt::Write as _;
 
@@ -43,9 +45,14 @@ fn main() -> anyhow::Result<()> {
                     Value::String(s) => s.clone(),
                     _ => bail!("{name} holds neither a string nor a list"),
                 };
+                // The rhyme book names each group by one of its characters (東 for 一東); the
+                // package's 一先 lost its 先, so the name's character is put back where missing.
+                let head = name.chars().last().filter(|&c| is_hanzi(c) && !chars.contains(c));
                 let mut simplified = String::new();
-                for c in chars.chars().filter(|&c| is_hanzi(c)) {
-                    for s in t2s.convert(&c.to_string()).chars().filter(|&s| is_hanzi(s)) {
+                for c in head.into_iter().chain(chars.chars()).filter(|&c| is_hanzi(c)) {
+                    // The simplified form, and the character itself where it differs: some
+                    // stay in simplified texts (乾 of 乾坤, which T2S reads as 干).
+                    for s in t2s.convert(&c.to_string()).chars().chain([c]).filter(|&s| is_hanzi(s)) {
                         if !simplified.contains(s) {
                             simplified.push(s);
                         }
