@@ -221,7 +221,8 @@ pub fn group_char(group: usize) -> char {
     table().names[group].1.chars().last().expect("group names are not empty")
 }
 
-/// The characters the table holds, with their groups (for decoders building masks).
+/// The characters the table holds, with their groups, in no particular order (for decoders
+/// building masks).
 pub fn characters() -> impl Iterator<Item = (char, Groups)> {
     table().chars.iter().map(|(&c, &g)| (c, Groups(g)))
 }
@@ -502,9 +503,11 @@ pub fn check_lines(lines: &[Vec<char>]) -> MeterReport {
     check_with(lines, best.0)
 }
 
-/// Checks lines against one given pattern.
+/// Checks lines already split against one given pattern (panics unless 4 or 8 lines of 5 or 7
+/// characters).
 pub fn check_with(lines: &[Vec<char>], pattern: Pattern) -> MeterReport {
     let form = Form { chars: lines[0].len(), lines: lines.len() };
+    assert!(matches!(form.chars, 5 | 7) && matches!(form.lines, 4 | 8) && lines.iter().all(|l| l.len() == form.chars), "check_with needs 4 or 8 lines of 5 or 7 characters");
     let kinds = pattern.line_kinds(form);
     let (reports, mut faults) = judge_lines(lines, &kinds);
     let mut joins = Vec::new();
@@ -650,7 +653,8 @@ fn rhyme(lines: &[Vec<char>]) -> RhymeReport {
             counts[g] += 1;
         }
     }
-    let best = (0..LEVEL_GROUPS).filter(|&g| counts[g] > 0).max_by_key(|&g| (counts[g], std::cmp::Reverse(g)));
+    // Most even lines; on a tie, the group the first line ends in, then the first in the book.
+    let best = (0..LEVEL_GROUPS).filter(|&g| counts[g] > 0).max_by_key(|&g| (counts[g], last(0).contains(g), std::cmp::Reverse(g)));
     let Some(group) = best else {
         return RhymeReport { group: None, lines: Vec::new(), off: even };
     };

@@ -181,6 +181,9 @@ fn the_special_form_of_a_ping_ping_ping_ze_ze_line_is_accepted() {
     // as the regular 平平仄仄仄.
     assert!(r.lines[2].ao.is_empty() && meter::tones('儿').ze);
     assert_eq!(r.rhyme.group.map(meter::group_name).as_deref(), Some("上平声十四寒"));
+    // 闺中只独看: 看 has a level (寒) and an oblique (翰) reading; it rhymes through the first.
+    assert_eq!(r.rhyme.lines, [1, 3, 5, 7]);
+    assert_eq!(r.lines[1].positions[4].status, Status::Required);
     // The form needs a level 1st character: 何 -> 若 breaks it.
     let broken = check(&YUE_YE.replace('何', "若")).unwrap();
     assert_eq!(broken.faults, [Fault::Broken { line: 6, pos: 3 }]);
