@@ -8,6 +8,7 @@
 //! - **multiple**: the table has level and oblique readings; the checker accepts either, so the
 //!   annotation always fits (how the annotators read it is counted);
 //! - **missing**: the table lacks the character; the checker guesses from Mandarin.
+//!
 //! Run with `--nocapture` to see the figures; the test asserts ≥ 95 % on the single class over
 //! ≥ 5,000 poems. Only Tang files are read (never the reserved Song files).
 
