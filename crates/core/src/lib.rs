@@ -15,6 +15,7 @@ pub mod gru_kernel;
 pub mod inference;
 pub mod kernel_support;
 pub mod memory;
+pub mod meter;
 pub mod model;
 pub mod novelty;
 pub mod output_cpu;
