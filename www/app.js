@@ -1,6 +1,6 @@
-// The page: wires the DOM to the trainer worker; nothing here blocks on training. Each part of
-// the page is a module in ui/; this file draws them from the worker's state in order, switches
-// the language, and starts the page. Imports ui/ and the shared modules beside it.
+// The page: draws the ui/ modules from the worker's state in order, switches the language and
+// starts the page; nothing here blocks on training. ui/ layers, each importing only those before
+// it: dom → state, library → settings, corpus, write → runs, quality → share-panel, worker-notices.
 import * as i18n from './i18n.js';
 import { t } from './i18n.js';
 import { call, on, startWorker } from './trainer-client.js';

@@ -1,6 +1,5 @@
-// The model library: every model saved in this browser, with its corpus, step, held-out
-// perplexity and date; open, rename, duplicate, delete (with undo) and download. Also the
-// space used, and a request that the browser keep it (persistent storage).
+// The model library: every model saved in this browser (open, rename, duplicate, delete with
+// undo, download), the space used, and asking the browser to keep it (persistent storage).
 // Imports dom.js, ../i18n.js, ../notices.js and ../trainer-client.js.
 import { t, formatNumber, language } from '../i18n.js';
 import { call } from '../trainer-client.js';

@@ -1,7 +1,6 @@
-// The runs: their table (train, pause, rename, download, remove), the charts, the progress line,
-// the backend, the page's main buttons, opening a checkpoint file, and the training events that
-// update them. Imports dom.js, state.js, settings.js, ../i18n.js, ../notices.js,
-// ../trainer-client.js, ../chart.js, ../share.js and ../settings-schema.js.
+// The runs table, the charts, the progress line, the backend, Train/Pause/Save/Load and the
+// training events that update them. Imports dom.js, state.js, settings.js, ../i18n.js,
+// ../notices.js, ../trainer-client.js, ../chart.js, ../share.js and ../settings-schema.js.
 import { t, formatNumber } from '../i18n.js';
 import { call, on } from '../trainer-client.js';
 import * as notices from '../notices.js';

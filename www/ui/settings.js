@@ -1,6 +1,5 @@
-// The settings form: reading and writing it, checking it against the tab's memory (the size
-// and parameter count shown under it), URL presets, and the buttons that make runs from it
-// (add, match the first run's size, new set, undo). Imports dom.js, state.js, ../i18n.js,
+// The settings form (read, write, checked against the tab's memory, URL presets) and the buttons
+// that make runs from it (add, match size, new set, undo). Imports dom.js, state.js, ../i18n.js,
 // ../notices.js, ../trainer-client.js and ../settings-schema.js.
 import { t, formatNumber } from '../i18n.js';
 import { call } from '../trainer-client.js';

@@ -1,7 +1,6 @@
-// Sharing: links (the teacher's with hidden groups), the CSV, JSON and chart exports, and
-// opening a shared experiment (then forgetting the link). Imports dom.js, state.js, runs.js,
-// settings.js, corpus.js, ../i18n.js, ../notices.js, ../trainer-client.js, ../share.js and
-// ../settings-schema.js.
+// Sharing: links (the teacher's too), the CSV, JSON and chart exports, and opening a shared
+// experiment. Imports dom.js, state.js, runs.js, settings.js, corpus.js, ../i18n.js,
+// ../notices.js, ../trainer-client.js, ../share.js and ../settings-schema.js.
 import * as i18n from '../i18n.js';
 import { t } from '../i18n.js';
 import { call } from '../trainer-client.js';

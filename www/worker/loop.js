@@ -1,7 +1,6 @@
-// The worker's loop and inbox: one loop does everything, one small piece at a time: a message,
-// a slice of an evaluation, or one training step of one run (runs take turns). After every piece
-// it yields to the event loop, so a click (write a poem, pause, save) is answered before the next
-// step. Imports the other worker modules and ../schedule.js; nothing imports it but ../worker.js.
+// The loop and inbox: one piece at a time (a message, an evaluation slice, one step of one run,
+// runs taking turns), yielding after each so a click is answered before the next step.
+// Imports every worker module and ../schedule.js; only ../worker.js imports it.
 import { evalInterval } from '../schedule.js';
 import { announce, session } from './session.js';
 import { coded, message, post, warn } from './protocol.js';

@@ -1,6 +1,5 @@
-// Storage: each run is a model in the library; the workspace lists the runs open in the page.
-// Autosave (with back-off), saving the whole workspace, swapping it for another (the old one
-// kept for Undo) and restoring it. IndexedDB writes run beside the loop, never in it.
+// Storage: autosave (with back-off), saving the workspace (the runs open in the page), swapping
+// it for another (the old one kept for Undo) and restoring it; writes run beside the loop.
 // Imports session.js, protocol.js, locks.js, runs.js, recovery.js and ../store.js.
 import * as store from '../store.js';
 import { canAutosave, modelRecord, session, workspaceRecord } from './session.js';

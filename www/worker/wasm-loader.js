@@ -1,7 +1,5 @@
 // Chooses the wasm build this browser runs best (threaded, relaxed SIMD or the default) and
 // loads it, again after a crash. Imports session.js and ../vendor/wasm-feature-detect.js.
-// URLs given to fetch() resolve against the worker's script (../worker.js, the site's root);
-// import() resolves against this file, hence its '../'.
 import { relaxedSimd, threads } from '../vendor/wasm-feature-detect.js';
 import { session } from './session.js';
 
@@ -38,7 +36,8 @@ export async function loadWasm() {
   const { instance } = session;
   if (instance === 1) session.loadedBuild = await fetchBuildId();
   session.build ??= await pickBuild();
-  // A second import of the same URL would return the crashed instance: change the URL.
+  // A second import of the same URL would return the crashed instance: change the URL. (fetch()
+  // resolves against the worker's script at the site's root; import() against this file.)
   const url = `../${session.build.dir}/shige.js${instance === 1 ? '' : `?instance=${instance}`}`;
   const mod = await import(url);
   await mod.default();
