@@ -112,6 +112,8 @@ test('the library: two named models survive a reload; rename, duplicate, delete 
     await rename('#runs tbody tr:first-child .run-name', 'First poems');
     await page.click('#start');
     await waitForStep(page, 3);
+    // Trained until its first held-out evaluation, so its library entry has a perplexity.
+    await page.waitForFunction(() => window.shige.state().runs[0].history.evals.length > 0, null, { timeout: 120_000 });
     await page.click('#pause');
     await waitForPaused(page);
     // A second model: New model keeps the first in the library.
@@ -137,10 +139,17 @@ test('the library: two named models survive a reload; rename, duplicate, delete 
     await page.waitForFunction(() => document.querySelectorAll('#library tbody tr').length === 2);
     await page.click('.notice:has-text("was deleted") button:text("Undo")');
     await page.waitForFunction(() => document.querySelectorAll('#library tbody tr').length === 3);
-    // Open the renamed one: it replaces the page's model, whose step it keeps.
+    // Open the renamed one: it replaces the page's model, whose step it keeps, and its entry
+    // keeps its training time and held-out perplexity.
+    const listed = (await readDb(page, 'listing')).find((m) => m.name === 'Renamed poems');
+    assert.ok(listed.trainedSeconds > 0 && listed.perplexity > 0, JSON.stringify(listed));
     await page.click(`${row('Renamed poems')} button[data-action="open"]`);
     await page.waitForFunction(() => window.shige.state().runs[0].name === 'Renamed poems');
     assert.ok((await page.evaluate(() => window.shige.state().runs[0].info.step)) >= 3);
+    assert.equal(await page.evaluate(() => window.shige.state().runs[0].trainedSeconds), listed.trainedSeconds);
+    const reopened = await readDb(page, 'listing', listed.id);
+    assert.equal(reopened.trainedSeconds, listed.trainedSeconds);
+    assert.equal(reopened.perplexity, listed.perplexity);
     const stored = await readDb(page, 'models');
     assert.equal(stored.filter((m) => m.name.startsWith('Renamed poems')).length, 2);
   } finally {

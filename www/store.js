@@ -34,7 +34,8 @@ function open() {
       for (const name of STORES) if (!db.objectStoreNames.contains(name)) {
         db.createObjectStore(name, name === 'meta' ? undefined : { keyPath: 'id' });
       }
-      // Version 2 had no listing: build it once from the models (the last full read).
+      // Version 2 had no listing: build it once from its models (the last full read). Version 1
+      // kept one model in a 'kv' store, which is not carried over: it stays, unread.
       if (oldVersion >= 1 && oldVersion < 3) {
         const tx = req.transaction;
         tx.objectStore('models').openCursor().onsuccess = (e) => {

@@ -1,13 +1,12 @@
-// The model library: every model saved in this browser, with its corpus, step, held-out
-// perplexity and date; open, rename, duplicate, delete (with undo) and download. Also the
-// space used, and a request that the browser keep it (persistent storage).
-import { t, formatNumber, language } from './i18n.js';
-import { call } from './trainer-client.js';
-import * as notices from './notices.js';
-import { attempt, download } from './notices.js';
-import { labelColumns } from './dom.js';
+// The model library: every model saved in this browser (open, rename, duplicate, delete with
+// undo, download), the space used, and asking the browser to keep it (persistent storage).
+// Imports dom.js, ../i18n.js, ../notices.js and ../trainer-client.js.
+import { t, formatNumber, language } from '../i18n.js';
+import { call } from '../trainer-client.js';
+import * as notices from '../notices.js';
+import { attempt, download } from '../notices.js';
+import { $, actionButton, labelColumns, nameInput, textCell } from './dom.js';
 
-const $ = (id) => document.getElementById(id);
 let onOpen = () => {};
 
 export function setup({ opened }) {
@@ -37,6 +36,13 @@ async function showUsage() {
   $('persist').hidden = !!persisted || !navigator.storage?.persist;
 }
 
+// The list is read from storage: while the page changes, at most every two seconds.
+let refreshTimer = null;
+export function scheduleRefresh() {
+  if (refreshTimer || !document.body.dataset.ready) return;
+  refreshTimer = setTimeout(() => { refreshTimer = null; refresh().catch(() => {}); }, 2000);
+}
+
 /** Redraws the library from the worker's list. */
 export async function refresh(list = null) {
   const library = list ?? await call('listLibrary');
@@ -47,27 +53,13 @@ export async function refresh(list = null) {
     const tr = document.createElement('tr');
     tr.dataset.model = m.id;
     tr.dataset.name = m.name;
-    const cell = (text) => { const td = document.createElement('td'); td.textContent = text; return td; };
     const nameCell = document.createElement('td');
-    const name = document.createElement('input');
-    name.className = 'run-name';
-    name.value = m.name;
-    name.setAttribute('aria-label', t('library.rename'));
-    name.onchange = () => attempt(async () => refresh(await call('renameModel', { modelId: m.id, name: name.value })));
-    nameCell.append(name);
+    nameCell.append(nameInput(m.name, t('library.rename'), async (name) => refresh(await call('renameModel', { modelId: m.id, name }))));
     if (m.open) nameCell.append(' ', Object.assign(document.createElement('span'), { className: 'tag', textContent: t('library.open') }));
     if (m.broken) nameCell.append(' ', Object.assign(document.createElement('span'), { className: 'tag bad', textContent: t('library.broken'), title: m.broken }));
     const actions = document.createElement('td');
     actions.className = 'actions';
-    const button = (label, action, fn, disabled = false) => {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.textContent = label;
-      b.dataset.action = action;
-      b.disabled = disabled;
-      b.onclick = () => attempt(fn);
-      actions.append(b);
-    };
+    const button = (label, action, fn, disabled = false) => actionButton(actions, label, action, fn, { disabled });
     button(t('library.openAction'), 'open', async () => { onOpen(await call('openModel', { modelId: m.id })); await refresh(); }, m.open || !!m.broken);
     button(t('library.duplicate'), 'duplicate', async () => refresh(await call('duplicateModel', { modelId: m.id })), !!m.broken);
     button(t('library.download'), 'download', async () => download(await call('storedBytes', { modelId: m.id }), `${m.name}.ckpt`));
@@ -83,8 +75,8 @@ export async function refresh(list = null) {
       notice.querySelector('button')?.focus();
     }, m.open);
     const corpusName = m.corpusId === 'builtin' ? t('corpus.builtinName') : m.corpusName;
-    tr.append(nameCell, cell(corpusName), cell(formatNumber(m.step ?? 0)), cell(m.perplexity ? formatNumber(m.perplexity, 1) : '–'),
-      cell(date(m.savedAt)), cell(mib(m.size)), actions);
+    tr.append(nameCell, textCell(corpusName), textCell(formatNumber(m.step ?? 0)), textCell(m.perplexity ? formatNumber(m.perplexity, 1) : '–'),
+      textCell(date(m.savedAt)), textCell(mib(m.size)), actions);
     return tr;
   }));
   labelColumns($('library'));

@@ -1,0 +1,87 @@
+// The settings form (read, write, checked against the tab's memory, URL presets) and the buttons
+// that make runs from it (add, match size, new set, undo). Imports dom.js, state.js, ../i18n.js,
+// ../notices.js, ../trainer-client.js and ../settings-schema.js.
+import { t, formatNumber } from '../i18n.js';
+import { call } from '../trainer-client.js';
+import * as notices from '../notices.js';
+import { attempt, describeError, translate } from '../notices.js';
+import { isSetting, parseSetting } from '../settings-schema.js';
+import { $ } from './dom.js';
+import { applyState, current } from './state.js';
+
+export function readSettings() {
+  const f = new FormData($('settings'));
+  const num = (k) => Number(f.get(k));
+  return {
+    cell: f.get('cell'), embedding: num('embedding'), hidden: num('hidden'), layers: num('layers'), tied: f.get('tied') === 'on',
+    learningRate: num('learningRate'), outputDropout: num('outputDropout'), batchSize: num('batchSize'), maxSeqLen: num('maxSeqLen'), seed: num('seed'),
+    backend: f.get('backend'),
+  };
+}
+export function writeSettings(s) {
+  for (const [k, v] of Object.entries(s ?? {})) {
+    const input = $('settings').elements.namedItem(k);
+    if (!input) continue;
+    if (input.type === 'checkbox') input.checked = !!v; else input.value = v;
+  }
+}
+/** Shows the form's parameter count and whether it fits; false (buttons off) if it does not. */
+export async function checkSettings() {
+  if (!current) return true;
+  const settings = readSettings();
+  try {
+    const [params, { bytes, budget }] = await Promise.all([call('countParams', { settings }), call('memoryNeed', { settings })]);
+    $('param-count').textContent = formatNumber(params);
+    const tooBig = bytes > budget;
+    $('settings-warning').textContent = tooBig ? t('settings.tooBig', { gib: formatNumber(bytes / 2 ** 30, 1) }) : '';
+    for (const id of ['add-run', 'reset']) $(id).disabled = tooBig;
+    return !tooBig;
+  } catch (e) {
+    $('settings-warning').textContent = describeError(e);
+    return false;
+  }
+}
+$('settings').addEventListener('input', () => checkSettings());
+
+/**
+ * URL parameters preset the form (e.g. ?hidden=32&batchSize=8 for a quick demo), each checked
+ * against the form's own limits: a bad one is named in a notice and the form keeps its value.
+ * Returns whether any preset was applied.
+ */
+export function applyPresets(params) {
+  let applied = false;
+  for (const [name, raw] of params) {
+    if (!isSetting(name)) continue;
+    const { value, problem } = parseSetting(name, raw);
+    if (problem) {
+      notices.show(() => t('settings.badPreset', { problem: translate(problem.key, problem) }), { kind: 'warning', id: `preset-${name}` });
+      continue;
+    }
+    writeSettings({ [name]: value });
+    applied = true;
+  }
+  return applied;
+}
+
+$('add-run').onclick = () => attempt(async () => {
+  if (!(await checkSettings())) return;
+  applyState(await call('addRun', { settings: readSettings() }));
+});
+$('budget').onclick = () => attempt(async () => {
+  const first = current.runs[0];
+  const settings = readSettings();
+  const hidden = await call('hiddenForBudget', { settings, params: first.info.params });
+  writeSettings({ hidden });
+  const params = await call('countParams', { settings: { ...settings, hidden } });
+  await checkSettings();
+  $('settings-warning').textContent = t('runs.budgetResult', { hidden, params: formatNumber(params), name: first.name, target: formatNumber(first.info.params) });
+});
+$('reset').onclick = () => attempt(async () => {
+  if (!(await checkSettings())) return;
+  if (!confirm(t('runs.confirmNew'))) return;
+  applyState(await call('reset', { settings: readSettings() }));
+});
+$('undo').onclick = () => attempt(async () => {
+  if (!confirm(t('runs.confirmUndo'))) return;
+  applyState(await call('undo'));
+});
