@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile, readdir, stat, mkdir, rm } from 'node:fs/promises';
 import { brotliCompressSync, gzipSync, constants } from 'node:zlib';
-import { join, relative } from 'node:path';
+import { join, posix, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 // Build tools live with the test tools (tests/package.json, pinned by its lockfile).
@@ -50,6 +50,23 @@ page = page.replace(/<[^>]*\sdata-i18n-attr="([^"]+)"[^>]*>/g, (element, pairs) 
 });
 page = page.replace(/<title>[^<]*<\/title>/, `<title>${escapeHtml(zh.meta.title)}</title>`)
   .replace(/(<meta name="description" content=")[^"]*"/, `$1${escapeHtml(zh.meta.description)}"`);
+
+// 0b. Every module app.js imports, statically and transitively, preloaded from the HTML: the
+//     imports run about eight levels deep (app -> ui/runs -> ui/settings -> ...), and without
+//     this a first visit discovers them one round trip per level.
+async function staticImports(entry) {
+  const seen = new Set([entry]);
+  for (const file of seen) {
+    const text = await readFile(join(site, file), 'utf8');
+    for (const [, spec] of text.matchAll(/^\s*(?:import|export)\b[^'";()=]*?['"](\.{1,2}\/[^'"]+)['"]/gm)) {
+      seen.add(posix.normalize(posix.join(posix.dirname(file), spec)));
+    }
+  }
+  seen.delete(entry);
+  return [...seen].sort();
+}
+const preloads = (await staticImports('app.js')).map((m) => `<link rel="modulepreload" href="${m}">`);
+page = page.replace(/\n?\s*<link rel="modulepreload"[^>]*>/g, '').replace('</head>', `  ${preloads.join('\n  ')}\n</head>`);
 await writeFile(html, page);
 
 // 1. The build id: a hash of everything the page loads (shown in the footer).
