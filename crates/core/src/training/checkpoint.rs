@@ -11,10 +11,11 @@ use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors, View};
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::CleaningConfig;
+use super::{AdamState, TrainConfig, TrainError, TrainState, Trainer};
+use crate::data::corpus::CleaningConfig;
+use crate::data::vocab::Vocab;
 use crate::model::{ModelShape, PoemModelConfig};
-use crate::tokenizer::Vocab;
-use crate::training::{AdamState, TrainConfig, TrainError, TrainState, Trainer, read_values};
+use crate::readback::read_values;
 
 pub const FORMAT: &str = "shige-checkpoint";
 /// 2 added the cell, tied output layers and the weights' checksum; version 1 files (GRU,
