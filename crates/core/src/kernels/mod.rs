@@ -16,6 +16,7 @@ use burn::tensor::{Device, Tensor};
 use crate::readback::{ReadError, read_values};
 
 /// Invocations per workgroup of every CubeCL kernel here: WebGPU guarantees 256.
+#[cfg(feature = "wgpu")]
 pub(crate) const UNITS: usize = 256;
 
 /// The kernels `route` chooses a version of.
@@ -76,6 +77,7 @@ impl Kernel {
 /// Which version of `kernel` runs on `device`: the CPU loops on burn's CPU backend, the CubeCL
 /// kernel on a CubeCL device that binds enough buffers and fits it, else the tensor-op
 /// reference; always the reference when the kernel's switch is set.
+#[cfg_attr(all(target_arch = "wasm32", not(feature = "wgpu")), allow(unused_variables))] // no switch, no size limit
 pub fn route(device: &Device, kernel: Kernel) -> Route {
     #[cfg(not(target_arch = "wasm32"))]
     if std::env::var_os(kernel.reference_switch()).is_some() {

@@ -28,6 +28,7 @@ pub fn usable(device: &burn::tensor::Device, hidden: usize) -> bool {
 
 /// Workgroup memory the CubeCL backward needs per hidden unit (5 floats), against WebGPU's
 /// guaranteed 16 KiB: the kernel serves hidden sizes up to 819.
+#[cfg(feature = "wgpu")]
 pub(crate) fn fits_workgroup_memory(hidden: usize) -> bool {
     5 * hidden * 4 <= 16 * 1024
 }
