@@ -123,7 +123,7 @@ impl Coded for shige_core::CheckpointError {
             E::Damaged(why) => ("error.checkpoint.damaged", vec![("why", why.clone())]),
             E::Mismatch(why) => ("error.checkpoint.mismatch", vec![("why", why.clone())]),
             E::NonFinite(tensor, _) => ("error.checkpoint.nonFinite", vec![("tensor", tensor.clone())]),
-            E::Device(e) => e.code(),
+            E::Read(e) => e.code(),
         }
     }
 }
