@@ -1,4 +1,4 @@
-//! Stops the build with a clear message when the 平水韵 table that `src/meter.rs` embeds
+//! Stops the build with a clear message when the 平水韵 table that `src/text/meter.rs` embeds
 //! (`assets/generated/pingshui.txt`, made by `scripts/setup.sh`) is missing.
 
 fn main() {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use shige_core::corpus::Poem;
+use shige_core::data::corpus::Poem;
 use shige_core::training::{MAX_BATCH_SIZE, MAX_SEQ_LEN};
 use shige_core::{CleaningConfig, Corpus, GenerateOptions, PoemForm, TrainConfig, Trainer, generate};
 
@@ -129,13 +129,13 @@ fn count_dispatches(trainer: &mut Trainer, device: DeviceChoice) -> Result<Optio
     if device != DeviceChoice::Wgpu {
         return Ok(None);
     }
-    let counter = shige_core::dispatch::DispatchCount::start();
+    let counter = shige_core::kernels::dispatch::DispatchCount::start();
     pollster::block_on(trainer.train_steps(1))?;
     let per_step = counter.count();
     drop(counter);
     let model = trainer.model();
     let options = GenerateOptions { start: "月".into(), form: PoemForm::Qijue, seed: 99, ..Default::default() };
-    let counter = shige_core::dispatch::DispatchCount::start();
+    let counter = shige_core::kernels::dispatch::DispatchCount::start();
     let poem = pollster::block_on(generate(&model, &trainer.vocab, &options))?;
     let per_char = counter.count() as f64 / (poem.chars().count() + 1) as f64;
     Ok(Some((per_step, per_char)))

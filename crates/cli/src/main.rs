@@ -44,11 +44,11 @@ struct CompactArgs {
     out: PathBuf,
     /// f16, or int8 (one scale per row)
     #[arg(long, default_value = "f16", value_parser = parse_weights)]
-    weights: shige_core::checkpoint::Weights,
+    weights: shige_core::training::checkpoint::Weights,
 }
 
-fn parse_weights(s: &str) -> Result<shige_core::checkpoint::Weights, String> {
-    shige_core::checkpoint::Weights::parse(s).ok_or_else(|| format!("unknown weights {s:?}: use f32, f16 or int8"))
+fn parse_weights(s: &str) -> Result<shige_core::training::checkpoint::Weights, String> {
+    shige_core::training::checkpoint::Weights::parse(s).ok_or_else(|| format!("unknown weights {s:?}: use f32, f16 or int8"))
 }
 
 fn run_compact(args: CompactArgs) -> Result<()> {
@@ -194,7 +194,7 @@ pub fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>> {
 }
 
 pub fn read_corpus(path: &Path, cleaning: &CleaningConfig) -> Result<Corpus> {
-    let bytes = read_limited(path, shige_core::corpus::MAX_CORPUS_BYTES)?;
+    let bytes = read_limited(path, shige_core::data::corpus::MAX_CORPUS_BYTES)?;
     load_corpus(&bytes, cleaning).with_context(|| format!("{}", path.display()))
 }
 
@@ -420,13 +420,13 @@ fn run_eval(args: EvalArgs) -> Result<()> {
             None if args.whole => anyhow::bail!("--whole measures another corpus: give --train-corpus for the copy figures, or --samples 0"),
             None => corpus.clone(),
         };
-        let index = shige_core::novelty::CopyIndex::new(train.train.iter().map(|p| p.content.as_slice()));
+        let index = shige_core::eval::novelty::CopyIndex::new(train.train.iter().map(|p| p.content.as_slice()));
         let model = trainer.model();
         let started = std::time::Instant::now();
         let now = move || started.elapsed().as_secs_f64() * 1e3;
         let base = args.sampling.options(String::new(), String::new());
         let samples = args.samples.max(1);
-        let quality = pollster::block_on(shige_core::quality::measure(&model, &ckpt.vocab, &index, &base, samples, &now))?;
+        let quality = pollster::block_on(shige_core::eval::quality::measure(&model, &ckpt.vocab, &index, &base, samples, &now))?;
         report["quality"] = serde_json::to_value(quality)?;
         if args.sampling_sweep {
             let mut rows = Vec::new();
@@ -434,7 +434,7 @@ fn run_eval(args: EvalArgs) -> Result<()> {
                 for top_p in [0.9f32, 0.95, 1.0] {
                     for repetition_penalty in [1.0f32, 1.2] {
                         let options = GenerateOptions { temperature, top_p, repetition_penalty, ..base.clone() };
-                        let q = pollster::block_on(shige_core::quality::measure(&model, &ckpt.vocab, &index, &options, samples, &now))?;
+                        let q = pollster::block_on(shige_core::eval::quality::measure(&model, &ckpt.vocab, &index, &options, samples, &now))?;
                         rows.push(serde_json::json!({ "temperature": temperature, "topP": top_p, "repetitionPenalty": repetition_penalty, "quality": q }));
                     }
                 }

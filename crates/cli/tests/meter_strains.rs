@@ -1,4 +1,4 @@
-//! shige-core's 平仄 (from the 平水韵 table, `shige_core::meter`) against the chinese-poetry
+//! shige-core's 平仄 (from the 平水韵 table, `shige_core::text::meter`) against the chinese-poetry
 //! package's own per-character annotations (`dist/strains/json/poet.tang.*.json`, 平/仄 for
 //! each character of the Tang poems in `dist/quantangshi`), character by character.
 //!
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use ferrous_opencc::{OpenCC, config::BuiltinConfig};
 use serde_json::Value;
-use shige_core::meter::{self, Tone};
+use shige_core::text::meter::{self, Tone};
 
 fn dist() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/node_modules/chinese-poetry/dist")

@@ -9,7 +9,7 @@ fn main() {
     let device = burn::tensor::Device::wgpu_options().init().expect("a wgpu adapter");
     let mut trainer = Trainer::new(&corpus, ModelShape::new(), TrainConfig::new().with_max_seq_len(64), &device).expect("valid");
     pollster::block_on(trainer.train_steps(1)).expect("a step");
-    let counter = shige_core::dispatch::DispatchCount::start_by_kernel();
+    let counter = shige_core::kernels::dispatch::DispatchCount::start_by_kernel();
     pollster::block_on(trainer.train_steps(1)).expect("a step");
     println!("{} dispatches in one step", counter.count());
     for (name, n) in counter.by_kernel() {

@@ -6,7 +6,7 @@ mod common;
 #[test]
 fn the_wgpu_adam_kernel_matches_the_tensor_ops_and_flags_a_nan() {
     let Some(device) = common::wgpu() else { return };
-    let result = common::block_on(shige_core::adam_gpu::check(&device)).unwrap().expect("the kernel serves the wgpu device");
+    let result = common::block_on(shige_core::kernels::adam::check(&device)).unwrap().expect("the kernel serves the wgpu device");
     assert!(result.difference < 1e-5, "max abs diff {}", result.difference);
     assert!(result.norm_difference < 1e-5, "squared gradient norm: relative diff {}", result.norm_difference);
     assert_eq!(result.flags, (0.0, 1.0), "finite gradients are not flagged; a NaN one is");
@@ -17,5 +17,6 @@ fn the_wgpu_adam_kernel_matches_the_tensor_ops_and_flags_a_nan() {
 
 #[test]
 fn the_kernel_does_not_claim_the_cpu() {
-    assert!(!shige_core::adam_gpu::usable(&common::cpu()));
+    use shige_core::kernels::{Kernel, Route, route};
+    assert_ne!(route(&common::cpu(), Kernel::Adam), Route::Cube);
 }

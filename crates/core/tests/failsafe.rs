@@ -3,8 +3,8 @@
 mod common;
 
 use common::{block_on, tangshi, tiny_trainer};
-use shige_core::checkpoint::Weights;
-use shige_core::corpus::Poem;
+use shige_core::training::checkpoint::Weights;
+use shige_core::data::corpus::Poem;
 use shige_core::{
     Checkpoint, CheckpointError, CleaningConfig, Corpus, GenerateError, GenerateOptions, PoemForm, TrainConfig, TrainError,
     Trainer, generate, load_corpus,
@@ -16,7 +16,7 @@ fn a_step_that_would_diverge_is_never_applied() {
     a_diverging_step_is_refused(tiny_trainer(&corpus, 5));
 }
 
-/// On the GPU the Adam kernel flags the non-finite weights (adam_gpu.rs).
+/// On the GPU the Adam kernel flags the non-finite weights (kernels/adam/cube.rs).
 #[test]
 fn a_step_that_would_diverge_is_never_applied_on_wgpu() {
     let Some(gpu) = common::wgpu() else { return };

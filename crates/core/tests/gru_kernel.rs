@@ -1,9 +1,9 @@
 //! The GRU's fused recurrence — WebGPU kernels on the wgpu device (lavapipe in the tests), plain
 //! loops on the CPU — against its reference, the tensor-op GRU: the same outputs and the same
-//! gradients (`gru_kernel::check`; the browser test runs it on Chromium's WebGPU too).
+//! gradients (`model::recurrent::check_gru_kernel`; the browser test runs it on Chromium's WebGPU too).
 mod common;
 
-use shige_core::gru_kernel::check;
+use shige_core::model::recurrent::check_gru_kernel as check;
 
 fn assert_matches(device: &burn::tensor::Device, on_gpu: bool) {
     let result = common::block_on(check(device)).unwrap().expect("a fused GRU on this device");

@@ -1,7 +1,7 @@
-//! The 格律 checker (`shige_core::meter`) on textbook poems whose 平仄 is known, and on the
+//! The 格律 checker (`shige_core::text::meter`) on textbook poems whose 平仄 is known, and on the
 //! same poems with one character changed to break one rule.
 
-use shige_core::meter::{self, Ao, Fault, Form, JoinKind, LineKind, Pattern, Status, Tone, check};
+use shige_core::text::meter::{self, Ao, Fault, Form, JoinKind, LineKind, Pattern, Status, Tone, check};
 
 const DENG_GUANQUE_LOU: &str = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"; // 王之涣《登鹳雀楼》
 const CHUN_WANG: &str = "国破山河在，城春草木深。感时花溅泪，恨别鸟惊心。烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪。"; // 杜甫《春望》

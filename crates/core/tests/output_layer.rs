@@ -3,7 +3,9 @@
 mod common;
 
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
-use shige_core::training::{masked_cross_entropy, output_layer_grads};
+use shige_core::kernels::output::output_layer_grads;
+use shige_core::kernels::{Kernel, Route, route};
+use shige_core::training::masked_cross_entropy;
 
 fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
     (a - b).abs().max().into_scalar::<f32>()
@@ -38,16 +40,16 @@ fn check(device: &Device, cpu: bool) {
     let weights: Vec<f32> = mask_values.iter().map(|m| m / tokens as f32).collect();
     let reference_loss = loss.inner().into_scalar::<f32>();
     if cpu {
-        // The fused passes on every core (output_cpu.rs), training's and evaluation's.
-        let fused = common::block_on(shige_core::output_cpu::output_layer_grads(hidden.clone(), weight.clone(), bias.clone(), &ids, &weights));
+        // The fused passes on every core (kernels/output/cpu.rs), training's and evaluation's.
+        let fused = common::block_on(shige_core::kernels::output::cpu::output_layer_grads(hidden.clone(), weight.clone(), bias.clone(), &ids, &weights));
         outs.push(("fused CPU", fused.unwrap()));
-        let summed = common::block_on(shige_core::output_cpu::summed_nll(hidden.clone(), weight.clone(), bias.clone(), &ids, &mask_values)).unwrap();
+        let summed = common::block_on(shige_core::kernels::output::cpu::summed_nll(hidden.clone(), weight.clone(), bias.clone(), &ids, &mask_values)).unwrap();
         let diff = (summed / tokens as f64 - reference_loss as f64).abs();
         assert!(diff < 1e-5, "fused CPU evaluation: loss differs by {diff}");
     }
-    if shige_core::output_gpu::usable(device) {
-        // The wgpu kernel (output_gpu.rs).
-        outs.push(("kernel", shige_core::output_gpu::output_layer_grads(hidden, weight, bias, &ids, &weights)));
+    if route(device, Kernel::Output) == Route::Cube {
+        // The wgpu kernel (kernels/output/cube.rs).
+        outs.push(("kernel", shige_core::kernels::output::cube::output_layer_grads(hidden, weight, bias, &ids, &weights)));
     }
     for (how, out) in outs {
         let loss_diff = (out.loss.into_scalar::<f32>() - reference_loss).abs();
@@ -72,10 +74,10 @@ fn hand_worked_output_gradients_match_autodiff_on_cpu() {
 #[test]
 fn hand_worked_output_gradients_match_autodiff_on_wgpu() {
     let Some(device) = common::wgpu() else { return };
-    assert!(shige_core::output_gpu::usable(&device), "the kernel serves the wgpu device");
+    assert!(route(&device, Kernel::Output) == Route::Cube, "the kernel serves the wgpu device");
     check(&device, false);
     // The kernel against its tensor ops directly, and its dispatches.
-    let result = common::block_on(shige_core::output_gpu::check(&device)).unwrap().expect("the kernel serves the wgpu device");
+    let result = common::block_on(shige_core::kernels::output::check(&device)).unwrap().expect("the kernel serves the wgpu device");
     for (what, diff) in &result.differences {
         assert!(*diff < 1e-5, "{what}: max abs diff {diff}");
     }

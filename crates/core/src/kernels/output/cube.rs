@@ -1,23 +1,16 @@
 //! The output layer's softmax cross-entropy and its gradient on the wgpu device as one kernel,
 //! a workgroup per position: the row's max, the sum of its exps, the loss and softmax − one-hot,
-//! all weighted by the position's weight. As tensor ops (`training::output_layer_grads`, this
-//! module's reference) that is about thirteen dispatches; the three matmuls around it stay
-//! burn's. The CPU has `output_cpu.rs`.
+//! all weighted by the position's weight. As tensor ops (`output_layer_grads`, the reference in
+//! `mod.rs`) that is about thirteen dispatches; the three matmuls around it stay burn's. The
+//! CPU has `cpu.rs`.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
-use crate::kernel_support::KernelCheck;
-use crate::training::OutputLayerGrads;
+use super::OutputLayerGrads;
 
-/// Whether the kernel serves `device`: it binds six tensors and CubeCL's metadata.
-/// `SHIGE_TENSOR_OP_OUTPUT=1` asks for the tensor ops.
-pub fn usable(device: &Device) -> bool {
-    crate::kernel_support::kernel_runs(device, 7, "SHIGE_TENSOR_OP_OUTPUT")
-}
-
-/// The loss and gradients of `training::output_layer_grads`, for `hidden` `[N, K]`, `weight`
+/// The loss and gradients of `output_layer_grads`, for `hidden` `[N, K]`, `weight`
 /// `[K, V]`, `bias` `[1, V]`, a target and a weight per position (`[N]` each). Only on a device
-/// where `usable` holds.
+/// `route` sends to the CubeCL kernel (it binds six tensors and CubeCL's metadata).
 pub fn output_layer_grads(hidden: Tensor<2>, weight: Tensor<2>, bias: Tensor<2>, targets: &[i32], position_weights: &[f32]) -> OutputLayerGrads {
     let device = hidden.device();
     let n = targets.len();
@@ -48,7 +41,7 @@ mod ops {
     #[cfg(feature = "wgpu")]
     impl SoftmaxOps for burn_cubecl::CubeBackend {
         fn softmax_cross_entropy(logits: FloatTensor<Self>, bias: FloatTensor<Self>, targets: FloatTensor<Self>, weights: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
-            super::cube::softmax_cross_entropy(logits, bias, targets, weights)
+            super::launch::softmax_cross_entropy(logits, bias, targets, weights)
         }
     }
 
@@ -58,8 +51,9 @@ mod ops {
     }
 }
 
+/// The kernel and its launch.
 #[cfg(feature = "wgpu")]
-mod cube {
+mod launch {
     use burn::backend::{TensorMetadata, tensor::FloatTensor};
     use burn::tensor::{DType, Shape};
     use burn_cubecl::CubeBackend;
@@ -67,16 +61,14 @@ mod cube {
     use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
     use cubecl::prelude::{CubeCount, CubeDim};
 
+    use crate::kernels::UNITS;
     use kernel::softmax_cross_entropy_kernel;
-
-    /// Invocations per workgroup: WebGPU guarantees 256.
-    const UNITS: usize = 256;
 
     /// The kernel (its own module: CubeCL's prelude has its own `Tensor`).
     mod kernel {
         use cubecl::prelude::*;
 
-        use crate::kernel_support::cube::workgroup_reduce;
+        use crate::kernels::workgroup::workgroup_reduce;
 
         /// A workgroup per row; its units stride over the vocabulary. Two tree reductions in
         /// workgroup memory (the max, then the sum of exps), then the gradient.
@@ -157,46 +149,4 @@ mod cube {
         );
         (d_logits, row_loss)
     }
-}
-
-/// The kernel against its reference, the tensor ops, on random values (loss and the three
-/// gradients); `None` where the kernel does not serve `device`.
-pub async fn check(device: &Device) -> Result<Option<KernelCheck>, crate::TrainError> {
-    use crate::training::read_values;
-    use burn::tensor::{Distribution, Int};
-
-    if !usable(device) {
-        return Ok(None);
-    }
-    let (n, k, v) = (12, 5, 301); // more words than a workgroup has units
-    let random = |shape: [usize; 2], scale: f64| Tensor::<2>::random(shape, Distribution::Uniform(-scale, scale), device);
-    let (hidden, weight, bias) = (random([n, k], 1.0), random([k, v], 2.0), random([1, v], 1.0));
-    let ids: Vec<i32> = (0..n as i32).map(|i| (i * 37 + 3) % v as i32).collect();
-    let weights: Vec<f32> = (0..n).map(|i| if i == n - 1 { 0.0 } else { 1.0 / (n - 1) as f32 }).collect();
-    let mut runs = Vec::new();
-    for kernel in [true, false] {
-        #[cfg(feature = "wgpu")]
-        let counter = crate::dispatch::DispatchCount::start();
-        let out = if kernel {
-            output_layer_grads(hidden.clone(), weight.clone(), bias.clone(), &ids, &weights)
-        } else {
-            let targets = Tensor::<2, Int>::from_data(TensorData::new(ids.iter().map(|&t| t as i64).collect(), [n, 1]), device);
-            let w = Tensor::<2>::from_data(TensorData::new(weights.clone(), [n, 1]), device);
-            crate::training::output_layer_grads(hidden.clone(), weight.clone(), bias.clone(), targets, w)
-        };
-        let values = vec![read_values(out.loss).await?, read_values(out.d_hidden).await?, read_values(out.d_weight).await?, read_values(out.d_bias).await?];
-        #[cfg(feature = "wgpu")]
-        let launched = counter.count();
-        #[cfg(not(feature = "wgpu"))]
-        let launched = 0;
-        runs.push((values, launched));
-    }
-    let (reference, reference_dispatches) = runs.pop().expect("two runs");
-    let (fused, fused_dispatches) = runs.pop().expect("two runs");
-    let differences = ["loss", "d_hidden", "d_weight", "d_bias"]
-        .into_iter()
-        .zip(fused.iter().zip(&reference))
-        .map(|(name, (a, b))| (name, a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max)))
-        .collect();
-    Ok(Some(KernelCheck { differences, dispatches: (fused_dispatches, reference_dispatches) }))
 }

@@ -7,11 +7,10 @@ use std::collections::HashSet;
 
 use suffix::SuffixTable;
 
-use crate::inference::is_hanzi;
+use crate::text::{LINE_ENDS, is_hanzi};
 
 /// Training lines shorter than this are too common to call a copy (君不见, 春风).
 pub const MIN_COPIED_LINE: usize = 5;
-const LINE_ENDS: [char; 5] = ['，', '。', '？', '！', '；'];
 
 /// The training text, indexed for copy checks.
 pub struct CopyIndex {

@@ -3,8 +3,8 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
-use crate::corpus::{CleaningConfig, CleaningReport, Corpus, Poem};
-use crate::tokenizer::{BOS, EOS, PAD, Vocab};
+use super::corpus::{CleaningConfig, CleaningReport, Corpus, Poem};
+use super::vocab::{BOS, EOS, PAD, Vocab};
 
 /// Batches are formed inside windows of this many batches' worth of poems sorted by length,
 /// so padding is small while batches still mix across the whole corpus.

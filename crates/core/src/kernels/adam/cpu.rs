@@ -1,12 +1,13 @@
 //! Adam on the CPU in one pass per parameter tensor, split across cores: the gradient norm,
 //! clipping, both moments, the update and the sum that tells whether the new weights are
-//! finite. As tensor ops (`training::adam_tensor_ops`, this module's reference) each of those is
-//! its own pass over the weights, on one core.
+//! finite. As tensor ops (`adam_tensor_ops`, the reference in `mod.rs`) each of those is its own
+//! pass over the weights, on one core.
 
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-use crate::training::{AdamState, TrainConfig, TrainError, read_values};
+use super::{AdamParams, AdamState};
+use crate::readback::{ReadError, read_values};
 
 const CHUNK: usize = 16 * 1024;
 
@@ -19,13 +20,13 @@ pub struct CpuUpdate {
     pub weights_sum: f64,
 }
 
-/// Adam as `training::adam_tensor_ops` computes it, on host copies of the tensors.
+/// Adam as `adam_tensor_ops` computes it, on host copies of the tensors.
 pub async fn adam_step(
     params: &[Tensor<2>],
     grads: Vec<Tensor<2>>,
     adam: &AdamState,
-    c: &TrainConfig,
-) -> Result<CpuUpdate, TrainError> {
+    c: &AdamParams,
+) -> Result<CpuUpdate, ReadError> {
     let device = params[0].device();
     let shapes: Vec<[usize; 2]> = params.iter().map(|p| p.dims()).collect();
     let mut g = Vec::with_capacity(grads.len());
@@ -37,7 +38,7 @@ pub async fn adam_step(
     let scale = if c.grad_clip > 0.0 { (c.grad_clip / (grad_norm as f64).max(c.grad_clip)) as f32 } else { 1.0 };
     let t = adam.t + 1;
     let (b1, b2, eps) = (c.beta1 as f32, c.beta2 as f32, c.epsilon as f32);
-    let (step_size, v_scale) = c.adam_scales(t);
+    let (step_size, v_scale) = c.scales(t);
     let mut next = CpuUpdate { params: Vec::new(), adam: AdamState { m: Vec::new(), v: Vec::new(), t }, grad_norm, weights_sum: 0.0 };
     for (i, grad) in g.into_iter().enumerate() {
         let (mut p, mut m, mut v) = (read_values(params[i].clone()).await?, read_values(adam.m[i].clone()).await?, read_values(adam.v[i].clone()).await?);

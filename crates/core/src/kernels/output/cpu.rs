@@ -1,8 +1,8 @@
 //! The output layer's forward and backward on the CPU: its three matmuls straight into host
-//! buffers (`cpu_support::matmul`, no tensor copies of the `[B*T, V]` logits, which are the
+//! buffers (`matmul::matmul`, no tensor copies of the `[B*T, V]` logits, which are the
 //! step's largest), and the softmax cross-entropy and its gradient fused into passes over each
-//! row, split across cores. As tensor ops (`training::output_layer_grads`, this kernel's
-//! reference) the bias, max, shift, exp, sum, scale and scatter each pass over the logits once,
+//! row, split across cores. As tensor ops (`output_layer_grads`, the reference in `mod.rs`) the
+//! bias, max, shift, exp, sum, scale and scatter each pass over the logits once,
 //! on one core.
 
 use std::sync::Mutex;
@@ -10,8 +10,10 @@ use std::sync::Mutex;
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-use crate::cpu_support::{Layout::*, exp_nonpositive as exp, matmul, widest_simd};
-use crate::training::{OutputLayerGrads, TrainError, read_values};
+use super::OutputLayerGrads;
+use crate::kernels::matmul::{Layout::*, matmul};
+use crate::kernels::simd::{exp_nonpositive as exp, widest_simd};
+use crate::readback::{ReadError, read_values};
 
 /// Rows handled together by one task (keeps the per-task column sums few).
 const ROWS_PER_TASK: usize = 64;
@@ -38,7 +40,7 @@ pub async fn output_layer_grads(
     bias: Tensor<2>,
     targets: &[i32],
     position_weights: &[f32],
-) -> Result<OutputLayerGrads, TrainError> {
+) -> Result<OutputLayerGrads, ReadError> {
     let device = hidden.device();
     let (n, k, v) = (hidden.dims()[0], hidden.dims()[1], weight.dims()[1]);
     let (h, w, bias) = (read_values(hidden).await?, read_values(weight).await?, read_values(bias).await?);
@@ -78,8 +80,8 @@ pub async fn output_layer_grads(
 }
 
 /// The output layer's summed negative log-likelihood over the positions with a nonzero mask
-/// (evaluation: no gradients), on every core: `summed_nll` in training.rs is its reference.
-pub async fn summed_nll(hidden: Tensor<2>, weight: Tensor<2>, bias: Tensor<2>, targets: &[i32], mask: &[f32]) -> Result<f64, TrainError> {
+/// (evaluation: no gradients), on every core: `summed_nll` in `mod.rs` is its reference.
+pub async fn summed_nll(hidden: Tensor<2>, weight: Tensor<2>, bias: Tensor<2>, targets: &[i32], mask: &[f32]) -> Result<f64, ReadError> {
     let (n, k, v) = (hidden.dims()[0], hidden.dims()[1], weight.dims()[1]);
     let (h, w, bias) = (read_values(hidden).await?, read_values(weight).await?, read_values(bias).await?);
     let mut logits = logits_of(&h, &w, (n, k, v)); // [N, V]

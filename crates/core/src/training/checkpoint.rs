@@ -11,10 +11,11 @@ use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors, View};
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::CleaningConfig;
+use super::{AdamState, TrainConfig, TrainState, Trainer};
+use crate::data::corpus::CleaningConfig;
+use crate::data::vocab::Vocab;
 use crate::model::{ModelShape, PoemModelConfig};
-use crate::tokenizer::Vocab;
-use crate::training::{AdamState, TrainConfig, TrainError, TrainState, Trainer, read_values};
+use crate::readback::{ReadError, read_values};
 
 pub const FORMAT: &str = "shige-checkpoint";
 /// 2 added the cell, tied output layers and the weights' checksum; version 1 files (GRU,
@@ -35,7 +36,7 @@ pub enum CheckpointError {
     #[error("the checkpoint does not match: {0}")]
     Mismatch(String),
     #[error(transparent)]
-    Device(#[from] TrainError),
+    Read(#[from] ReadError),
 }
 
 /// Progress saved with the weights.
@@ -86,7 +87,7 @@ pub struct Checkpoint {
     pub adam_v: Vec<Vec<f32>>,
 }
 
-async fn read_all(tensors: &[Tensor<2>]) -> Result<Vec<Vec<f32>>, TrainError> {
+async fn read_all(tensors: &[Tensor<2>]) -> Result<Vec<Vec<f32>>, ReadError> {
     let mut out = Vec::with_capacity(tensors.len());
     for t in tensors {
         out.push(read_values(t.clone()).await?);

@@ -4,11 +4,12 @@
 
 use serde::Serialize;
 
-use crate::inference::{GenerateError, GenerateOptions, PoemForm, generate, is_hanzi, is_well_formed};
+use super::novelty::CopyIndex;
+use crate::data::vocab::Vocab;
+use crate::generate::{GenerateError, GenerateOptions, PoemForm, generate};
 use crate::model::PoemModel;
-use crate::novelty::CopyIndex;
-use crate::rhyme::rhymes;
-use crate::tokenizer::Vocab;
+use crate::text::rhyme::rhymes;
+use crate::text::{is_hanzi, is_well_formed};
 
 /// Start characters for samples: the vocabulary's most frequent Chinese characters, in turn.
 pub const START_CHARS: usize = 50;

@@ -15,7 +15,7 @@
 
 use pinyin::ToPinyinMulti;
 
-use crate::inference::is_hanzi;
+use super::verse_lines;
 
 /// A set of rhyme groups, one bit each (see `GROUP_NAMES`).
 pub type Groups = u16;
@@ -102,20 +102,6 @@ fn split(syllable: &str) -> Option<(&str, String)> {
     Some((initial, full.to_string()))
 }
 
-/// The lines of a 绝句 or 律诗 (4 or 8 lines of 5 or 7 characters), without punctuation.
-pub fn verse_lines(poem: &str) -> Option<Vec<Vec<char>>> {
-    let lines: Vec<Vec<char>> = poem
-        .split(['，', '。', '？', '！', '；'])
-        .map(|l| l.chars().collect::<Vec<char>>())
-        .filter(|l| !l.is_empty())
-        .collect();
-    let width = lines.first()?.len();
-    let regular = matches!(lines.len(), 4 | 8)
-        && matches!(width, 5 | 7)
-        && lines.iter().all(|l| l.len() == width && l.iter().all(|&c| is_hanzi(c)));
-    regular.then_some(lines)
-}
-
 /// Whether a 绝句 or 律诗 rhymes: the last characters of lines 2, 4 (6, 8) share a group.
 /// `None` when the poem is not one of those forms.
 pub fn rhymes(poem: &str) -> Option<bool> {
@@ -124,14 +110,14 @@ pub fn rhymes(poem: &str) -> Option<bool> {
     Some(shared != 0)
 }
 
-/// The groups the rhyming lines of a poem share (for messages), by name.
-pub fn group_names(set: Groups) -> Vec<&'static str> {
-    GROUP_NAMES.iter().enumerate().filter(|(i, _)| set & (1 << i) != 0).map(|(_, n)| *n).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A set of groups by name.
+    fn group_names(set: Groups) -> Vec<&'static str> {
+        GROUP_NAMES.iter().enumerate().filter(|(i, _)| set & (1 << i) != 0).map(|(_, n)| *n).collect()
+    }
 
     #[test]
     fn readings_map_to_new_rhyme_groups() {

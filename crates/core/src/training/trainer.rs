@@ -1,5 +1,6 @@
-//! The training loop's pieces: masked loss, Adam with global-norm clipping, one `train_step`
-//! shared by the CLI and the browser, and held-out evaluation.
+//! The training loop: masked loss, one `train_step` shared by the CLI and the browser (the
+//! output layer and Adam through whichever version `kernels::route` picks), gradient flow and
+//! held-out evaluation.
 //!
 //! Parameters and optimizer moments live as plain tensors; each step wraps the parameters
 //! for autodiff, so the optimizer state can be read back asynchronously (the browser cannot
@@ -7,165 +8,18 @@
 
 use std::sync::Arc;
 
-use burn::config::Config;
-use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 
-use crate::corpus::{CleaningConfig, Corpus};
-use crate::data::{Batch, EncodedCorpus, epoch_plan, eval_plan};
+use super::TrainError;
+use super::config::{GRADIENT_FLOW_BATCH, GRADIENT_FLOW_STEPS, MAX_EVAL_BATCH, TrainConfig};
+use crate::data::batch::{Batch, EncodedCorpus, epoch_plan, eval_plan};
+use crate::data::corpus::{CleaningConfig, Corpus};
+use crate::data::vocab::Vocab;
+use crate::kernels::adam::{self, AdamState, Update, adam_tensor_ops};
+use crate::kernels::output::{self, output_layer_grads, summed_nll};
+use crate::kernels::{Kernel, Route, route};
 use crate::model::{ModelShape, PoemModel, PoemModelConfig, Probes};
-use crate::tokenizer::Vocab;
-
-#[derive(Config, Debug, PartialEq)]
-pub struct TrainConfig {
-    #[config(default = 32)]
-    pub batch_size: usize,
-    /// Longest training sequence (BOS + characters); longer poems are truncated.
-    #[config(default = 96)]
-    pub max_seq_len: usize,
-    #[config(default = 2e-3)]
-    pub learning_rate: f64,
-    /// Largest global L2 norm of the gradients; 0 turns clipping off.
-    #[config(default = 1.0)]
-    pub grad_clip: f64,
-    #[config(default = 0.9)]
-    pub beta1: f64,
-    #[config(default = 0.999)]
-    pub beta2: f64,
-    #[config(default = 1e-8)]
-    pub epsilon: f64,
-    /// Seeds weight initialisation and the batch order.
-    #[config(default = 42)]
-    pub seed: u64,
-    /// Characters rarer than this in the training split become UNK.
-    #[config(default = 2)]
-    pub min_char_freq: usize,
-    /// Dropout on the last recurrent layer's output, before the output layer, while training
-    /// (as char-rnn does; `ModelShape::dropout` is PyTorch's, between layers). 0 turns it off;
-    /// it regularises a model that overfits (train loss far below held-out).
-    #[config(default = 0.0)]
-    pub output_dropout: f64,
-}
-
-/// How the learning rate falls over a run (after its warm-up).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Decay {
-    #[default]
-    Constant,
-    Linear,
-    Cosine,
-}
-
-impl Decay {
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "constant" => Some(Decay::Constant),
-            "linear" => Some(Decay::Linear),
-            "cosine" => Some(Decay::Cosine),
-            _ => None,
-        }
-    }
-}
-
-/// How a run's learning rate moves: a linear warm-up over `warmup_steps`, flat until
-/// `decay_from` of the run (0..1, by steps or by time), then `decay` down to `final_ratio` of the
-/// peak as the run ends. `decay_from` 0 decays over the whole run (cosine's usual shape); a late
-/// one holds the rate and anneals only at the end (warm-up, stable, decay).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Schedule {
-    pub decay: Decay,
-    pub warmup_steps: u64,
-    pub final_ratio: f64,
-    pub decay_from: f64,
-}
-
-impl Schedule {
-    /// The rate at `step` (from 0) when `progress` (0..1) of the run is done.
-    pub fn lr(&self, peak: f64, step: u64, progress: f64) -> f64 {
-        let warm = if self.warmup_steps == 0 { 1.0 } else { ((step + 1) as f64 / self.warmup_steps as f64).min(1.0) };
-        let from = self.decay_from.clamp(0.0, 1.0);
-        let p = if from >= 1.0 { 0.0 } else { ((progress - from) / (1.0 - from)).clamp(0.0, 1.0) };
-        let r = self.final_ratio;
-        let factor = match self.decay {
-            Decay::Constant => 1.0,
-            Decay::Linear => 1.0 - p * (1.0 - r),
-            Decay::Cosine => r + (1.0 - r) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()),
-        };
-        peak * warm * factor
-    }
-}
-
-/// Largest batch and sequence cap a run may have: wider than the page's form (512 and 512) and
-/// the CLI's recipes (batch 16 to 64, cap 96). Beyond them no machine here could train: a batch
-/// of 4096 sequences of 1024 over a 6,000-character vocabulary is already 100 GB of logits.
-pub const MAX_BATCH_SIZE: usize = 4096;
-pub const MAX_SEQ_LEN: usize = 1024;
-
-/// Longest sequence and largest batch `Trainer::gradient_flow` measures.
-pub const GRADIENT_FLOW_STEPS: usize = 48;
-pub const GRADIENT_FLOW_BATCH: usize = 16;
-/// Most poems in one validation batch. Evaluation materialises `[B*T, V]` logits, which the
-/// training step's fused output layer never does: a model trained with batch 3,443 took 2.9 GiB
-/// of a tab's 4 to evaluate one batch. The figures are sums over tokens, so the batch split
-/// does not change them.
-pub const MAX_EVAL_BATCH: usize = 64;
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum TrainError {
-    #[error(
-        "step {step} gave a loss or gradient of {loss}, so it was not applied; the model is \
-         still the one from step {restored_step}. Lower the learning rate or the gradient clip and continue"
-    )]
-    NonFiniteLoss { step: u64, loss: f32, restored_step: u64 },
-    #[error("reading a result back from the device failed: {0}")]
-    Read(String),
-    #[error("there are no training poems: load a corpus to train on")]
-    NoData,
-    #[error("there are no held-out poems to measure the model on")]
-    NoValidation,
-    #[error("invalid settings: {0}")]
-    Settings(String),
-}
-
-impl TrainConfig {
-    /// Adam's bias corrections at step `t` (from 1) folded into two factors, as the optimiser
-    /// (its tensor ops and both kernels) uses them: the step size lr / (1 − β1ᵗ) and the second moment's scale 1 / (1 − β2ᵗ).
-    pub(crate) fn adam_scales(&self, t: u64) -> (f32, f32) {
-        let t = t.min(i32::MAX as u64) as i32;
-        ((self.learning_rate / (1.0 - self.beta1.powi(t))) as f32, (1.0 / (1.0 - self.beta2.powi(t))) as f32)
-    }
-
-    /// Checks every setting is usable before a model is built.
-    pub fn validate(&self) -> Result<(), String> {
-        let finite_in = |x: f64, lo: f64, hi: f64| x.is_finite() && x >= lo && x <= hi;
-        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
-            return Err(format!("the batch size must be between 1 and {MAX_BATCH_SIZE} (got {})", self.batch_size));
-        }
-        if !(2..=MAX_SEQ_LEN).contains(&self.max_seq_len) {
-            return Err(format!(
-                "the sequence cap must be between 2 (BOS and one character) and {MAX_SEQ_LEN} (got {})",
-                self.max_seq_len
-            ));
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 10.0) {
-            return Err(format!("the learning rate must be above 0 and at most 10 (got {})", self.learning_rate));
-        }
-        if !(finite_in(self.output_dropout, 0.0, 1.0) && self.output_dropout < 1.0) {
-            return Err(format!("the output dropout must be in [0, 1) (got {})", self.output_dropout));
-        }
-        if !finite_in(self.grad_clip, 0.0, 1e6) {
-            return Err(format!("the gradient clip must be between 0 and 1e6 (got {})", self.grad_clip));
-        }
-        if !(finite_in(self.beta1, 0.0, 1.0) && self.beta1 < 1.0 && finite_in(self.beta2, 0.0, 1.0) && self.beta2 < 1.0) {
-            return Err("Adam's betas must be in [0, 1)".into());
-        }
-        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
-            return Err("Adam's epsilon must be above 0".into());
-        }
-        Ok(())
-    }
-}
+use crate::readback::{read_scalar, read_values};
 
 /// Mean cross-entropy over real target tokens; PAD positions (mask 0) never count.
 ///
@@ -177,73 +31,6 @@ pub fn masked_cross_entropy(
     tokens: usize,
 ) -> Tensor<1> {
     summed_nll(logits, targets, mask).div_scalar(tokens.max(1) as f32)
-}
-
-/// Sum of negative log-likelihoods over unmasked targets: `[1]`.
-fn summed_nll(logits: Tensor<3>, targets: Tensor<2, Int>, mask: Tensor<2>) -> Tensor<1> {
-    let [batch, t_len, vocab] = logits.dims();
-    let n = batch * t_len;
-    let log_probs = log_softmax(logits.reshape([n, vocab]), 1); // [B*T, V]
-    let picked = log_probs.gather(1, targets.reshape([n, 1])).reshape([n]); // [B*T]
-    (picked * mask.reshape([n])).sum().neg()
-}
-
-/// The output layer's summed loss and gradients, worked out by hand: for softmax
-/// cross-entropy the gradient of the logits is `softmax - one_hot(target)`, scaled by each
-/// position's weight. The `[B*T, V]` logits are the step's largest tensors by far; autodiff's
-/// log-softmax and gather pass over them about twice as often as this does.
-pub struct OutputLayerGrads {
-    /// Sum of the weighted negative log-likelihoods: `[1]`
-    pub loss: Tensor<1>,
-    /// `[B*T, H]`, `[H, V]`, `[1, V]`
-    pub d_hidden: Tensor<2>,
-    pub d_weight: Tensor<2>,
-    pub d_bias: Tensor<2>,
-}
-
-/// - `hidden`: `[N, H]`, `weight`: `[H, V]`, `bias`: `[1, V]`
-/// - `targets`: `[N, 1]`; `position_weights`: `[N, 1]` (mask / tokens: PAD positions weigh 0)
-pub fn output_layer_grads(
-    hidden: Tensor<2>,
-    weight: Tensor<2>,
-    bias: Tensor<2>,
-    targets: Tensor<2, Int>,
-    position_weights: Tensor<2>,
-) -> OutputLayerGrads {
-    let logits = hidden.clone().matmul(weight.clone()) + bias; // [N, V]
-    let shifted = logits.clone() - logits.max_dim(1); // [N, V], max 0 per row for a stable exp
-    let picked = shifted.clone().gather(1, targets.clone()); // [N, 1]
-    let exp = shifted.exp(); // [N, V]
-    let sum = exp.clone().sum_dim(1); // [N, 1]
-    let nll = sum.clone().log() - picked; // [N, 1]
-    let loss = (nll * position_weights.clone()).sum();
-    // softmax * w - one_hot * w, with one broadcast multiply and a scatter of -w
-    let d_logits = (exp * (position_weights.clone() / sum)).scatter(
-        1,
-        targets,
-        position_weights.neg(),
-        IndexingUpdateOp::Add,
-    ); // [N, V]
-    OutputLayerGrads {
-        loss,
-        d_hidden: d_logits.clone().matmul(weight.transpose()), // [N, H]
-        d_weight: hidden.transpose().matmul(d_logits.clone()), // [H, V]
-        d_bias: d_logits.sum_dim(0),                           // [1, V]
-    }
-}
-
-/// A step's new weights and optimizer state, before they are committed.
-pub(crate) struct Update {
-    pub(crate) params: Vec<Tensor<2>>,
-    pub(crate) adam: AdamState,
-}
-
-/// Adam's moments, one pair per parameter, and its step count.
-#[derive(Debug, Clone)]
-pub struct AdamState {
-    pub m: Vec<Tensor<2>>,
-    pub v: Vec<Tensor<2>>,
-    pub t: u64,
 }
 
 /// Everything that changes while training. Tensors are immutable handles, so a clone is a
@@ -425,20 +212,18 @@ impl Trainer {
         let bias = params[params.len() - 1].clone();
         // Each position's share of the loss (0 for padding).
         let weights: Vec<f32> = batch.mask.iter().map(|m| m / n.max(1) as f32).collect();
-        let out = if on_cpu(&self.device) {
-            // Fused, on every core (output_cpu.rs); the tensor ops below are its reference.
-            crate::output_cpu::output_layer_grads(hidden.clone().inner(), weight, bias, &batch.targets, &weights).await?
-        } else if crate::output_gpu::usable(&self.device) {
-            // One kernel for the softmax cross-entropy and its gradient (output_gpu.rs).
-            crate::output_gpu::output_layer_grads(hidden.clone().inner(), weight, bias, &batch.targets, &weights)
-        } else {
-            output_layer_grads(
+        let out = match route(&self.device, Kernel::Output) {
+            // Fused, on every core (output/cpu.rs); the tensor ops below are its reference.
+            Route::CpuLoops => output::cpu::output_layer_grads(hidden.clone().inner(), weight, bias, &batch.targets, &weights).await?,
+            // One kernel for the softmax cross-entropy and its gradient (output/cube.rs).
+            Route::Cube => output::cube::output_layer_grads(hidden.clone().inner(), weight, bias, &batch.targets, &weights),
+            Route::TensorOps => output_layer_grads(
                 hidden.clone().inner(),
                 weight,
                 bias,
                 targets.reshape([positions, 1]),
                 mask.reshape([positions, 1]).div_scalar(n.max(1) as f32),
-            )
+            ),
         };
         // d(sum(hidden * d_hidden)) / d(hidden) = d_hidden: backpropagates the hand-made
         // gradient through the recurrent layers and the embedding.
@@ -455,29 +240,34 @@ impl Trainer {
         }
         grads.push(out.d_bias);
 
-        let (next, loss, norm, weights_sum) = if on_cpu(&self.device) {
-            // One fused pass per tensor on every core (adam_cpu.rs); the tensor ops below are its reference.
-            let loss = read_scalar(out.loss).await?;
-            let u = crate::adam_cpu::adam_step(&self.state.params, grads, &self.state.adam, &self.config).await?;
-            (Update { params: u.params, adam: u.adam }, loss, u.grad_norm, u.weights_sum as f32)
-        } else if crate::adam_gpu::usable(&self.device) {
-            // Two kernels per tensor (adam_gpu.rs): the gradient's sum of squares, then the
-            // update, which also flags non-finite new weights.
-            let (next, figures) = crate::adam_gpu::adam_step(&self.state.params, grads, &self.state.adam, out.loss, &self.config);
-            // One read-back for all the checks, before anything is committed:
-            // [sums of squares…, non-finite flag, loss]
-            let checks = read_values(figures).await?;
-            let (squares, flag_and_loss) = checks.split_at(checks.len() - 2);
-            let weights_finite = if flag_and_loss[0] == 0.0 { 0.0 } else { f32::NAN };
-            (next, flag_and_loss[1], squares.iter().sum::<f32>().sqrt(), weights_finite)
-        } else {
-            let squared_norm = grads.iter().map(|g| g.clone().square().sum()).reduce(|a, b| a + b).expect("the model has parameters");
-            let next = adam_tensor_ops(&self.state.params, &self.state.adam, grads, squared_norm.clone().sqrt(), &self.config);
-            // A NaN or infinity anywhere in the new weights makes their sum non-finite.
-            let weights_sum = next.params.iter().map(|p| p.clone().sum()).reduce(|a, b| a + b).expect("the model has parameters");
-            // One read-back for all three checks, before anything is committed.
-            let checks = read_values(Tensor::cat(vec![out.loss, squared_norm, weights_sum], 0)).await?;
-            (next, checks[0], checks[1].sqrt(), checks[2])
+        let hyper = self.config.adam();
+        let (next, loss, norm, weights_sum) = match route(&self.device, Kernel::Adam) {
+            Route::CpuLoops => {
+                // One fused pass per tensor on every core (adam/cpu.rs); the tensor ops below are its reference.
+                let loss = read_scalar(out.loss).await?;
+                let u = adam::cpu::adam_step(&self.state.params, grads, &self.state.adam, &hyper).await?;
+                (Update { params: u.params, adam: u.adam }, loss, u.grad_norm, u.weights_sum as f32)
+            }
+            Route::Cube => {
+                // Two kernels per tensor (adam/cube.rs): the gradient's sum of squares, then the
+                // update, which also flags non-finite new weights.
+                let (next, figures) = adam::cube::adam_step(&self.state.params, grads, &self.state.adam, out.loss, &hyper);
+                // One read-back for all the checks, before anything is committed:
+                // [sums of squares…, non-finite flag, loss]
+                let checks = read_values(figures).await?;
+                let (squares, flag_and_loss) = checks.split_at(checks.len() - 2);
+                let weights_finite = if flag_and_loss[0] == 0.0 { 0.0 } else { f32::NAN };
+                (next, flag_and_loss[1], squares.iter().sum::<f32>().sqrt(), weights_finite)
+            }
+            Route::TensorOps => {
+                let squared_norm = grads.iter().map(|g| g.clone().square().sum()).reduce(|a, b| a + b).expect("the model has parameters");
+                let next = adam_tensor_ops(&self.state.params, &self.state.adam, grads, squared_norm.clone().sqrt(), &hyper);
+                // A NaN or infinity anywhere in the new weights makes their sum non-finite.
+                let weights_sum = next.params.iter().map(|p| p.clone().sum()).reduce(|a, b| a + b).expect("the model has parameters");
+                // One read-back for all three checks, before anything is committed.
+                let checks = read_values(Tensor::cat(vec![out.loss, squared_norm, weights_sum], 0)).await?;
+                (next, checks[0], checks[1].sqrt(), checks[2])
+            }
         };
         if let Some(bad) = [loss, norm, weights_sum].into_iter().find(|v| !v.is_finite()) {
             let step = self.state.step;
@@ -589,11 +379,11 @@ impl Trainer {
             let poems: Vec<&[u32]> = indices.iter().map(|&i| self.data.validation[i].as_slice()).collect();
             let batch = Batch::new(&poems, self.config.max_seq_len);
             let (inputs, targets, mask) = batch.to_tensors(&self.device);
-            total += if on_cpu(&self.device) {
+            total += if route(&self.device, Kernel::Output) == Route::CpuLoops {
                 // Fused, on every core, without the [B*T, V] log-probabilities as tensors.
                 let (hidden, _) = model.hidden_states(inputs, None, &mut Probes::default());
                 let (_, weight) = model.output_weight();
-                crate::output_cpu::summed_nll(hidden, weight, model.fc_bias.val(), &batch.targets, &batch.mask).await?
+                output::cpu::summed_nll(hidden, weight, model.fc_bias.val(), &batch.targets, &batch.mask).await?
             } else {
                 let (logits, _) = model.forward(inputs, None);
                 read_scalar(summed_nll(logits, targets, mask)).await? as f64
@@ -612,41 +402,6 @@ impl Evaluation {
     }
 }
 
-/// Adam (bias-corrected) after scaling all gradients so their global norm is at most
-/// `grad_clip`: the weights and moments it would give, on the device, not yet committed. The
-/// reference of the fused versions (`adam_cpu.rs`, `adam_gpu.rs`).
-pub(crate) fn adam_tensor_ops(params: &[Tensor<2>], old: &AdamState, grads: Vec<Tensor<2>>, norm: Tensor<1>, c: &TrainConfig) -> Update {
-    let scale = (c.grad_clip > 0.0)
-        .then(|| norm.clamp_min(c.grad_clip).recip().mul_scalar(c.grad_clip).reshape([1, 1]));
-    let t = old.t + 1;
-    let (step_size, v_scale) = c.adam_scales(t);
-    let mut next = Update { params: Vec::new(), adam: AdamState { m: Vec::new(), v: Vec::new(), t } };
-    for (i, grad) in grads.into_iter().enumerate() {
-        let grad = match &scale {
-            Some(s) => grad * s.clone(),
-            None => grad,
-        };
-        let m = old.m[i].clone().mul_scalar(c.beta1) + grad.clone().mul_scalar(1.0 - c.beta1);
-        let v = old.v[i].clone().mul_scalar(c.beta2) + grad.square().mul_scalar(1.0 - c.beta2);
-        let denom = v.clone().mul_scalar(v_scale).sqrt().add_scalar(c.epsilon);
-        let update = m.clone().mul_scalar(step_size) / denom;
-        next.params.push(params[i].clone() - update);
-        next.adam.m.push(m);
-        next.adam.v.push(v);
-    }
-    next
-}
-
-/// Whether `device` is burn's CPU backend (flex), where the fused output layer runs
-/// (`SHIGE_TENSOR_OP_OUTPUT=1` turns it off, to measure against it).
-fn on_cpu(device: &Device) -> bool {
-    #[cfg(not(target_arch = "wasm32"))]
-    if std::env::var_os("SHIGE_TENSOR_OP_OUTPUT").is_some() {
-        return false;
-    }
-    matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Flex(_))
-}
-
 /// An inverted-dropout mask (0, or 1 / (1 - p) for the kept units) drawn from the run's seed and
 /// step, so a run repeats exactly, as the lab's shared links promise (burn's dropout draws from
 /// one global generator, which the page's runs share).
@@ -658,15 +413,3 @@ fn dropout_mask(p: f64, seed: u64, step: u64, shape: [usize; 2], device: &Device
     Tensor::from_data(burn::tensor::TensorData::new(values, shape), device)
 }
 
-/// Reads a tensor's values to the host without blocking (required in the browser).
-pub async fn read_values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
-    let read_error = |e: &dyn std::fmt::Debug| TrainError::Read(format!("{e:?}"));
-    let data = t.into_data_async().await.map_err(|e| read_error(&e))?;
-    // `into_vec` moves the buffer out where it can (a fresh CPU tensor): no copy.
-    data.try_into_vec::<f32>().map_err(|e| read_error(&e))
-}
-
-/// Reads a one-element tensor without blocking (required in the browser).
-pub async fn read_scalar(t: Tensor<1>) -> Result<f32, TrainError> {
-    t.into_scalar_async::<f32>().await.map_err(|e| TrainError::Read(format!("{e:?}")))
-}

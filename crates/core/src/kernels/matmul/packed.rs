@@ -1,5 +1,5 @@
 //! The browser's CPU matmul: a packed, cache-blocked kernel for wasm's 128-bit SIMD, where
-//! `gemm`'s (the reference, `cpu_support::matmul` natively) runs at ~32 GFLOP/s (BENCHMARKS.md,
+//! `gemm`'s (the reference, `matmul::matmul` natively) runs at ~32 GFLOP/s (BENCHMARKS.md,
 //! "The browser's CPU path against native"). Its 12-row micro-tile wants 16 vector registers;
 //! V8 gives wasm 15 on x86-64, so every step spills. This one keeps R×8 sums in 2R registers
 //! (R = 4: 8 sums, 2 loads of B, 1 broadcast of A).
@@ -269,7 +269,7 @@ pub unsafe fn matmul(out: &mut [f32], accumulate: bool, a: View, b: View, (m, k,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu_support::{Layout, matmul as reference};
+    use super::super::{Layout, matmul as reference};
 
     fn view(data: &[f32], layout: Layout, (rows, cols): (usize, usize)) -> View {
         match layout {

@@ -1,26 +1,20 @@
 //! Adam on the wgpu device in two kernels per parameter tensor: one sums the squares of its
 //! gradient, the other clips (by the global norm of all of them), updates both moments and the
-//! weights and checks the new weights are finite. As tensor ops (`training::adam_tensor_ops`,
-//! this module's reference) that is about fifteen dispatches per tensor. On a GPU a step is
-//! bound by dispatches (BENCHMARKS.md "Dispatches per training step"); the CPU has
-//! `adam_cpu.rs`.
+//! weights and checks the new weights are finite. As tensor ops (`adam_tensor_ops`, the
+//! reference in `mod.rs`) that is about fifteen dispatches per tensor. On a GPU a step is
+//! bound by dispatches (BENCHMARKS.md "Dispatches per training step"); the CPU has `cpu.rs`.
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 
-use crate::training::{AdamState, TrainConfig, Update};
+use super::{AdamParams, AdamState, Update};
 
-/// Whether the kernels serve `device`: the update kernel binds eight tensors and CubeCL's
-/// metadata. `SHIGE_TENSOR_OP_ADAM=1` asks for the tensor ops.
-pub fn usable(device: &Device) -> bool {
-    crate::kernel_support::kernel_runs(device, 9, "SHIGE_TENSOR_OP_ADAM")
-}
-
-/// Adam as `training::adam_tensor_ops` computes it, after scaling the gradients so their global
+/// Adam as `adam_tensor_ops` computes it, after scaling the gradients so their global
 /// norm is at most `grad_clip`. Returns the new weights and moments (not yet committed) and
 /// `[n + 2]` figures for the step's checks, read back at once: each gradient's sum of squares,
 /// then 1 if any new weight is NaN or infinite (else 0), then the step's `loss` (`[1]`). Only on
-/// a device where `usable` holds.
-pub(crate) fn adam_step(params: &[Tensor<2>], grads: Vec<Tensor<2>>, adam: &AdamState, loss: Tensor<1>, c: &TrainConfig) -> (Update, Tensor<1>) {
+/// a device `route` sends to the CubeCL kernels (the update kernel binds eight tensors and
+/// CubeCL's metadata).
+pub(crate) fn adam_step(params: &[Tensor<2>], grads: Vec<Tensor<2>>, adam: &AdamState, loss: Tensor<1>, c: &AdamParams) -> (Update, Tensor<1>) {
     let device = params[0].device();
     let n = grads.len();
     let mut figures = Tensor::<1>::empty([n + 2], &device); // every slot is written below
@@ -28,7 +22,7 @@ pub(crate) fn adam_step(params: &[Tensor<2>], grads: Vec<Tensor<2>>, adam: &Adam
         figures = ops::sum_of_squares(grad, &loss, figures, slot as u32, n as u32);
     }
     let t = adam.t + 1;
-    let (step_size, v_scale) = c.adam_scales(t);
+    let (step_size, v_scale) = c.scales(t);
     let constants = Constants {
         beta1: c.beta1 as f32,
         beta2: c.beta2 as f32,
@@ -67,7 +61,7 @@ pub(crate) struct Constants {
     tensors: u32,
 }
 
-// Without wgpu the extension has no backend to run on (the CPU steps through adam_cpu).
+// Without wgpu the extension has no backend to run on (the CPU steps through cpu.rs).
 #[cfg_attr(not(feature = "wgpu"), allow(unused_variables, dead_code))]
 mod ops {
     use burn::backend::{Backend, Dispatch, backend_extension, tensor::FloatTensor};
@@ -95,7 +89,7 @@ mod ops {
     #[cfg(feature = "wgpu")]
     impl AdamOps for burn_cubecl::CubeBackend {
         fn sum_of_squares(grad: FloatTensor<Self>, loss: FloatTensor<Self>, figures: FloatTensor<Self>, slot: u32, flag: u32) -> FloatTensor<Self> {
-            super::cube::sum_of_squares(grad, loss, figures, slot, flag)
+            super::launch::sum_of_squares(grad, loss, figures, slot, flag)
         }
 
         fn adam_update(
@@ -106,7 +100,7 @@ mod ops {
             figures: FloatTensor<Self>,
             constants: Constants,
         ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-            super::cube::adam_update(param, m, v, grad, figures, constants)
+            super::launch::adam_update(param, m, v, grad, figures, constants)
         }
     }
 
@@ -127,8 +121,9 @@ mod ops {
     }
 }
 
+/// The kernels and their launches.
 #[cfg(feature = "wgpu")]
-mod cube {
+mod launch {
     use burn::backend::{TensorMetadata, tensor::FloatTensor};
     use burn::tensor::DType;
     use burn_cubecl::CubeBackend;
@@ -137,16 +132,14 @@ mod cube {
     use cubecl::prelude::{CubeCount, CubeDim};
 
     use super::Constants;
+    use crate::kernels::UNITS;
     use kernels::{adam_kernel, sum_of_squares_kernel};
-
-    /// Invocations per workgroup: WebGPU guarantees 256.
-    const UNITS: usize = 256;
 
     /// The kernels (their own module: CubeCL's prelude has its own `Tensor`).
     mod kernels {
         use cubecl::prelude::*;
 
-        use crate::kernel_support::cube::workgroup_reduce;
+        use crate::kernels::workgroup::workgroup_reduce;
 
         /// One workgroup: each unit sums a stride of the squares, then a tree in workgroup
         /// memory adds them up. (A gradient is at most a few million floats: one workgroup
@@ -275,79 +268,4 @@ mod cube {
         );
         (new_param, new_m, new_v, figures)
     }
-}
-
-/// The kernels against their reference on `device` (a test and the browser's self-check).
-pub struct AdamCheck {
-    /// Largest absolute difference in the new weights, m and v.
-    pub difference: f32,
-    /// Relative difference of the gradients' squared global norm.
-    pub norm_difference: f32,
-    /// The finiteness flag: (finite gradients, one gradient NaN); 0 and 1 when right.
-    pub flags: (f32, f32),
-    /// The loss as the figures carry it (the check passes 4.25).
-    pub loss: f32,
-    /// Dispatches of one update, the gradient norm included: (kernels, tensor ops).
-    pub dispatches: (usize, usize),
-}
-
-/// Runs both on random tensors; `None` where the kernels do not serve `device`.
-pub async fn check(device: &Device) -> Result<Option<AdamCheck>, crate::TrainError> {
-    use crate::training::{adam_tensor_ops, read_values};
-    use burn::tensor::TensorData;
-    use rand::{Rng, SeedableRng, rngs::StdRng};
-
-    if !usable(device) {
-        return Ok(None);
-    }
-    let mut rng = StdRng::seed_from_u64(5);
-    let mut random = |shape: [usize; 2], scale: f32| -> Tensor<2> {
-        let values: Vec<f32> = (0..shape[0] * shape[1]).map(|_| rng.random_range(-scale..scale)).collect();
-        Tensor::from_data(TensorData::new(values, shape), device)
-    };
-    let shapes = [[300, 7], [1, 513], [65, 129]]; // odd sizes: partial workgroups
-    let params: Vec<Tensor<2>> = shapes.iter().map(|&s| random(s, 1.0)).collect();
-    let adam = AdamState {
-        m: shapes.iter().map(|&s| random(s, 0.1)).collect(),
-        v: shapes.iter().map(|&s| random(s, 0.1).abs()).collect(),
-        t: 3,
-    };
-    let grads: Vec<Tensor<2>> = shapes.iter().map(|&s| random(s, 2.0)).collect(); // norm ≈ 120: clipped
-    let config = TrainConfig::new();
-    let n = grads.len();
-
-    #[cfg(feature = "wgpu")]
-    let counter = crate::dispatch::DispatchCount::start();
-    let loss = Tensor::<1>::from_data(TensorData::new(vec![4.25f32], [1]), device);
-    let (kernel, figures) = adam_step(&params, grads.clone(), &adam, loss.clone(), &config);
-    let figures = read_values(figures).await?;
-    #[cfg(feature = "wgpu")]
-    let kernel_dispatches = counter.count();
-    #[cfg(feature = "wgpu")]
-    drop(counter);
-    #[cfg(feature = "wgpu")]
-    let counter = crate::dispatch::DispatchCount::start();
-    let squared_norm = grads.iter().map(|g| g.clone().square().sum()).reduce(|a, b| a + b).expect("tensors");
-    let reference = adam_tensor_ops(&params, &adam, grads.clone(), squared_norm.clone().sqrt(), &config);
-    let mut reference_values = Vec::new();
-    for t in reference.params.iter().chain(&reference.adam.m).chain(&reference.adam.v) {
-        reference_values.push(read_values(t.clone()).await?);
-    }
-    #[cfg(feature = "wgpu")]
-    let dispatches = (kernel_dispatches, counter.count());
-    #[cfg(not(feature = "wgpu"))]
-    let dispatches = (0, 0);
-    let mut difference = 0.0f32;
-    for (t, r) in kernel.params.iter().chain(&kernel.adam.m).chain(&kernel.adam.v).zip(&reference_values) {
-        let k = read_values(t.clone()).await?;
-        difference = k.iter().zip(r).map(|(a, b)| (a - b).abs()).fold(difference, f32::max);
-    }
-    let squared_norm = read_values(squared_norm).await?[0];
-    let norm_difference = (figures[..n].iter().sum::<f32>() - squared_norm).abs() / squared_norm;
-    // A NaN in one gradient: the flag says so.
-    let mut broken = grads;
-    broken[1] = broken[1].clone().mul_scalar(f32::NAN);
-    let (_, broken_figures) = adam_step(&params, broken, &adam, loss, &config);
-    let nan_flag = read_values(broken_figures).await?[n];
-    Ok(Some(AdamCheck { difference, norm_difference, flags: (figures[n], nan_flag), loss: figures[n + 1], dispatches }))
 }

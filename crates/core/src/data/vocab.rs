@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::Poem;
+use super::corpus::Poem;
 
 pub const PAD: usize = 0;
 pub const UNK: usize = 1;

@@ -113,13 +113,6 @@ pub struct Corpus {
     pub report: CleaningReport,
 }
 
-impl Corpus {
-    /// Characters (plus one EOS each) in the training split: one epoch's worth of targets.
-    pub fn train_chars(&self) -> usize {
-        self.train.iter().map(|p| p.content.len() + 1).sum()
-    }
-}
-
 /// Parses, cleans and splits a corpus given as raw bytes.
 pub fn load_corpus(bytes: &[u8], config: &CleaningConfig) -> Result<Corpus, CorpusError> {
     let text = decode(bytes)?;

@@ -32,14 +32,14 @@
 //! opposite characters and a five-character line) are named by the five-character types of
 //! [`LineKind`].
 //!
-//! `crate::rhyme` is a different, modern check (中华新韵, by Mandarin finals) and stays as it is.
+//! `rhyme`, beside it, is a different, modern check (中华新韵, by Mandarin finals) and stays as it is.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use pinyin::ToPinyinMulti;
 
-use crate::rhyme::verse_lines;
+use super::verse_lines;
 
 /// The converted 平水韵: a comment line, then one line per group in rhyme-book order:
 /// `平|仄 <TAB> section <TAB> name <TAB> characters`.
