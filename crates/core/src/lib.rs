@@ -16,6 +16,7 @@ pub mod inference;
 pub mod kernel_support;
 pub mod memory;
 pub mod meter;
+pub mod meter_decode;
 pub mod model;
 pub mod novelty;
 pub mod output_cpu;
