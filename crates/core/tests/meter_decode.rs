@@ -181,6 +181,13 @@ fn a_start_character_picks_the_pattern_it_fits() {
     // table, is read level from Mandarin for a forced character, as the checker reads it).
     let start: Vec<char> = "月落乌啼霜满天".chars().collect();
     assert_eq!(MeterPlan::best_patterns(qijue, &start, &[]), [Pattern { start: Tone::Ze, first_line_rhymes: true }]);
+    // A whole poem as the start: 王之涣's fits its pattern; 李白's 古绝 fits none.
+    let wujue_start = |poem: &str| poem.chars().filter(|c| !"，。".contains(*c)).collect::<Vec<char>>();
+    let deng = wujue_start("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。");
+    let plan = MeterPlan::for_poem(wujue, &deng, &[]);
+    assert_eq!((plan.pattern, plan.first_break(&deng)), (Pattern { start: Tone::Ze, first_line_rhymes: false }, None));
+    let jing = wujue_start("床前明月光，疑是地上霜。举头望明月，低头思故乡。");
+    assert!(MeterPlan::for_poem(wujue, &jing, &[]).first_break(&jing).is_some());
     // With no start the two tie (平起 and 仄起, the first line rhyming for 七言).
     assert_eq!(MeterPlan::best_patterns(qijue, &[], &[]).len(), 2);
     // A 七绝's lines open 仄平平仄 under 仄起, 平仄仄平 under 平起: an acrostic leans to the one
