@@ -322,7 +322,8 @@ impl MeterPlan {
         scored.into_iter().filter(|s| s.0 == best).map(|s| s.1).collect()
     }
 
-    /// Only these level-toned groups for the rhyme (e.g. one group asked for).
+    /// Only these level-toned groups for the rhyme (e.g. one group asked for). Call it before
+    /// [`MeterPlan::for_vocabulary`], which makes sure the vocabulary has enough of them.
     pub fn with_rhyme_groups(mut self, groups: Groups) -> MeterPlan {
         self.rhyme_groups = Groups(self.rhyme_groups.0 & groups.level().0);
         self
