@@ -302,6 +302,10 @@ pub struct SamplingArgs {
     /// 绝句/律诗: end the even lines in one rhyme group (中华新韵)
     #[arg(long)]
     rhyme: bool,
+    /// 绝句/律诗 as regulated verse: each character takes the pattern's 平仄 and the even lines
+    /// rhyme in one level-tone 平水韵 group (replaces --rhyme)
+    #[arg(long)]
+    meter: bool,
     /// Make characters already in the poem less likely (1: off)
     #[arg(long, default_value_t = 1.2, value_parser = number(1.0, 10.0, true))]
     repetition_penalty: f64,
@@ -327,6 +331,7 @@ impl SamplingArgs {
             acrostic,
             max_chars: self.max_chars,
             rhyme: self.rhyme,
+            meter: self.meter,
             repetition_penalty: self.repetition_penalty as f32,
         }
     }
@@ -470,6 +475,12 @@ fn print_eval(r: &serde_json::Value, args: &EvalArgs) {
     println!("| well-formed 五/七言 (free poems) | {} |", pct(&q["wellFormed"]));
     println!("| rhyme rate 五绝 / 七绝 | {} / {} |", pct(&q["rhymeWujue"]), pct(&q["rhymeQijue"]));
     println!("| rhyme rate 七绝 with rhyme-constrained decoding | {} |", pct(&q["rhymeQijueConstrained"]));
+    println!(
+        "| 格律 pass rate (平水韵, 平仄, 粘对): free / 七绝 / 七绝 with --meter | {} / {} / {} |",
+        pct(&q["meterFree"]),
+        pct(&q["meterQijue"]),
+        pct(&q["meterQijueConstrained"])
+    );
     println!("| longest run copied from a training poem (mean / most) | {:.1} / {} characters |", q["copiedMean"].as_f64().unwrap_or(0.0), q["copiedMax"]);
     println!("| poems holding a whole training line | {} |", pct(&q["copiesALine"]));
     println!("| repeated characters within a poem | {} |", pct(&q["repeated"]));

@@ -8,6 +8,7 @@ use super::novelty::CopyIndex;
 use crate::data::vocab::Vocab;
 use crate::generate::{GenerateError, GenerateOptions, PoemForm, generate};
 use crate::model::PoemModel;
+use crate::text::meter;
 use crate::text::rhyme::rhymes;
 use crate::text::{is_hanzi, is_well_formed};
 
@@ -25,6 +26,11 @@ pub struct Quality {
     pub rhyme_wujue: f64,
     pub rhyme_qijue: f64,
     pub rhyme_qijue_constrained: f64,
+    /// Poems that pass the whole 格律 check (平水韵 rhyme, 平仄 pattern, 粘对, no 孤平 or
+    /// 三平尾): free poems, 七绝 (form imposed) and 七绝 with meter-constrained decoding.
+    pub meter_free: f64,
+    pub meter_qijue: f64,
+    pub meter_qijue_constrained: f64,
     /// Longest run of characters shared with a training poem, mean and most, over free poems.
     pub copied_mean: f64,
     pub copied_max: usize,
@@ -36,8 +42,8 @@ pub struct Quality {
     pub chars_per_second: f64,
 }
 
-/// Samples `samples` poems of each kind with `sampling` (its `start`, `form` and `rhyme` are
-/// set here) and measures them. `now_ms` is the clock (the browser has no `Instant`).
+/// Samples `samples` poems of each kind with `sampling` (its `start`, `form`, `rhyme` and
+/// `meter` are set here) and measures them. `now_ms` is the clock (the browser has no `Instant`).
 pub async fn measure(
     model: &PoemModel,
     vocab: &Vocab,
@@ -52,12 +58,13 @@ pub async fn measure(
     }
     let samples = samples.max(1);
     let (mut chars, started) = (0usize, now_ms());
-    let mut write = async |i: usize, form: PoemForm, rhyme: bool| -> Result<String, GenerateError> {
+    let mut write = async |i: usize, form: PoemForm, rhyme: bool, meter: bool| -> Result<String, GenerateError> {
         let options = GenerateOptions {
             start: starts[i % starts.len()].to_string(),
             seed: sampling.seed.wrapping_add(i as u64),
             form,
             rhyme,
+            meter,
             acrostic: String::new(),
             ..sampling.clone()
         };
@@ -65,10 +72,13 @@ pub async fn measure(
         chars += poem.chars().count();
         Ok(poem)
     };
+    let passes = |poem: &str| meter::check(poem).is_some_and(|r| r.passes()) as usize;
     let (mut well_formed, mut copies, mut copied_sum, mut copied_max, mut repeated) = (0, 0, 0usize, 0, 0.0);
+    let mut meter_free = 0;
     for i in 0..samples {
-        let poem = write(i, PoemForm::Free, false).await?;
+        let poem = write(i, PoemForm::Free, false, false).await?;
         well_formed += is_well_formed(&poem) as usize;
+        meter_free += passes(&poem);
         let n = index.measure(&poem);
         copies += n.copies_a_line as usize;
         copied_sum += n.longest_copied;
@@ -78,13 +88,18 @@ pub async fn measure(
     let mut rate = async |form: PoemForm, rhyme: bool| -> Result<f64, GenerateError> {
         let mut hits = 0;
         for i in 0..samples {
-            hits += (rhymes(&write(i, form, rhyme).await?) == Some(true)) as usize;
+            hits += (rhymes(&write(i, form, rhyme, false).await?) == Some(true)) as usize;
         }
         Ok(hits as f64 / samples as f64)
     };
     let rhyme_wujue = rate(PoemForm::Wujue, false).await?;
     let rhyme_qijue = rate(PoemForm::Qijue, false).await?;
     let rhyme_qijue_constrained = rate(PoemForm::Qijue, true).await?;
+    let (mut meter_qijue, mut meter_qijue_constrained) = (0, 0);
+    for i in 0..samples {
+        meter_qijue += passes(&write(i, PoemForm::Qijue, false, false).await?);
+        meter_qijue_constrained += passes(&write(i, PoemForm::Qijue, false, true).await?);
+    }
     let seconds = ((now_ms() - started) / 1000.0).max(1e-9);
     let n = samples as f64;
     Ok(Quality {
@@ -93,6 +108,9 @@ pub async fn measure(
         rhyme_wujue,
         rhyme_qijue,
         rhyme_qijue_constrained,
+        meter_free: meter_free as f64 / n,
+        meter_qijue: meter_qijue as f64 / n,
+        meter_qijue_constrained: meter_qijue_constrained as f64 / n,
         copied_mean: copied_sum as f64 / n,
         copied_max,
         copies_a_line: copies as f64 / n,

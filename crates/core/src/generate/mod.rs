@@ -1,11 +1,13 @@
 //! Writing poems: the decoding loop here, the form's plan of what may come next (`plan`:
 //! 绝句 and 律诗, acrostics, rhyme) and the sampler (`sample`: greedy, temperature, top-k,
-//! top-p). Uses `model`, `data`, `text` and `readback`.
+//! top-p), and the 平水韵 meter's masks (`meter`: 平仄 pattern and level-tone rhyme). Uses
+//! `model`, `data`, `text` and `readback`.
 
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
+pub mod meter;
 pub mod plan;
 pub mod sample;
 
@@ -38,6 +40,10 @@ pub struct GenerateOptions {
     pub max_chars: usize,
     /// 绝句 and 律诗: the even lines end in characters of one rhyme group (see `rhyme`).
     pub rhyme: bool,
+    /// 绝句 and 律诗 in regulated verse as Tang readers judged it: each position takes the
+    /// pattern's 平仄 (一三五不论, no 孤平, no 三平尾) and the even lines rhyme in one level-tone
+    /// 平水韵 group (see `meter`). It replaces `rhyme`'s modern-Mandarin rhyme.
+    pub meter: bool,
     /// Above 1, characters already in the poem are made less likely (CTRL's penalty: positive
     /// logits divided by it, negative ones multiplied); 1 leaves them alone.
     pub repetition_penalty: f32,
@@ -55,6 +61,7 @@ impl Default for GenerateOptions {
             acrostic: String::new(),
             max_chars: 80,
             rhyme: false,
+            meter: false,
             repetition_penalty: 1.0,
         }
     }
@@ -80,6 +87,12 @@ pub enum GenerateError {
     BadPenalty,
     #[error("rhyme needs a form with lines (五绝, 七绝, 五律 or 七律)")]
     RhymeNeedsForm,
+    #[error("the meter needs a form with lines (五绝, 七绝, 五律 or 七律)")]
+    MeterNeedsForm,
+    #[error("the start \"{0}\" breaks every 平仄 pattern of the chosen form")]
+    PrefixBreaksMeter(String),
+    #[error(transparent)]
+    Meter(#[from] meter::MeterError),
     #[error("the model's vocabulary has no Chinese characters, so it cannot write verse")]
     NoHanzi,
     #[error("the model cannot go on after \"{0}\": no allowed character has a finite score")]
@@ -151,7 +164,28 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
     if options.rhyme && shape.is_none() {
         return Err(GenerateError::RhymeNeedsForm);
     }
-    let token_groups = options.rhyme.then(|| {
+    if options.meter && shape.is_none() {
+        return Err(GenerateError::MeterNeedsForm);
+    }
+    let start_chars: Vec<char> = options.start.chars().filter(|c| !c.is_whitespace()).collect();
+    let meter = match shape {
+        Some((chars, lines)) if options.meter => {
+            let form = crate::text::meter::Form { chars, lines };
+            let start: Vec<char> = start_chars.iter().copied().filter(|&c| is_hanzi(c)).collect();
+            // Ties between patterns go by the seed, so seeds cover every pattern that fits.
+            let patterns = meter::MeterPlan::best_patterns(form, &start, &acrostic);
+            let pattern = patterns[(options.seed % patterns.len() as u64) as usize];
+            let tokens = meter::MeterVocab::new((0..vocab.len()).map(|t| vocab.char_of(t)));
+            let plan = meter::MeterPlan::new(form, pattern).for_vocabulary(&tokens)?;
+            if plan.first_break(&start).is_some() {
+                return Err(GenerateError::PrefixBreaksMeter(options.start.clone()));
+            }
+            Some((plan, tokens))
+        }
+        _ => None,
+    };
+    // The meter brings its own (level-tone 平水韵) rhyme; the modern one would fight it.
+    let token_groups = (options.rhyme && meter.is_none()).then(|| {
         // By first readings: a rare reading must not make a pair "rhyme" (see `rhyme`).
         (0..vocab.len()).map(|t| vocab.char_of(t).map_or(0, primary_group)).collect::<Vec<Groups>>()
     });
@@ -172,7 +206,7 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
         rhyme: token_groups,
         rhyme_set: Groups::MAX,
     };
-    let prefix: Vec<usize> = options.start.chars().filter(|c| !c.is_whitespace()).map(id).collect::<Result<_, _>>()?;
+    let prefix: Vec<usize> = start_chars.iter().map(|&c| id(c)).collect::<Result<_, _>>()?;
 
     let mut rng = StdRng::seed_from_u64(options.seed);
     let device = model.embedding.device();
@@ -181,6 +215,7 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
         None => options.max_chars.max(prefix.len()) + 1,
     };
     let mut out: Vec<char> = Vec::new();
+    let mut verse: Vec<char> = Vec::new(); // the characters so far, without punctuation (for the meter)
     let mut steps: Vec<StepTrace> = Vec::new();
     let mut state = None;
     let mut token = BOS;
@@ -218,6 +253,13 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
                         *s = f32::NEG_INFINITY;
                     }
                 }
+                // Where the form wants a character, the meter narrows it to the pattern's tone.
+                if let Some((meter, tokens)) = &meter
+                    && matches!(plan.next(), Allowed::Hanzi | Allowed::Rhyme | Allowed::Text)
+                    && let Some(allowed) = meter.mask(tokens, &verse)
+                {
+                    allowed.apply(&mut masked);
+                }
                 if options.repetition_penalty > 1.0 {
                     let p = options.repetition_penalty;
                     let used: std::collections::HashSet<usize> =
@@ -235,6 +277,9 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
         }
         let c = vocab.char_of(next).ok_or_else(|| GenerateError::NoCandidate(out.iter().collect()))?;
         out.push(c);
+        if is_hanzi(c) {
+            verse.push(c);
+        }
         if trace {
             let scores = scores.as_deref().expect("read when tracing");
             let (top, probability) = (top_probabilities(scores, vocab, TRACE_TOP), softmax_at(scores, next));
