@@ -114,7 +114,8 @@ PY
   mv "$pingshui_cache.tmp" "$pingshui_cache"
 fi
 mkdir -p "$ROOT/assets/generated"
-cp "$pingshui_cache" "$ROOT/assets/generated/pingshui.txt"
+# Copied only when it differs: the core embeds it, and a new mtime rebuilds the core everywhere.
+cmp -s "$pingshui_cache" "$ROOT/assets/generated/pingshui.txt" || cp "$pingshui_cache" "$ROOT/assets/generated/pingshui.txt"
 if [ -n "$bindgen_pid" ]; then
   wait "$bindgen_pid" || { cat "$bindgen_log" >&2; say "cargo install wasm-bindgen-cli failed (above)"; exit 1; }
   say "wasm-bindgen-cli $bindgen_version installed"
@@ -135,6 +136,6 @@ if [ ! -s "$corpus_cache" ]; then
     --from "$ROOT/assets/node_modules/chinese-poetry/dist/quantangshi" --out "$corpus_cache"
 fi
 mkdir -p "$ROOT/assets/generated"
-cp "$corpus_cache" "$ROOT/assets/generated/default-corpus.txt"
+cmp -s "$corpus_cache" "$ROOT/assets/generated/default-corpus.txt" || cp "$corpus_cache" "$ROOT/assets/generated/default-corpus.txt"
 
 say "setup complete (wasm toolchains: $(cat "$route_file"), threads: $(cat "$threads_route_file"))"
