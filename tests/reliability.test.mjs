@@ -12,8 +12,14 @@ let server;
 before(async () => { server = await serve(); });
 after(() => server.close());
 
-/** Clicks `selector` and records the run's step at the click and when `done(page)` holds. */
+/** Clicks `selector` and records the run's step at the click and when `done(page)` holds. The
+ *  click comes right after a step's progress reaches the page, so the page's count is the
+ *  worker's: read while a progress event is on its way, it is one behind, and a Pause handled
+ *  after the very next step looked like two steps late (CI, 2026-12-05: clicked at 20, stopped
+ *  at 22). */
 async function stepsBetween(page, selector, done) {
+  const seen = await step(page);
+  await page.waitForFunction((n) => window.shige.state().runs[0].info.step > n, seen, { polling: 5 });
   const clicked = await step(page);
   await page.click(selector);
   await page.waitForFunction(done, null, { timeout: 300_000, polling: 50 });
