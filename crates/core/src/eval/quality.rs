@@ -85,21 +85,20 @@ pub async fn measure(
         copied_max = copied_max.max(n.longest_copied);
         repeated += n.repeated;
     }
-    let mut rate = async |form: PoemForm, rhyme: bool| -> Result<f64, GenerateError> {
-        let mut hits = 0;
+    // The share of `samples` poems of `form` that rhyme (中华新韵) and that pass the 格律 check.
+    let mut rates = async |form: PoemForm, rhyme: bool, meter: bool| -> Result<(f64, f64), GenerateError> {
+        let (mut rhyming, mut passing) = (0, 0);
         for i in 0..samples {
-            hits += (rhymes(&write(i, form, rhyme, false).await?) == Some(true)) as usize;
+            let poem = write(i, form, rhyme, meter).await?;
+            rhyming += (rhymes(&poem) == Some(true)) as usize;
+            passing += passes(&poem);
         }
-        Ok(hits as f64 / samples as f64)
+        Ok((rhyming as f64 / samples as f64, passing as f64 / samples as f64))
     };
-    let rhyme_wujue = rate(PoemForm::Wujue, false).await?;
-    let rhyme_qijue = rate(PoemForm::Qijue, false).await?;
-    let rhyme_qijue_constrained = rate(PoemForm::Qijue, true).await?;
-    let (mut meter_qijue, mut meter_qijue_constrained) = (0, 0);
-    for i in 0..samples {
-        meter_qijue += passes(&write(i, PoemForm::Qijue, false, false).await?);
-        meter_qijue_constrained += passes(&write(i, PoemForm::Qijue, false, true).await?);
-    }
+    let (rhyme_wujue, _) = rates(PoemForm::Wujue, false, false).await?;
+    let (rhyme_qijue, meter_qijue) = rates(PoemForm::Qijue, false, false).await?;
+    let (rhyme_qijue_constrained, _) = rates(PoemForm::Qijue, true, false).await?;
+    let (_, meter_qijue_constrained) = rates(PoemForm::Qijue, false, true).await?;
     let seconds = ((now_ms() - started) / 1000.0).max(1e-9);
     let n = samples as f64;
     Ok(Quality {
@@ -109,8 +108,8 @@ pub async fn measure(
         rhyme_qijue,
         rhyme_qijue_constrained,
         meter_free: meter_free as f64 / n,
-        meter_qijue: meter_qijue as f64 / n,
-        meter_qijue_constrained: meter_qijue_constrained as f64 / n,
+        meter_qijue,
+        meter_qijue_constrained,
         copied_mean: copied_sum as f64 / n,
         copied_max,
         copies_a_line: copies as f64 / n,

@@ -253,9 +253,9 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
                         *s = f32::NEG_INFINITY;
                     }
                 }
-                // Where the form wants a character, the meter narrows it to the pattern's tone.
+                // A sampled character of a poem with a form (what the form forces never gets
+                // here): the meter narrows it to the pattern's tone and rhyme.
                 if let Some((meter, tokens)) = &meter
-                    && matches!(plan.next(), Allowed::Hanzi | Allowed::Rhyme | Allowed::Text)
                     && let Some(allowed) = meter.mask(tokens, &verse)
                 {
                     allowed.apply(&mut masked);
