@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 bash scripts/setup.sh --tools-only
-# The default wasm build compiles beside the CLI (needed once, to prepare the built-in corpus).
+# The default wasm build compiles beside the built-in corpus's converter (crates/prepare).
 start_wasm_builds --default-only --optimized-if-cached
 trap stop_wasm_builds EXIT INT TERM
 bash scripts/setup.sh

@@ -2,8 +2,8 @@
 # Installs everything Shige needs on Debian 12 with rustup's stable Rust; skips what is there.
 # Usage: scripts/setup.sh [--fuzz] [--tools-only]
 #   --fuzz        also installs cargo-fuzz
-#   --tools-only  everything but the built-in corpus, which needs the CLI built (the test and serve
-#                 commands start the wasm builds first, so they compile beside the CLI)
+#   --tools-only  everything but the built-in corpus (the test and serve commands start the wasm
+#                 builds after the tools, so the corpus's small converter compiles beside them)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fuzz=0 tools_only=0
 for arg in "$@"; do
@@ -132,7 +132,8 @@ fi
 corpus_cache=$SHIGE_CACHE/default-corpus-$(node -p "require('$ROOT/assets/node_modules/chinese-poetry/package.json').version").txt
 if [ ! -s "$corpus_cache" ]; then
   say "building the built-in corpus (chinese-poetry -> simplified)"
-  cargo run --release -q -p shige-cli -- prepare \
+  # crates/prepare: OpenCC and JSON only, so this waits for no model crate.
+  cargo run --release -q -p shige-prepare -- \
     --from "$ROOT/assets/node_modules/chinese-poetry/dist/quantangshi" --out "$corpus_cache"
 fi
 mkdir -p "$ROOT/assets/generated"

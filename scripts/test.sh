@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything and runs all tests: Rust (core, CLI), then the wasm build and the page
-# in Node and headless Chromium. Each thing is built once: one native build (the CLI that
-# prepares the corpus is the one the tests run), and the three wasm builds, which compile in the
-# background beside the native build and its tests. Ends with the time of each phase.
+# in Node and headless Chromium. Each thing is built once: one native build, and the three wasm
+# builds, which compile in the background beside the corpus, the native build and its tests.
+# Ends with the time of each phase.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 phases=()
@@ -14,15 +14,15 @@ bash scripts/setup.sh --tools-only
 end_phase "set-up (tools)"
 
 start_wasm_builds
+# The built-in corpus (crates/prepare, a small converter).
+bash scripts/setup.sh
 
 say "Rust build (native: core, CLI and their tests)"
 # Their scratch files go under one folder, removed afterwards (the CLI tests' would stay in /tmp).
 rust_tmp=$(mktemp -d "${TMPDIR:-/tmp}/shige-cargo-test.XXXXXX")
 trap 'rm -rf "$rust_tmp"; stop_wasm_builds' EXIT
 cargo test --release --no-run
-# The built-in corpus, prepared by the CLI just built.
-bash scripts/setup.sh
-end_phase "Rust build and corpus (wasm builds beside it)"
+end_phase "corpus and Rust build (wasm builds beside them)"
 
 say "cargo test (native; wgpu on the software Vulkan adapter)"
 SHIGE_REQUIRE_WGPU=1 TMPDIR=$rust_tmp cargo test --release

@@ -1,7 +1,7 @@
 //! `shige`: train, generate, evaluate and benchmark poem models from the terminal.
 
 mod bench;
-mod prepare;
+
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use shige_core::{Checkpoint, CleaningConfig, Corpus, GenerateOptions, PoemForm, generate, load_corpus};
+pub use shige_prepare::write_atomically;
 
 #[derive(Parser)]
 #[command(name = "shige", version, about = "诗歌 — train a character-level GRU on classical Chinese poems and write new ones")]
@@ -29,7 +30,7 @@ enum Command {
     /// Measure training speed (characters per second) for a model shape; prints, never asserts.
     Bench(bench::BenchArgs),
     /// Build a simplified-Chinese `title:content` corpus from the chinese-poetry JSON files.
-    Prepare(prepare::PrepareArgs),
+    Prepare(shige_prepare::PrepareArgs),
     /// Write a compact copy of a checkpoint for shipping: f16 or int8 weights, no optimizer state.
     Compact(CompactArgs),
 }
@@ -204,23 +205,6 @@ const MAX_CHECKPOINT_BYTES: usize = 4 << 30;
 pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
     let bytes = read_limited(path, MAX_CHECKPOINT_BYTES)?;
     Checkpoint::from_bytes(&bytes).with_context(|| format!("{}", path.display()))
-}
-
-/// Writes through a temporary file and a rename, so a crash never leaves half a checkpoint.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_path(path);
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Where `write_atomically` writes `path` first: beside it (a rename never crosses file
-/// systems), hidden, and named after the whole file name, so `a.ckpt` and `a.f16` never share
-/// one (`with_extension` gave both `a.tmp`).
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = std::ffi::OsString::from(".");
-    name.push(path.file_name().unwrap_or(path.as_os_str()));
-    name.push(".tmp");
-    path.with_file_name(name)
 }
 
 /// Checks that `path` can be written before any work is done, naming it if not.
@@ -525,38 +509,11 @@ fn main() {
         Command::Generate(args) => run_generate(args),
         Command::Eval(args) => run_eval(args),
         Command::Bench(args) => bench::run(args),
-        Command::Prepare(args) => prepare::run(args),
+        Command::Prepare(args) => shige_prepare::run(args),
         Command::Compact(args) => run_compact(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn files_differing_only_in_extension_get_their_own_temp_files() {
-        let dir = std::env::temp_dir().join(format!("shige-atomic-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (ckpt, f16) = (dir.join("a.ckpt"), dir.join("a.f16"));
-        // `with_extension("tmp")` gave both `a.tmp`: a save of one could rename the other's bytes.
-        assert_ne!(temp_path(&ckpt), temp_path(&f16));
-        assert_eq!(temp_path(&ckpt), dir.join(".a.ckpt.tmp"));
-        assert_eq!(temp_path(Path::new("model")), Path::new(".model.tmp"));
-
-        // The temp file of one is left half-written (a crash) while the other is saved.
-        std::fs::write(temp_path(&ckpt), b"half a checkpoint").unwrap();
-        write_atomically(&f16, b"compact").unwrap();
-        write_atomically(&ckpt, b"full").unwrap();
-        assert_eq!(std::fs::read(&f16).unwrap(), b"compact");
-        assert_eq!(std::fs::read(&ckpt).unwrap(), b"full");
-        let mut left: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-        left.sort();
-        assert_eq!(left, ["a.ckpt", "a.f16"], "temp files left behind");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

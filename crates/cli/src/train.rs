@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use shige_core::training::{Decay, MAX_BATCH_SIZE, MAX_SEQ_LEN, Schedule};
+use shige_core::data::corpus::{CleaningConfig, Corpus};
 use shige_core::{Checkpoint, Evaluation, TrainConfig, TrainError, Trainer};
 
 fn parse_decay(s: &str) -> Result<Decay, String> {
@@ -103,6 +104,22 @@ pub struct TrainArgs {
     /// Characters seen fewer times become UNK
     #[arg(long, default_value_t = 2, value_parser = count(1, 1_000_000))]
     min_char_freq: usize,
+    /// More poems to train on, all of them (none held out), cleaned like --corpus. The
+    /// validation split stays --corpus's own, so its figure is the one the page shows for it.
+    /// Pass it again on --resume: batches follow the seed over the same poems.
+    #[arg(long)]
+    extra_train: Vec<PathBuf>,
+}
+
+/// `--corpus` with every `--extra-train` poem added to its training part.
+fn read_training_corpus(args: &TrainArgs, cleaning: &CleaningConfig) -> Result<Corpus> {
+    let mut corpus = read_corpus(&args.corpus.corpus, cleaning)?;
+    for path in &args.extra_train {
+        let extra = read_corpus(path, &cleaning.clone().with_validation_share(0.0))?;
+        eprintln!("{}: {} more training poems", path.display(), extra.train.len());
+        corpus.train.extend(extra.train);
+    }
+    Ok(corpus)
 }
 
 /// Share of a resumed corpus's characters the checkpoint's vocabulary does not know, above
@@ -134,7 +151,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let mut trainer = match &args.resume {
         Some(path) => {
             let ckpt = read_checkpoint(path)?;
-            let corpus = read_corpus(&args.corpus.corpus, &ckpt.cleaning)?;
+            let corpus = read_training_corpus(&args, &ckpt.cleaning)?;
             eprintln!("resuming {} at step {}: {}", path.display(), ckpt.progress.step, corpus.report);
             let unknown = ckpt.vocab.unknown_share(&corpus.train);
             if unknown > UNKNOWN_WARNING {
@@ -154,7 +171,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             trainer
         }
         None => {
-            let corpus = read_corpus(&args.corpus.corpus, &args.corpus.cleaning())?;
+            let corpus = read_training_corpus(&args, &args.corpus.cleaning())?;
             eprintln!("{}", corpus.report);
             let config = TrainConfig::new()
                 .with_batch_size(args.batch_size)
