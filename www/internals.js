@@ -2,6 +2,7 @@
 // click on a character of a finished poem shows that step's distribution and heatmaps of the
 // gate (GRU update gate z, LSTM forget gate f) and of the hidden units over the poem.
 import { t, formatNumber } from './i18n.js';
+import { charDetail } from './ui/tones.js';
 
 const $ = (id) => document.getElementById(id);
 const REVEAL_MS = 70;
@@ -68,6 +69,10 @@ export function inspect(written, i, cell, spans) {
   const step = written.steps[i];
   const chosen = step.probability == null ? '' : ` ${t('inspect.chosen', { char: step.char, pct: formatNumber(step.probability * 100, step.probability < 0.01 ? 2 : 1) })}`;
   $('inspect-step').textContent = t('inspect.step', { n: i + 1, char: step.char }) + chosen;
+  // The character's 平仄 and 平水韵 groups (and its place in the pattern), as on hover.
+  const mark = written.marks?.chars.find((c) => c.at === i);
+  $('inspect-tone').hidden = !mark;
+  $('inspect-tone').textContent = mark ? charDetail(mark) : '';
   const list = $('inspect-top');
   list.textContent = '';
   for (const [c, p] of step.top) {

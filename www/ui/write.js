@@ -1,6 +1,7 @@
-// Writing: the form (start character, form, rhyme, acrostic, sampling), the poems written, the
-// poem written on arrival, and the run chosen to write with. Imports dom.js, state.js,
-// ../i18n.js, ../trainer-client.js, ../notices.js and ../internals.js.
+// Writing: the form (start character, form, rhyme or meter, acrostic, sampling), the poems
+// written with their 平仄 marks, the poem written on arrival, and the run chosen to write with.
+// Imports dom.js, state.js, tones.js, ../i18n.js, ../trainer-client.js, ../notices.js and
+// ../internals.js.
 import * as i18n from '../i18n.js';
 import { t } from '../i18n.js';
 import { call } from '../trainer-client.js';
@@ -8,12 +9,18 @@ import { describeError } from '../notices.js';
 import { reveal } from '../internals.js';
 import { $ } from './dom.js';
 import { current, selectedRun } from './state.js';
+import * as tones from './tones.js';
 
 // With the penalty input's 1.2, the sampling that `shige eval --sampling-sweep` chose (BENCHMARKS.md).
 const TOP_P = 0.9;
-// Rhyme applies to forms with lines only.
-const syncRhyme = () => { $('rhyme').disabled = $('form').value === 'free'; };
+// Rhyme and meter apply to forms with lines only; the meter brings its own (平水韵) rhyme.
+const syncRhyme = () => {
+  const free = $('form').value === 'free';
+  $('meter').disabled = free;
+  $('rhyme').disabled = free || $('meter').checked;
+};
 $('form').addEventListener('change', syncRhyme);
+$('meter').addEventListener('change', syncRhyme);
 syncRhyme();
 $('temperature').oninput = () => { $('temperature-value').value = $('temperature').value; };
 /** The sampling options of the writing form (the quality measurement uses them too). */
@@ -42,8 +49,9 @@ async function write(start, { arrival = false } = {}) {
   const acrostic = arrival ? '' : $('acrostic').value.trim();
   const options = {
     ...samplingOptions(), start: acrostic ? '' : start, form, acrostic, maxChars: 80,
-    rhyme: arrival || (form !== 'free' && $('rhyme').checked),
+    meter: !arrival && form !== 'free' && $('meter').checked,
   };
+  options.rhyme = arrival || (form !== 'free' && !options.meter && $('rhyme').checked);
   // Its own seed: the form's seed (and the poem a click on 月 writes first) stays the visitor's.
   if (arrival) options.seed = Math.floor(Math.random() * 2 ** 31);
   if (!acrostic && !start) return showWriteError(() => t('write.needStart'));
@@ -63,7 +71,9 @@ function showWriteError(text) {
   $('write-error').textContent = text ? text() : '';
   if (text) $('start-char').setAttribute('aria-invalid', 'true'); else $('start-char').removeAttribute('aria-invalid');
 }
-const poemMeta = new WeakMap();   // poem <li> -> rewrites its meta line in the current language
+const poemMeta = new WeakMap();
+/** A written poem's character buttons, one per character of its text. */
+const charsOf = (text) => [...text.querySelectorAll('.poem-char')];   // poem <li> -> rewrites its meta line in the current language
 async function addPoem(written, o) {
   const li = document.createElement('li');
   li.dataset.poem = written.text;
@@ -83,17 +93,41 @@ async function addPoem(written, o) {
   const writeMeta = () => {
     label.lang = i18n.language();
     label.textContent = t('write.meta', { head, form: t(`form.${o.form}`), temperature: o.temperature, seed: o.seed,
-      step, run: o.run.name, ms: Math.round(o.ms) }) + (o.rhyme ? ` · ${t('write.rhymed')}` : '') + (o.repetitionPenalty > 1 ? ` · ${t('write.penaltyMeta', { p: o.repetitionPenalty })}` : '');
+      step, run: o.run.name, ms: Math.round(o.ms) }) + (o.rhyme ? ` · ${t('write.rhymed')}` : '') + (o.meter ? ` · ${t('write.metered')}` : '')
+      + (o.repetitionPenalty > 1 ? ` · ${t('write.penaltyMeta', { p: o.repetitionPenalty })}` : '');
     copy.textContent = t(copied ? 'write.copied' : 'write.copy');
+    showTones.textContent = t('tones.show');
+    toneNote.textContent = '';
+    const summary = document.createElement('span');
+    summary.textContent = tones.summary(written.marks);
+    const legend = document.createElement('span');
+    legend.className = 'tones-legend';
+    legend.textContent = tones.legend();
+    toneNote.append(summary, ' ', legend);
+    tones.retitle(charsOf(text), written.marks);
   };
+  // The 平仄 marks: shown at once for a poem written by the meter, a click away for the others.
+  const showTones = document.createElement('button');
+  showTones.type = 'button';
+  showTones.className = 'tones-toggle';
+  const toneNote = document.createElement('p');
+  toneNote.className = 'poem-tones';
+  const setTones = (on) => {
+    li.classList.toggle('show-tones', on);
+    showTones.setAttribute('aria-pressed', String(on));
+    toneNote.hidden = !on;
+  };
+  showTones.onclick = () => setTones(!li.classList.contains('show-tones'));
+  setTones(Boolean(o.meter));
   copy.onclick = () => navigator.clipboard?.writeText(written.text).then(() => { copied = true; writeMeta(); });
   writeMeta();
   poemMeta.set(li, writeMeta);
-  meta.append(label, ' ', copy);
-  li.append(text, meta);
+  meta.append(label, ' ', copy, ' ', showTones);
+  li.append(text, meta, toneNote);
   $('poem-placeholder')?.remove();
   if (o.arrival) $('arrival').append(li); else $('poems').prepend(li);
   await reveal(text, written, { cell: o.run.info.cell, animate: !o.arrival, show: !o.arrival });
+  tones.markTones(charsOf(text), written.marks);
   // `done` marks the poems the visitor asked for; the one written on arrival is `arrival`.
   if (o.arrival) li.dataset.arrival = 'true'; else li.dataset.done = 'true';
 }

@@ -201,7 +201,12 @@ export const ops = {
     return announced();
   },
 
-  generate({ runId, options }) { return findRun(runId).trainer.generate(options); },
+  /** A poem, with its 平仄 marks and 格律 findings (crates/core/src/text/marks.rs). */
+  async generate({ runId, options }) {
+    const written = await findRun(runId).trainer.generate(options);
+    written.marks = session.wasm.meterMarks(written.text);
+    return written;
+  },
 
   /** The quality figures of a run's poems (the CLI's `shige eval` table, fewer samples). */
   quality({ runId, samples, options }) { return findRun(runId).trainer.quality(samples, options); },

@@ -900,3 +900,11 @@ pub fn inspect_corpus(bytes: &[u8]) -> Result<JsValue, JsValue> {
     let corpus = CorpusData::parse(bytes)?;
     Ok(corpus.info()?)
 }
+
+/// A poem's 平仄 marks and 格律 findings (`shige_core::text::marks::PoemMarks`, camelCase):
+/// each character's tone, and for a 五绝/七绝/五律/七律 each position's status, the pattern, the
+/// 平水韵 rhyme group and the faults.
+#[wasm_bindgen(js_name = meterMarks)]
+pub fn meter_marks(poem: &str) -> Result<JsValue, JsError> {
+    Ok(serde_wasm_bindgen::to_value(&shige_core::text::marks::marks(poem))?)
+}

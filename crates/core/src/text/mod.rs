@@ -1,7 +1,9 @@
 //! What the language says about verse: the characters a line is made of, the marks that end
-//! a line, a poem's lines, which characters rhyme today (`rhyme`) and the 格律 of regulated
-//! verse (`meter`). The bottom layer: it uses nothing else in the crate.
+//! a line, a poem's lines, which characters rhyme today (`rhyme`), the 格律 of regulated
+//! verse (`meter`) and the marks a reader puts on a poem (`marks`). The bottom layer: it uses
+//! nothing else in the crate.
 
+pub mod marks;
 pub mod meter;
 pub mod rhyme;
 
