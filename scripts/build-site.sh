@@ -39,7 +39,9 @@ cp tests/node_modules/workbox-window/build/workbox-window.prod.mjs{,.map} "$next
 cp tests/node_modules/wasm-feature-detect/dist/esm/index.js "$next/vendor/wasm-feature-detect.js"
 cp assets/generated/default-corpus.txt "$next/default-corpus.txt"
 # The starter model (trained by the command in assets/starter/README.md; int8, committed).
+# Its training curve beside it (scripts/starter-curve.mjs), which the page draws as its history.
 if [ -f assets/starter/starter.ckpt ]; then cp assets/starter/starter.ckpt "$next/starter.ckpt"; else say "no starter model (assets/starter/starter.ckpt)"; fi
+if [ -f assets/starter/starter-curve.json ]; then cp assets/starter/starter-curve.json "$next/starter-curve.json"; fi
 # The service worker's precache list, a build id, and (for serving) precompressed files.
 compress=(); [ ${#opt[@]} -gt 0 ] && compress=(--compress)
 node scripts/finish-site.mjs "$next" "${compress[@]}"

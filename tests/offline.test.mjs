@@ -225,8 +225,10 @@ test('Train right after the starter model opens: the first step does not wait fo
   }
 });
 
-test('a first visit opens the starter model: its held-out perplexity matches shige eval, and it writes the first poem', { timeout: 900_000 }, async () => {
+test('a first visit opens the starter model: its held-out perplexity matches shige eval, its curve is drawn, the library keeps it compact with its perplexity, and it writes the first poem', { timeout: 900_000 }, async () => {
   const starter = join(site, 'starter.ckpt');
+  const starterBytes = (await readFile(starter)).byteLength;
+  const curve = JSON.parse(await readFile(join(site, 'starter-curve.json'), 'utf8'));
   const corpus = join(site, 'default-corpus.txt');
   const cli = JSON.parse(execFileSync(shigeBin, ['eval', '--model', starter, '--corpus', corpus, '--samples', '0', '--json'], { encoding: 'utf8' }));
   const expected = execFileSync(shigeBin, ['generate', '--model', starter, '--start', '月'], { encoding: 'utf8' }).trim();
@@ -238,10 +240,35 @@ test('a first visit opens the starter model: its held-out perplexity matches shi
     assert.ok(Math.abs(shown - cli.heldOutPerplexity) / cli.heldOutPerplexity < 0.01, `page ${shown} vs shige eval ${cli.heldOutPerplexity}`);
     const run = await page.evaluate(() => window.shige.state().runs[0]);
     assert.ok(run.starter && run.info.step === cli.step, 'the page opened the starter, untrained further');
+    // Its own training curve, shipped beside it, is on the chart before any training; the
+    // page's evaluation replaces the shipped figure of the last step.
+    assert.equal(curve.step, cli.step);
+    assert.ok(Math.abs(curve.perplexity - cli.heldOutPerplexity) / cli.heldOutPerplexity < 1e-3, `shipped ${curve.perplexity} vs ${cli.heldOutPerplexity}`);
+    assert.ok(curve.losses.length > 100 && curve.evals.length > 3, 'a whole curve');
+    assert.deepEqual(await page.evaluate((id) => window.shige.chart.counts()[id], run.id), { loss: curve.losses.length, perplexity: curve.evals.length });
+    // The library keeps it as the 2.7 MB file it came in, with its perplexity, until trained.
+    let stored;
+    for (let i = 0; i < 100 && !stored; i++) stored = await readDb(page, 'models', run.id) ?? await new Promise((r) => setTimeout(r, 100));
+    assert.equal(stored.size, starterBytes, 'stored at its compact size');
+    assert.equal(stored.compact, true);
+    assert.ok(stored.perplexity > 0 && Math.abs(stored.perplexity - cli.heldOutPerplexity) / cli.heldOutPerplexity < 0.01, `library perplexity ${stored.perplexity}`);
     await page.click('.chip:text("月")');
     await page.waitForSelector('#poems li[data-done]');
     assert.equal(await page.getAttribute('#poems li', 'data-poem'), expected, 'the same poem as shige generate from the same file');
     await page.screenshot({ path: join(outputDir, 'starter.png'), fullPage: true });
+    // Trained further, it is stored whole (weights and Adam moments), and its curve goes on.
+    await page.click('#start');
+    await waitForStep(page, cli.step + 2);
+    await page.click('#pause');
+    await waitForPaused(page);
+    let trained;
+    for (let i = 0; i < 100; i++) {
+      trained = await readDb(page, 'models', run.id);
+      if (trained.step > cli.step) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(trained.step > cli.step && trained.compact === false && trained.size > 4 * starterBytes, `after training: step ${trained.step}, ${trained.size} bytes`);
+    assert.ok((await page.evaluate((id) => window.shige.chart.counts()[id].loss, run.id)) > curve.losses.length);
   } finally {
     await context.close();
   }

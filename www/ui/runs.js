@@ -159,6 +159,7 @@ on('eval', ({ runId, step, perplexity }) => {
   if (run?.starter && !starterShown) showStarter(step, perplexity);
   const s = stats.get(runId);
   if (s) s.bestPpl = Math.min(s.bestPpl ?? Infinity, perplexity);
+  if (run?.history.evals.at(-1)?.[0] === step) run.history.evals.pop();   // as the worker does
   run?.history.evals.push([step, perplexity]);
   chart.addEval(runId, step, perplexity);
   scheduleTable();

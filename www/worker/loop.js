@@ -124,6 +124,8 @@ async function runJob(job) {
       if (end < total) { session.jobs.unshift(job); return; }
       run.evalMs = job.ms;
       const perplexity = Math.exp(job.total / Math.max(1, job.tokens));
+      // One figure a step: the page's own measurement replaces a shipped one (the starter's).
+      if (run.history.evals.at(-1)?.[0] === job.step) run.history.evals.pop();
       run.history.evals.push([job.step, perplexity]);
       post({ event: 'eval', runId: run.id, step: job.step, perplexity, loss: Math.log(perplexity) });
     } else if (job.kind === 'flow') {

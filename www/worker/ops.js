@@ -3,7 +3,7 @@
 // ../settings-schema.js.
 import * as store from '../store.js';
 import { LIMITS } from '../settings-schema.js';
-import { announced, canAutosave, modelRecord, session, state, workspaceRecord } from './session.js';
+import { announced, canAutosave, modelRecord, runBytes, session, state, workspaceRecord } from './session.js';
 import { Coded, post, uid, warn, message } from './protocol.js';
 import { BUILTIN, createRun, createRuns, fetchBuiltin, findRun, firstRuns, loadTrainer, newRun, parseCorpus, runFromRecord, targetRuns } from './runs.js';
 import { claimRuns, lockModel, lockRuns, openElsewhere } from './locks.js';
@@ -211,13 +211,13 @@ export const ops = {
   /** The quality figures of a run's poems (the CLI's `shige eval` table, fewer samples). */
   quality({ runId, samples, options }) { return findRun(runId).trainer.quality(samples, options); },
 
-  save({ runId }) { return findRun(runId).trainer.save(); },
+  save({ runId }) { return runBytes(findRun(runId)); },
 
   /** A model's checkpoint: the page's copy if it is open, else the stored one (e.g. one set
    * aside because it could not be opened). */
   async storedBytes({ modelId }) {
     const run = session.runs.find((r) => r.id === modelId);
-    if (run) return run.trainer.save();
+    if (run) return runBytes(run);
     return (await storedModel(modelId)).bytes;
   },
 
@@ -266,7 +266,7 @@ export const ops = {
 
   async duplicateModel({ modelId }) {
     const run = session.runs.find((r) => r.id === modelId);
-    const record = run ? modelRecord(run, await run.trainer.save()) : await store.getModel(modelId);
+    const record = run ? modelRecord(run, await runBytes(run)) : await store.getModel(modelId);
     if (!record) throw new Coded('error.notStored');
     await store.save({ models: [{ ...record, id: uid('m'), name: `${record.name} (2)`, workspace: null, savedAt: Date.now() }] });
     return ops.listLibrary();

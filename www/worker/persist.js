@@ -2,7 +2,7 @@
 // it for another (the old one kept for Undo) and restoring it; writes run beside the loop.
 // Imports session.js, protocol.js, locks.js, runs.js, recovery.js and ../store.js.
 import * as store from '../store.js';
-import { canAutosave, modelRecord, session, workspaceRecord } from './session.js';
+import { canAutosave, modelRecord, runBytes, session, workspaceRecord } from './session.js';
 import { Coded, message, post, uid, warn } from './protocol.js';
 import { claimRuns, holds } from './locks.js';
 import { BUILTIN, fetchBuiltin, loadTrainer, parseCorpus, runFromRecord } from './runs.js';
@@ -28,7 +28,7 @@ export async function autosaveRun(run, { force = false } = {}) {
   run.savedTime = performance.now();
   let bytes;
   try {
-    bytes = await run.trainer.save();      // the only part on the loop: reading the weights
+    bytes = await runBytes(run);      // the only part on the loop: reading the weights
   } catch (e) {
     if ((await crashed(e)) === false) warn('notice.saveFailed', { name: run.name, message: message(e) });
     return;
@@ -62,7 +62,7 @@ export function autosaveFailed(error, runId, step = 0) {
 export async function saveWorkspace({ corpusRecord = null, extraMeta = {} } = {}) {
   if (!canAutosave()) return;
   const models = [];
-  for (const run of session.runs) models.push(modelRecord(run, await run.trainer.save()));
+  for (const run of session.runs) models.push(modelRecord(run, await runBytes(run)));
   if (!session.runs.every((r) => holds(r.id))) return;
   await store.save({ models, corpus: corpusRecord, meta: { workspace: workspaceRecord(), ...extraMeta } });
   for (const run of session.runs) { run.savedStep = run.trainer.info().step; run.savedTime = performance.now(); }
@@ -79,9 +79,9 @@ export async function replaceWorkspace(next, { persistCorpus }) {
   let stored = false;
   if (canAutosave()) {
     const models = [];
-    for (const run of next.runs) models.push(modelRecord(run, await run.trainer.save(), { corpus: next.corpus, workspaceId: nextId }));
+    for (const run of next.runs) models.push(modelRecord(run, await runBytes(run), { corpus: next.corpus, workspaceId: nextId }));
     // Also keep the current set's latest state, so the swap loses nothing.
-    for (const run of runs) models.push(modelRecord(run, await run.trainer.save()));
+    for (const run of runs) models.push(modelRecord(run, await runBytes(run)));
     const corpusRecord = persistCorpus ? { id: next.corpus.id, name: next.corpus.name, bytes: next.corpus.bytes } : null;
     try {
       await store.save({ models, corpus: corpusRecord, meta: {

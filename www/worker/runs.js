@@ -7,6 +7,8 @@ import { Coded, message, uid, warn } from './protocol.js';
 
 export const BUILTIN = { id: 'builtin', url: 'default-corpus.txt' };
 const STARTER_URL = 'starter.ckpt';
+// Its training curve and held-out figures (scripts/starter-curve.mjs), drawn as its history.
+const STARTER_CURVE_URL = 'starter-curve.json';
 
 export function targetRuns(runId) { return runId ? session.runs.filter((r) => r.id === runId) : session.runs; }
 export function findRun(runId) {
@@ -29,8 +31,11 @@ export function newRun(trainer, { id = uid('m'), name, settings, history, traine
 /** A stored model's record as a run; `copy`: a new library entry, not the record itself. */
 export function runFromRecord(trainer, record, { copy = false } = {}) {
   const { settings, history, trainedSeconds } = record;
-  return copy ? newRun(trainer, { name: `${record.name} (copy)`, settings, history, trainedSeconds })
+  const run = copy ? newRun(trainer, { name: `${record.name} (copy)`, settings, history, trainedSeconds })
     : newRun(trainer, { id: record.id, name: record.name, settings, history, trainedSeconds });
+  // Stored compact (the starter, untrained): it stays so until it is trained.
+  if (record.compact) run.compact = { bytes: record.bytes, step: record.step };
+  return run;
 }
 function defaultName(info) {
   const base = info.cell.toUpperCase();
@@ -108,10 +113,31 @@ export function parseCorpus(bytes, name, id) {
 async function loadStarter(name) {
   const res = await fetch(STARTER_URL).catch(() => null);
   if (!res?.ok) return null;
-  const trainer = await loadTrainer(new Uint8Array(await res.arrayBuffer()), session.corpus.bytes, session.backendPreference, name);
-  const run = newRun(trainer, { name });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const trainer = await loadTrainer(bytes, session.corpus.bytes, session.backendPreference, name);
+  const curve = await starterCurve(trainer.info().step);
+  const run = newRun(trainer, { name, history: curve && { losses: curve.losses, evals: curve.evals, flow: null },
+    trainedSeconds: curve?.trainedSeconds ?? 0 });
   run.starter = true;
+  run.compact = { bytes, step: trainer.info().step };
   return run;
+}
+
+/** The starter's shipped curve, if the site has one for this very model (its last step). */
+async function starterCurve(step) {
+  try {
+    const res = await fetch(STARTER_CURVE_URL);
+    if (!res.ok) return null;
+    const curve = await res.json();
+    if (curve.step !== step || !Array.isArray(curve.losses) || !Array.isArray(curve.evals)) {
+      console.warn(`shige worker: ${STARTER_CURVE_URL} is not the starter's (step ${curve.step}, the model's ${step})`);
+      return null;
+    }
+    return curve;
+  } catch (e) {
+    console.warn(`shige worker: no ${STARTER_CURVE_URL}:`, e);
+    return null;
+  }
 }
 
 /**

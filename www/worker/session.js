@@ -48,10 +48,21 @@ export function announced() {
 
 export function canAutosave() { return session.autosave.state === 'on' || session.autosave.state === 'failing'; }
 
+/** Whether `run` is still the compact file it was opened from (the starter's int8 copy, with no
+ * optimizer state): not trained since. */
+const stillCompact = (run) => run.compact != null && run.trainer.info().step === run.compact.step;
+
+/** A run's checkpoint to store or download: the compact file it was opened from while it has not
+ * been trained since (2.7 MB for the starter, not the 30 MB of full weights and Adam moments),
+ * else the full checkpoint. */
+export function runBytes(run) {
+  return stillCompact(run) ? Promise.resolve(run.compact.bytes) : run.trainer.save();
+}
+
 /** A run's library entry (`bytes`: its checkpoint), on the page's corpus and workspace unless told. */
 export function modelRecord(run, bytes, { corpus = session.corpus, workspaceId = session.workspace.id } = {}) {
   const lastEval = run.history.evals.at(-1);
-  return { id: run.id, name: run.name, corpusId: corpus.id, corpusName: corpus.name, bytes,
+  return { id: run.id, name: run.name, corpusId: corpus.id, corpusName: corpus.name, bytes, compact: stillCompact(run),
     history: run.history, settings: run.settings, step: run.trainer.info().step, trainedSeconds: run.trainedSeconds,
     perplexity: lastEval ? lastEval[1] : null, savedAt: Date.now(), workspace: workspaceId };
 }
