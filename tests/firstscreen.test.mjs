@@ -26,10 +26,19 @@ for (const size of SIZES) {
       try {
         const page = context.pages()[0] ?? await context.newPage();
         await page.setViewportSize({ width: size.width, height: size.height });
+        // Every layout shift from the first paint on (none may happen without an input).
+        await page.addInitScript(() => {
+          window.layoutShifts = [];
+          new PerformanceObserver((list) => {
+            for (const e of list.getEntries()) if (!e.hadRecentInput) window.layoutShifts.push({ value: e.value, moved: e.sources.map((s) => s.node?.id || s.node?.className || s.node?.nodeName) });
+          }).observe({ type: 'layout-shift', buffered: true });
+        });
         await page.goto(`${server.url}${lang === 'en' ? '?lang=en' : ''}`);
         await page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
         // The starter model's poem, written on arrival.
         await page.waitForSelector('#arrival li[data-arrival="true"]', { timeout: 120_000 });
+        await page.waitForTimeout(500);
+        assert.deepEqual(await page.evaluate(() => window.layoutShifts), [], 'nothing moves as the page opens and the poem arrives');
         assert.equal(await page.evaluate(() => scrollY), 0);
         for (const selector of ['.chip:text("月")', '#generate', '#arrival li[data-arrival="true"]', '#train-own']) {
           assert.ok(await inView(page, selector), `${selector} is on the first screen`);

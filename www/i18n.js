@@ -57,6 +57,8 @@ export function apply(root = document) {
   const meta = document.querySelector('meta[name="description"]');
   if (meta) meta.content = t('meta.description');
   document.title = t('meta.title');
+  // Shown now in its language (lang-early.js hid an English visit until this point).
+  document.documentElement.classList.remove('translating');
 }
 
 /** Formats a number the way the current language writes it: both write 12,345.6. (Not Intl:
