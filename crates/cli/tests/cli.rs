@@ -262,3 +262,29 @@ fn generate_and_eval_refuse_what_they_cannot_do() {
     let said = text(&shige(&["generate", "--model", model.to_str().unwrap(), "--start", "a", "--form", "wujue"]));
     assert!(said.contains("no Chinese characters, so it cannot write verse"), "{said}");
 }
+
+#[test]
+fn extra_training_poems_join_the_training_split_only() {
+    let corpus = tangshi();
+    let extra = scratch("extra.txt");
+    // Poems with a character tangshi.txt lacks: the model learns it only from these.
+    std::fs::write(&extra, (0..10).map(|i| format!("新{i}:鑫山明月光，鑫水白云长。\n")).collect::<String>()).unwrap();
+    let eval = |ckpt: &Path| -> serde_json::Value {
+        let out = shige(&["eval", "--model", ckpt.to_str().unwrap(), "--corpus", corpus.to_str().unwrap(), "--samples", "0", "--json"]);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (plain, with_extra) = (scratch("plain.ckpt"), scratch("extra.ckpt"));
+    for (ckpt, more) in [(&plain, vec![]), (&with_extra, vec!["--extra-train", extra.to_str().unwrap()])] {
+        let mut args = vec!["train", "--corpus", corpus.to_str().unwrap(), "--embedding", "8", "--hidden", "8"];
+        args.extend(["--epochs", "0.2", "--min-char-freq", "1", "--out", ckpt.to_str().unwrap(), "--force"]);
+        args.extend(more.iter().copied());
+        let out = shige(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(text(&out).contains("10 more training poems"), ckpt == &with_extra, "{}", text(&out));
+    }
+    // The validation split is --corpus's own either way.
+    assert_eq!(eval(&plain)["heldOutPoems"], eval(&with_extra)["heldOutPoems"]);
+    let start = |ckpt: &Path| shige(&["generate", "--model", ckpt.to_str().unwrap(), "--start", "鑫"]).status.success();
+    assert!(!start(&plain) && start(&with_extra), "鑫 is known only from the extra poems");
+}
