@@ -182,8 +182,8 @@ export default {
     perSecond: '{{n}} characters/s',
   },
   starter: {
-    name: 'Starter (全唐诗)',
-    intro: 'This page opens with a model already trained on the built-in 全唐诗 ({{step}} steps). Its held-out perplexity:',
+    name: 'Starter (唐 + 宋)',
+    intro: 'This page opens with a model already trained on the built-in 全唐诗 and on Song poems of 全宋诗 ({{step}} steps). Its held-out perplexity on the 全唐诗 poems it never saw:',
     afterFigure: '. ',
     next: 'Write with it now, press Train to fine-tune it, or start a fresh model with New model.',
   },
