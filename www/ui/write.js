@@ -71,9 +71,9 @@ function showWriteError(text) {
   $('write-error').textContent = text ? text() : '';
   if (text) $('start-char').setAttribute('aria-invalid', 'true'); else $('start-char').removeAttribute('aria-invalid');
 }
-const poemMeta = new WeakMap();
+const poemMeta = new WeakMap();   // poem <li> -> rewrites its meta line in the current language
 /** A written poem's character buttons, one per character of its text. */
-const charsOf = (text) => [...text.querySelectorAll('.poem-char')];   // poem <li> -> rewrites its meta line in the current language
+const charsOf = (text) => [...text.querySelectorAll('.poem-char')];
 async function addPoem(written, o) {
   const li = document.createElement('li');
   li.dataset.poem = written.text;
@@ -119,7 +119,7 @@ async function addPoem(written, o) {
   };
   showTones.onclick = () => setTones(!li.classList.contains('show-tones'));
   setTones(Boolean(o.meter));
-  copy.onclick = () => navigator.clipboard?.writeText(written.text).then(() => { copied = true; writeMeta(); });
+  copy.onclick = () => navigator.clipboard?.writeText(written.text).then(() => { copied = true; copy.textContent = t('write.copied'); });
   writeMeta();
   poemMeta.set(li, writeMeta);
   meta.append(label, ' ', copy, ' ', showTones);

@@ -53,7 +53,7 @@ export function canAutosave() { return session.autosave.state === 'on' || sessio
 const stillCompact = (run) => run.compact != null && run.trainer.info().step === run.compact.step;
 
 /** A run's checkpoint to store or download: the compact file it was opened from while it has not
- * been trained since (2.7 MB for the starter, not the 30 MB of full weights and Adam moments),
+ * been trained since (4.1 MB for the starter, not the 48 MB of full weights and Adam moments),
  * else the full checkpoint. */
 export function runBytes(run) {
   return stillCompact(run) ? Promise.resolve(run.compact.bytes) : run.trainer.save();
