@@ -14,7 +14,7 @@ import * as library from './ui/library.js';
 import { $ } from './ui/dom.js';
 import { applyState, current, params, setRenderer, stats } from './ui/state.js';
 import { chart, flowChart, redrawCharts, renderCharts, renderRuns, setButtons, showBackend } from './ui/runs.js';
-import { applyPresets, checkSettings, readSettings, writeSettings } from './ui/settings.js';
+import { applyPresets, checkSettings, presetsDiffering, readSettings, writeSettings } from './ui/settings.js';
 import { showCorpus } from './ui/corpus.js';
 import * as write from './ui/write.js';
 import * as quality from './ui/quality.js';
@@ -82,6 +82,9 @@ async function startPage() {
   offline.buildId().then((id) => { if (id) $('build-id').textContent = id; });
   startWorker();
   workerStarted = true;
+  // The link (?exp=, the presets) leaves the address only once it was applied or declined: a
+  // start that failed (a flaky school network) keeps it, so a reload tries the class's link again.
+  let linkSettled = false;
   try {
     await attempt(async () => {
       const settings = readSettings();
@@ -96,14 +99,29 @@ async function startPage() {
         const names = state.runs.map((r) => r.name).join(t('notice.listSeparator'));
         if (!state.trained || confirm(t('share.confirmOpen', { runs: names }))) await sharePanel.openExperiment(exp);
         else writeSettings(state.runs[0].settings);
-      } else if (state.restored) writeSettings(state.runs[0].settings);
+      } else if (state.restored) await offerPresets(presets, state.runs[0].settings);
+      linkSettled = true;
     });
     await checkSettings();
   } finally {
-    sharePanel.forgetLink();
+    if (linkSettled) sharePanel.forgetLink();
     await library.refresh().catch(() => {});
     document.body.dataset.ready = 'true';
   }
   write.writeOnArrival();
 }
+/**
+ * A returning visitor's saved models open, not the link's settings: where the link's presets
+ * differ from them, ask (as for ?exp=) whether to start a new model with the link's settings
+ * (the saved ones stay in the library, and Undo brings them back) or keep the saved ones.
+ */
+async function offerPresets(presets, restoredSettings) {
+  const differing = presetsDiffering(presets, restoredSettings);
+  if (differing && confirm(t('settings.confirmPresets', { settings: differing }))) {
+    applyState(await call('reset', { settings: readSettings() }));
+  } else {
+    writeSettings(restoredSettings);
+  }
+}
+
 startPage();

@@ -81,6 +81,7 @@ export default {
     tooBig: 'This model needs about {{gib}} GiB to train, more than a browser tab can hold (3 GiB). Lower hidden, embedding, batch or the sequence cap.',
     bad: '“{{label}}” ({{setting}} = {{value}}) must be {{range}}',
     badPreset: 'A setting in this link cannot be used: {{problem}}. The page keeps its own value.',
+    confirmPresets: 'This link sets {{settings}}, but the page opened your saved models. Start a new model with the link’s settings? Yours stay in the model library, and Undo swaps them back. (Cancel keeps yours.)',
   },
   cell: { gru: 'GRU', lstm: 'LSTM', rnn: 'RNN (tanh)' },
   chart: {

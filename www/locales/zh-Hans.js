@@ -81,6 +81,7 @@ export default {
     tooBig: '这个模型训练时大约需要 {{gib}} GiB 内存，超过浏览器标签页能容纳的 3 GiB。请调小隐藏维度、嵌入维度、批大小或序列上限。',
     bad: '“{{label}}”（{{setting}} = {{value}}）应在 {{range}} 之内',
     badPreset: '链接中的一项设置无法使用：{{problem}}。页面保留自己的取值。',
+    confirmPresets: '这个链接设定了 {{settings}}，但页面打开的是你保存的模型。要用链接的设置新建模型吗？你的模型仍保存在模型库里，“撤销”可以换回来。（取消则保留你的模型。）',
   },
   cell: { gru: 'GRU', lstm: 'LSTM', rnn: 'RNN（tanh）' },
   chart: {

@@ -46,10 +46,10 @@ $('settings').addEventListener('input', () => checkSettings());
 /**
  * URL parameters preset the form (e.g. ?hidden=32&batchSize=8 for a quick demo), each checked
  * against the form's own limits: a bad one is named in a notice and the form keeps its value.
- * Returns whether any preset was applied.
+ * Returns the presets applied (`{ name: value }`), or null if none was.
  */
 export function applyPresets(params) {
-  let applied = false;
+  let applied = null;
   for (const [name, raw] of params) {
     if (!isSetting(name)) continue;
     const { value, problem } = parseSetting(name, raw);
@@ -58,9 +58,17 @@ export function applyPresets(params) {
       continue;
     }
     writeSettings({ [name]: value });
-    applied = true;
+    applied = { ...applied, [name]: value };
   }
   return applied;
+}
+
+/** The presets whose values differ from `settings` (a restored run's), as "Hidden 32; Learning
+ * rate 0.01" in the reader's language, or '' where they all agree. */
+export function presetsDiffering(presets, settings) {
+  const differ = Object.entries(presets ?? {}).filter(([name, value]) => settings?.[name] !== value);
+  const shown = (name, value) => (name === 'cell' ? t(`cell.${value}`) : Number.isInteger(value) ? formatNumber(value) : String(value));
+  return differ.map(([name, value]) => `${t(`settings.${name}`)} ${shown(name, value)}`).join(t('notice.listSeparator'));
 }
 
 $('add-run').onclick = () => attempt(async () => {

@@ -2,7 +2,7 @@
 // the runs back (or ask for a reload where a new version is installed). Imports session.js,
 // protocol.js, runs.js, wasm-loader.js and ../store.js.
 import * as store from '../store.js';
-import { announce, canAutosave, modelRecord, session } from './session.js';
+import { announce, canAutosave, modelRecord, session, workspaceRecord } from './session.js';
 import { Coded, message, post, warn } from './protocol.js';
 import { loadTrainer } from './runs.js';
 import { fetchBuildId, loadWasm } from './wasm-loader.js';
@@ -40,9 +40,15 @@ async function recover(panic, error) {
     rescued = [];
     for (const run of session.runs) {
       run.running = false;
-      let bytes = await run.trainer.rescue().catch(() => null);
-      if (!bytes && canAutosave()) bytes = (await store.getModel(run.id).catch(() => null))?.bytes ?? null;
-      rescued.push({ run, bytes });
+      // What each rescued file is comes from what is known, never from the crashed trainer:
+      // it is still borrowed by the panic and throws "busy".
+      const bytes = await run.trainer.rescue().catch(() => null);
+      if (bytes) {
+        rescued.push({ run, bytes, step: run.trainer.rescuedStep(), compact: false });
+        continue;
+      }
+      const saved = canAutosave() ? await store.getModel(run.id).catch(() => null) : null;
+      rescued.push({ run, bytes: saved?.bytes ?? null, step: saved?.step ?? 0, compact: !!saved?.compact });
     }
   }
   session.jobs.length = 0;
@@ -51,7 +57,9 @@ async function recover(panic, error) {
   const current = await fetchBuildId();
   if (session.loadedBuild && current && current !== session.loadedBuild) {
     if (canAutosave()) {
-      await store.save({ models: rescued.filter((r) => r.bytes).map(({ run, bytes }) => modelRecord(run, bytes)) }).catch(() => {});
+      const models = rescued.filter((r) => r.bytes).map(({ run, bytes, step, compact }) => modelRecord(run, bytes, { step, compact }));
+      // Stored as the workspace too, so the reload opens these runs at their rescued steps.
+      await store.save({ models, meta: { workspace: workspaceRecord() } }).catch((e) => console.error('shige worker: the rescued models could not be stored:', e));
     }
     post({ event: 'needsReload' });
     throw new Coded('update.afterCrash', { panic });

@@ -54,16 +54,20 @@ const stillCompact = (run) => run.compact != null && run.trainer.info().step ===
 
 /** A run's checkpoint to store or download: the compact file it was opened from while it has not
  * been trained since (4.1 MB for the starter, not the 48 MB of full weights and Adam moments),
- * else the full checkpoint. */
+ * else the full checkpoint. Always a buffer of the caller's own: the loop hands a result's buffer
+ * to the page (transferred, not copied), which would leave the run's compact copy empty. */
 export function runBytes(run) {
-  return stillCompact(run) ? Promise.resolve(run.compact.bytes) : run.trainer.save();
+  return stillCompact(run) ? Promise.resolve(run.compact.bytes.slice()) : run.trainer.save();
 }
 
-/** A run's library entry (`bytes`: its checkpoint), on the page's corpus and workspace unless told. */
-export function modelRecord(run, bytes, { corpus = session.corpus, workspaceId = session.workspace.id } = {}) {
+/** A run's library entry (`bytes`: its checkpoint), on the page's corpus and workspace unless told.
+ * `step` and `compact` describe `bytes`; they are asked of the trainer unless given (a trainer
+ * whose module panicked cannot answer: recovery gives them). */
+export function modelRecord(run, bytes, { corpus = session.corpus, workspaceId = session.workspace.id,
+  step = run.trainer.info().step, compact = stillCompact(run) } = {}) {
   const lastEval = run.history.evals.at(-1);
-  return { id: run.id, name: run.name, corpusId: corpus.id, corpusName: corpus.name, bytes, compact: stillCompact(run),
-    history: run.history, settings: run.settings, step: run.trainer.info().step, trainedSeconds: run.trainedSeconds,
+  return { id: run.id, name: run.name, corpusId: corpus.id, corpusName: corpus.name, bytes, compact,
+    history: run.history, settings: run.settings, step, trainedSeconds: run.trainedSeconds,
     perplexity: lastEval ? lastEval[1] : null, savedAt: Date.now(), workspace: workspaceId };
 }
 export function workspaceRecord() {

@@ -780,6 +780,13 @@ impl Trainer {
             Ok(bytes_to_js(ckpt.to_bytes()))
         })
     }
+
+    /// The step `rescue` saves: answers after a panic too (it never touches `Inner`), so the
+    /// rescued model's library entry needs nothing from the crashed trainer.
+    #[wasm_bindgen(js_name = rescuedStep)]
+    pub fn rescued_step(&self) -> f64 {
+        self.last_good.borrow().state.step as f64
+    }
 }
 
 /// `generate`'s and `quality`'s options from JS.
