@@ -48,6 +48,8 @@ start_wasm_builds() {
 wait_wasm_builds() {
   local status=0
   wait "$wasm_builds_pid" || status=$?
+  # Done: the group's id may go to another process now, which stop_wasm_builds must not stop.
+  wasm_builds_pid=
   sed 's/^/    wasm | /' "$wasm_builds_log" >&2
   [ $status = 0 ] || { say "the wasm builds failed (above)"; return $status; }
   say "wasm builds done"
