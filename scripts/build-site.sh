@@ -1,30 +1,35 @@
 #!/usr/bin/env bash
 # Assembles the static site in dist/site: www/, the wasm builds (default, threaded, threaded with relaxed SIMD), the
 # vendored libraries, the built-in corpus and the starter model.
-# Usage: scripts/build-site.sh [--optimize | --optimized-if-cached] [--default-only]
+# Usage: scripts/build-site.sh [--optimize | --optimized-if-cached] [--default-only] [--no-wait]
 #   --optimize             wasm-opt every module (minutes each; cached by module), and precompress
 #   --optimized-if-cached  wasm-opt's cached results where there are any (seconds), and precompress
 #   --default-only         only the default build: the page then trains on one thread (or WebGPU)
-# The site is assembled beside dist/site and moved into place at the end, so a server serving
-# dist/site meanwhile never sees half a site.
+#   --no-wait              when another build of this clone is running, leave it to that one
+#                          (exit status 3) rather than wait for it (scripts/serve.sh)
+# dist/site is a link to the newest complete site, dist/sites/ID: each build assembles a folder
+# of its own and then flips the link to it in one rename, so a server serving dist/site
+# meanwhile never sees half a site, nor a moment without one. One build at a time (lock_builds).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-opt=() default_only=0
+opt=() default_only=0 wait=
 for arg in "$@"; do
   case $arg in
     --optimize|--optimized-if-cached) opt=("$arg") ;;
     --default-only) default_only=1 ;;
-    *) echo "usage: scripts/build-site.sh [--optimize | --optimized-if-cached] [--default-only]" >&2; exit 2 ;;
+    --no-wait) wait=--no-wait ;;
+    *) echo "usage: scripts/build-site.sh [--optimize | --optimized-if-cached] [--default-only] [--no-wait]" >&2; exit 2 ;;
   esac
 done
+lock_builds $wait || exit 3
 bash scripts/build-wasm.sh "${opt[@]}"
 if [ $default_only = 0 ]; then
   bash scripts/build-wasm.sh --threads "${opt[@]}"
   bash scripts/build-wasm.sh --threads --relaxed "${opt[@]}"
 fi
 site=$ROOT/dist/site
-next=$ROOT/dist/site.next
-rm -rf "$next"
+id=$(date +%Y%m%d-%H%M%S)-$$
+next=$ROOT/dist/sites/$id
 mkdir -p "$next/vendor"
 cp -r www/. "$next/"
 cp -r "$(wasm_setting bindgen out_dir)" "$next/pkg"
@@ -45,8 +50,18 @@ if [ -f assets/starter/starter-curve.json ]; then cp assets/starter/starter-curv
 # The service worker's precache list, a build id, and (for serving) precompressed files.
 compress=(); [ ${#opt[@]} -gt 0 ] && compress=(--compress)
 node scripts/finish-site.mjs "$next" "${compress[@]}"
-rm -rf "$site.old"
-[ ! -d "$site" ] || mv "$site" "$site.old"
-mv "$next" "$site"
-rm -rf "$site.old"
-say "site ready in $site ($(du -sh "$site" | cut -f1))"
+
+# The swap. Kept: the site served until now (requests begun before the flip finish from it);
+# removed: older ones, and builds cut short.
+served=$(readlink "$site" 2>/dev/null || true)
+for old in "$ROOT"/dist/sites/*; do
+  [ "$old" = "$next" ] || [ "sites/${old##*/}" = "$served" ] || rm -rf "$old"
+done
+# A clone built before dist/site was a link has a folder there: moved aside, once (the only
+# moment with no site).
+[ -L "$site" ] || [ ! -d "$site" ] || mv "$site" "$ROOT/dist/sites/before-link"
+rm -rf "$site.next" "$site.old" # that earlier way's
+# rename(2) replaces the old link in one step (`ln -sfn` would remove it first).
+ln -sfn "sites/$id" "$site.link"
+mv -T "$site.link" "$site"
+say "site ready in $site -> dist/sites/$id ($(du -sh "$next" | cut -f1))"

@@ -18,6 +18,7 @@ for arg in "$@"; do
   esac
 done
 [ $relaxed = 0 ] || [ $threads = 1 ] || { echo "--relaxed is a variant of the --threads build" >&2; exit 2; }
+lock_builds
 
 target=$(wasm_setting build target)
 profile=$(wasm_setting build profile)
@@ -97,9 +98,10 @@ if [ $optimize = 1 ]; then
   elif [ ! -f "$cached" ]; then
     say "wasm-opt $opt_args"
     # shellcheck disable=SC2086
+    # Its own temporary file: the cache is shared by every clone using it.
     "$ROOT/tests/node_modules/.bin/wasm-opt" $opt_args \
-      "$out_dir/${out_name}_bg.wasm" -o "$cached.tmp"
-    mv "$cached.tmp" "$cached"
+      "$out_dir/${out_name}_bg.wasm" -o "$cached.tmp.$$"
+    mv "$cached.tmp.$$" "$cached"
   fi
   [ ! -f "$cached" ] || cp "$cached" "$out_dir/${out_name}_bg.wasm"
 fi

@@ -69,12 +69,14 @@ const preloads = (await staticImports('app.js')).map((m) => `<link rel="modulepr
 page = page.replace(/\n?\s*<link rel="modulepreload"[^>]*>/g, '').replace('</head>', `  ${preloads.join('\n  ')}\n</head>`);
 await writeFile(html, page);
 
-// 1. The build id: a hash of everything the page loads (shown in the footer).
+// 1. The build id: a hash of everything the page loads (shown in the footer). build.json holds
+//    nothing else (no build time): the same sources then give the same sw.js, and an open page
+//    is told of a new version only when there is one (scripts/serve.sh rebuilds on each start).
 const all = (await files(site)).filter((f) => !/\.(br|gz)$/.test(f) && !f.endsWith('sw.js') && !f.endsWith('build.json') && !f.endsWith('_headers') && !f.includes('/workbox-v'));
 const hash = createHash('sha256');
 for (const f of all.sort()) hash.update(relative(site, f)).update(await readFile(f));
 const id = hash.digest('hex').slice(0, 12);
-await writeFile(join(site, 'build.json'), JSON.stringify({ id, builtAt: new Date().toISOString() }));
+await writeFile(join(site, 'build.json'), JSON.stringify({ id }));
 
 // 2. Workbox's runtime beside the site (never fetched from a CDN), and the precache list.
 const workboxDir = await copyWorkboxLibraries(site);

@@ -48,8 +48,33 @@ start_wasm_builds() {
 wait_wasm_builds() {
   local status=0
   wait "$wasm_builds_pid" || status=$?
+  # Done: the group's id may go to another process now, which stop_wasm_builds must not stop.
+  wasm_builds_pid=
   sed 's/^/    wasm | /' "$wasm_builds_log" >&2
   [ $status = 0 ] || { say "the wasm builds failed (above)"; return $status; }
   say "wasm builds done"
 }
 stop_wasm_builds() { [ -z "${wasm_builds_pid:-}" ] || kill -- "-$wasm_builds_pid" 2>/dev/null || true; }
+
+# One build at a time in a clone: builds share dist/pkg*, the site being assembled and its swap
+# into place, so a second one would mix its files into the first's. `lock_builds` takes this
+# clone's lock (flock on dist/.build.lock, held until this script and the processes it started
+# end), saying which build holds it and waiting for it; `lock_builds --no-wait` returns 1 at once
+# instead. A script that a holder runs (build-site.sh -> build-wasm.sh) holds it already.
+lock_builds() {
+  local file=$ROOT/dist/.build.lock
+  [ "${SHIGE_BUILD_LOCK:-}" != "$file" ] || return 0
+  mkdir -p "$ROOT/dist"
+  exec 9>>"$file"
+  if ! flock -n 9; then
+    if [ "${1:-}" = --no-wait ]; then
+      say "another build is running in this clone ($(cat "$file")); leaving the build to it"
+      exec 9>&-
+      return 1
+    fi
+    say "another build is running in this clone ($(cat "$file")); waiting for it to finish"
+    flock 9
+  fi
+  printf 'pid %s: %s, since %s' $$ "$(tr '\0' ' ' </proc/$$/cmdline | sed 's/ $//')" "$(date +%T)" >"$file"
+  export SHIGE_BUILD_LOCK=$file
+}

@@ -4,7 +4,7 @@
 // when asked, and the site under a subpath (`/shige/`) like GitHub Pages or a school server.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { extname, join, normalize } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -42,8 +42,13 @@ export function sitePolicy(siteRoot) {
  */
 export function createStaticServer({ root, base = '/', mounts = {}, headers = {}, isolate = false, csp = false, log = null }) {
   let policy = null;
+  const policyOf = (site) => (policy?.site === site ? policy : (policy = { site, value: sitePolicy(site) })).value;
   return createServer(async (req, res) => {
     try {
+      // dist/site is a link that scripts/build-site.sh flips to each new build: followed once per
+      // request, so a response never mixes two builds (one's file, the other's .br), and each
+      // build's own policy goes with it.
+      const siteRoot = await realpath(root).catch(() => root);
       const url = new URL(req.url, 'http://x');
       let path = normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, '');
       const prefix = Object.keys(mounts).find((p) => path.startsWith(p));
@@ -56,7 +61,7 @@ export function createStaticServer({ root, base = '/', mounts = {}, headers = {}
           res.writeHead(404).end('not found');
           return;
         }
-        file = join(root, path.slice(base.length));
+        file = join(siteRoot, path.slice(base.length));
       }
       if (path.endsWith('/')) file = join(file, 'index.html');
       if (!(await exists(file))) { res.writeHead(404).end('not found'); return; }
@@ -75,7 +80,7 @@ export function createStaticServer({ root, base = '/', mounts = {}, headers = {}
       const out = {
         'content-type': type, 'cache-control': 'no-cache', etag, vary: 'accept-encoding',
         ...(encoding ? { 'content-encoding': encoding } : {}), ...(isolate ? ISOLATION : {}),
-        ...(csp && !prefix ? { 'content-security-policy': policy ??= sitePolicy(root) } : {}), ...headers,
+        ...(csp && !prefix ? { 'content-security-policy': policyOf(siteRoot) } : {}), ...headers,
       };
       if (req.headers['if-none-match'] === etag) { res.writeHead(304, out).end(); log?.(path, 0, encoding); return; }
       res.writeHead(200, { ...out, 'content-length': body.length });

@@ -1,5 +1,5 @@
 // Shared by the browser tests: a static server for dist/site and a Chromium launcher.
-import { mkdtemp, mkdir, rm, cp, appendFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, cp, appendFile, realpath } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,7 +49,8 @@ export async function scratchDir(prefix) {
  */
 export async function siteCopy({ without = [], ...options } = {}) {
   const scratch = await scratchDir('shige-site-');
-  await cp(site, scratch.dir, { recursive: true });
+  // dist/site is a link to the newest build (scripts/build-site.sh): its folder is what is copied.
+  await cp(await realpath(site), scratch.dir, { recursive: true });
   const finish = () => execFileSync(process.execPath, [join(root, 'scripts/finish-site.mjs'), scratch.dir], { stdio: 'ignore' });
   for (const folder of without) await rm(join(scratch.dir, folder), { recursive: true });
   if (without.length) finish();
