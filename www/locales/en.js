@@ -211,6 +211,17 @@ export default {
     maxSeqLen: 'seq cap {{value}}',
     seed: 'seed {{value}}',
   },
+  classLink: {
+    caption: 'Scan the code to open this link.',
+    qrLabel: 'QR code of the link {{url}}',
+    large: 'Large print (for a projector)',
+    png: 'Download the QR code (PNG)',
+    project: 'Show the class link on the projector',
+    title: 'Open this link on your phone or computer',
+    hint: 'Point a phone’s camera at the code, or type the link.',
+    close: 'Close',
+    tooLong: 'This link is too long for a QR code ({{n}} characters): share it as text.',
+  },
   library: {
     title: '4 · Model library',
     caption: 'Models saved in this browser',

@@ -211,6 +211,17 @@ export default {
     maxSeqLen: '序列 {{value}}',
     seed: '种子 {{value}}',
   },
+  classLink: {
+    caption: '扫描二维码打开这个链接。',
+    qrLabel: '链接 {{url}} 的二维码',
+    large: '放大显示（投影用）',
+    png: '下载二维码（PNG）',
+    project: '在投影上显示学生链接',
+    title: '用手机或电脑打开这个链接',
+    hint: '用手机相机对准二维码，或输入链接。',
+    close: '关闭',
+    tooLong: '这个链接太长（{{n}} 个字符），放不进二维码：请以文字分享。',
+  },
   library: {
     title: '四 · 模型库',
     caption: '保存在这个浏览器里的模型',
