@@ -222,6 +222,18 @@ export default {
     close: 'Close',
     tooLong: 'This link is too long for a QR code ({{n}} characters): share it as text.',
   },
+  card: {
+    make: 'Picture',
+    title: 'The poem as a picture',
+    tones: 'Tone marks (平仄)',
+    share: 'Share',
+    download: 'Download PNG',
+    close: 'Close',
+    untitled: '无题',
+    byline: '{{name}} · step {{step}}',
+    footer: 'Written by a model trained in a web browser',
+    label: 'A card of the poem “{{title}}”: {{poem}}',
+  },
   library: {
     title: '4 · Model library',
     caption: 'Models saved in this browser',

@@ -222,6 +222,18 @@ export default {
     close: '关闭',
     tooLong: '这个链接太长（{{n}} 个字符），放不进二维码：请以文字分享。',
   },
+  card: {
+    make: '存为图片',
+    title: '把诗存为图片',
+    tones: '标出平仄',
+    share: '分享',
+    download: '下载 PNG',
+    close: '关闭',
+    untitled: '无题',
+    byline: '{{name}} · 训练 {{step}} 步',
+    footer: '浏览器里训练的模型所作',
+    label: '诗《{{title}}》的图片：{{poem}}',
+  },
   library: {
     title: '四 · 模型库',
     caption: '保存在这个浏览器里的模型',
