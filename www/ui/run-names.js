@@ -17,10 +17,9 @@ const MAX = 60;
 /** Equal settings; a rate read back from a checkpoint may differ from the form's in its last bits. */
 const same = (a, b) => (typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a)) : a === b);
 
-/** One changed setting in words: `lr 0.003`, `隐藏 512`, `2 layers`, `tied`. */
+/** One changed setting in words: `lr 0.003`, `隐藏 512`, `2 层`, `tied`. */
 function part(key, value) {
   if (key === 'tied') return t(value ? 'runName.tied' : 'runName.untied');
-  if (key === 'layers') return t('runName.layers', { count: value });
   return t(`runName.${key}`, { value: String(Number(value.toPrecision(6))) });
 }
 
