@@ -205,7 +205,7 @@ test('the share panel shows the link as a QR code that decodes to it, in large p
 });
 
 // ---- 7. A poem as a picture -----------------------------------------------------------------
-test('a written poem as a PNG card: vertical columns right to left, title, byline, 平仄 marks, a QR code to the site; Share or download', { timeout: 900_000 }, async () => {
+test('a written poem as a PNG card (offline too): vertical columns right to left, title, byline, 平仄 marks, a QR code to the site; Share or download', { timeout: 900_000 }, async () => {
   const context = await launch({ webgpu: false });
   try {
     const page = context.pages()[0] ?? await context.newPage();
@@ -221,8 +221,15 @@ test('a written poem as a PNG card: vertical columns right to left, title, bylin
     const poem = await page.getAttribute('#poems li', 'data-poem');
     assert.match(poem, /^月[^，。]{6}，[^，。]{7}。[^，。]{7}，[^，。]{7}。$/u);
 
+    // The offline app makes cards too: the QR encoder, never loaded by this page yet, comes
+    // from the service worker's precache.
+    await page.waitForFunction(() => navigator.serviceWorker.controller, null, { timeout: 120_000 });
+    await page.waitForFunction(async () => Boolean(await caches.match('vendor/qrcode.js', { ignoreSearch: true })), null, { timeout: 120_000, polling: 500 });
+    assert.equal(await page.evaluate(() => performance.getEntriesByType('resource').some((e) => e.name.includes('vendor/qrcode.js'))), false);
+    await context.setOffline(true);
     await page.click('#poems li [data-action="card"]');
     await page.waitForFunction(() => document.getElementById('card-dialog').open);
+    await context.setOffline(false);
     const card = await page.evaluate(() => window.shige.lastCard());
     assert.equal(card.width, 1080);
     assert.equal(card.height, 1440);
