@@ -40,6 +40,9 @@ fi
 rm -f "$next"/pkg*/README.md "$next"/pkg*/package.json "$next"/pkg*/*.d.ts
 cp assets/node_modules/uplot/dist/uPlot.iife.min.js assets/node_modules/uplot/dist/uPlot.min.css "$next/vendor/"
 cp assets/node_modules/i18next/dist/esm/i18next.js "$next/vendor/i18next.js"
+# The QR code encoder (the class link, a poem's card): an ES module the page imports only when
+# it draws a code, so a first visit does not load it (the service worker still precaches it).
+cp assets/node_modules/qrcode-generator/dist/qrcode.mjs "$next/vendor/qrcode.js"
 cp tests/node_modules/workbox-window/build/workbox-window.prod.mjs{,.map} "$next/vendor/"
 cp tests/node_modules/wasm-feature-detect/dist/esm/index.js "$next/vendor/wasm-feature-detect.js"
 cp assets/generated/default-corpus.txt "$next/default-corpus.txt"

@@ -84,9 +84,9 @@ if [ ! -d "$ROOT/tests/node_modules" ] || [ "$ROOT/tests/package-lock.json" -nt 
   npm ci --prefix "$ROOT/tests" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
-# App assets: uPlot and the built-in corpus (全唐诗 converted to simplified characters).
+# App assets: uPlot, i18next, the QR encoder and the built-in corpus (全唐诗 converted to simplified characters).
 if [ ! -d "$ROOT/assets/node_modules/uplot" ] || [ ! -d "$ROOT/assets/node_modules/chinese-poetry" ] \
-  || [ ! -d "$ROOT/assets/node_modules/i18next" ]; then
+  || [ ! -d "$ROOT/assets/node_modules/i18next" ] || [ ! -d "$ROOT/assets/node_modules/qrcode-generator" ]; then
   say "npm install (assets/)"
   npm install --prefix "$ROOT/assets" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
 fi

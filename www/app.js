@@ -20,6 +20,7 @@ import * as write from './ui/write.js';
 import * as quality from './ui/quality.js';
 import * as sharePanel from './ui/share-panel.js';
 import './ui/worker-notices.js';
+import * as card from './ui/card.js';
 
 let teacherHidden = [];                  // the groups a teacher's link hides
 setRenderer((state) => {
@@ -59,6 +60,7 @@ window.addEventListener('pagehide', flush);
 // ---- start --------------------------------------------------------------------------------
 // For tests and the curious: the charts' data and the worker, from the console.
 window.shige = { call, state: () => current, chart, flowChart, stats, checkForUpdate: offline.checkForUpdate };
+window.shige.lastCard = () => card.lastCard;   // a poem card's layout: each glyph and its place
 
 async function startPage() {
   const lang = params.get('lang');

@@ -1,5 +1,5 @@
 // The settings form (read, write, checked against the tab's memory, URL presets) and the buttons
-// that make runs from it (add, match size, new set, undo). Imports dom.js, state.js, ../i18n.js,
+// that make runs from it (add, match size, new set, undo). Imports dom.js, state.js, run-names.js, ../i18n.js,
 // ../notices.js, ../trainer-client.js and ../settings-schema.js.
 import { t, formatNumber } from '../i18n.js';
 import { call } from '../trainer-client.js';
@@ -8,6 +8,7 @@ import { attempt, describeError, translate } from '../notices.js';
 import { isSetting, parseSetting } from '../settings-schema.js';
 import { $ } from './dom.js';
 import { applyState, current } from './state.js';
+import { autoName } from './run-names.js';
 
 export function readSettings() {
   const f = new FormData($('settings'));
@@ -73,7 +74,10 @@ export function presetsDiffering(presets, settings) {
 
 $('add-run').onclick = () => attempt(async () => {
   if (!(await checkSettings())) return;
-  applyState(await call('addRun', { settings: readSettings() }));
+  const settings = readSettings();
+  // Named by what differs from the first run, in the page's language (ui/run-names.js).
+  const name = autoName(settings, current.runs[0]?.settings, current.runs.map((r) => r.name));
+  applyState(await call('addRun', { settings, name }));
 });
 $('budget').onclick = () => attempt(async () => {
   const first = current.runs[0];

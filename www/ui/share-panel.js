@@ -1,5 +1,5 @@
 // Sharing: links (the teacher's too), the CSV, JSON and chart exports, and opening a shared
-// experiment. Imports dom.js, state.js, runs.js, settings.js, corpus.js, ../i18n.js,
+// experiment. Imports dom.js, state.js, runs.js, settings.js, corpus.js, class-link.js, ../i18n.js,
 // ../notices.js, ../trainer-client.js, ../share.js and ../settings-schema.js.
 import * as i18n from '../i18n.js';
 import { t } from '../i18n.js';
@@ -13,21 +13,30 @@ import { applyState, current } from './state.js';
 import { chart } from './runs.js';
 import { writeSettings } from './settings.js';
 import { chooseCorpus } from './corpus.js';
+import * as classLink from './class-link.js';
 
 let shareShown = null;   // the share status, to rewrite it in another language
 const shareOutput = (text) => { shareShown = text; $('share-output').textContent = typeof text === 'function' ? text() : text; };
 async function copyText(text) {
   shareOutput(text);   // shown at once; the clipboard may ask for permission, or never answer
+  classLink.show(text);   // and as a QR code, for phones in the room
   try {
     await Promise.race([navigator.clipboard.writeText(text), new Promise((_, no) => setTimeout(no, 2000))]);
     shareOutput(() => t('share.copied', { url: text }));
   } catch { /* the link stays shown to copy by hand */ }
 }
 $('copy-link').onclick = () => copyText(share.link(current, { lang: i18n.language() }));
-$('copy-teacher-link').onclick = () => {
+const teacherLink = () => {
   const hide = [...document.querySelectorAll('#teacher-groups input:checked')].map((i) => i.value);
-  copyText(share.link(current, { hide, lang: i18n.language() }));
+  return share.link(current, { hide, lang: i18n.language() });
 };
+$('copy-teacher-link').onclick = () => copyText(teacherLink());
+$('project-teacher-link').onclick = () => attempt(async () => {
+  const url = teacherLink();
+  shareOutput(url);
+  await classLink.show(url);
+  await classLink.openLarge();
+});
 /** The teacher's check boxes, one a group of controls a link can hide. */
 export function renderTeacherGroups() {
   $('teacher-groups').replaceChildren(...share.GROUPS.map((g) => {

@@ -4,7 +4,7 @@
 // through the worker); this module only draws and words them. Imports ../i18n.js.
 import { t } from '../i18n.js';
 
-const GLYPH = { ping: '○', ze: '●', either: '◐', unknown: '?' };
+export const GLYPH = { ping: '○', ze: '●', either: '◐', unknown: '?' };
 
 /** Puts each character's marks on its button (`spans`, one per character of the poem's text). */
 export function markTones(spans, marks) {

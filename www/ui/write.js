@@ -1,15 +1,16 @@
 // Writing: the form (start character, form, rhyme or meter, acrostic, sampling), the poems
 // written with their 平仄 marks, the poem written on arrival, and the run chosen to write with.
-// Imports dom.js, state.js, tones.js, ../i18n.js, ../trainer-client.js, ../notices.js and
-// ../internals.js.
+// Imports dom.js, state.js, tones.js, card.js, ../i18n.js, ../trainer-client.js, ../notices.js
+// and ../internals.js.
 import * as i18n from '../i18n.js';
 import { t } from '../i18n.js';
 import { call } from '../trainer-client.js';
-import { describeError } from '../notices.js';
+import { attempt, describeError } from '../notices.js';
 import { reveal } from '../internals.js';
 import { $ } from './dom.js';
 import { current, selectedRun } from './state.js';
 import * as tones from './tones.js';
+import * as card from './card.js';
 
 // With the penalty input's 1.2, the sampling that `shige eval --sampling-sweep` chose (BENCHMARKS.md).
 const TOP_P = 0.9;
@@ -96,6 +97,7 @@ async function addPoem(written, o) {
       step, run: o.run.name, ms: Math.round(o.ms) }) + (o.rhyme ? ` · ${t('write.rhymed')}` : '') + (o.meter ? ` · ${t('write.metered')}` : '')
       + (o.repetitionPenalty > 1 ? ` · ${t('write.penaltyMeta', { p: o.repetitionPenalty })}` : '');
     copy.textContent = t(copied ? 'write.copied' : 'write.copy');
+    picture.textContent = t('card.make');
     showTones.textContent = t('tones.show');
     toneNote.textContent = '';
     const summary = document.createElement('span');
@@ -120,9 +122,15 @@ async function addPoem(written, o) {
   showTones.onclick = () => setTones(!li.classList.contains('show-tones'));
   setTones(Boolean(o.meter));
   copy.onclick = () => navigator.clipboard?.writeText(written.text).then(() => { copied = true; copy.textContent = t('write.copied'); });
+  // The poem as a picture (ui/card.js), with its 平仄 marks if they are shown here.
+  const picture = document.createElement('button');
+  picture.type = 'button';
+  picture.dataset.action = 'card';
+  picture.onclick = () => attempt(() => card.open({ text: written.text, marks: written.marks, start: o.start, acrostic: o.acrostic,
+    model: o.run.name, step, tones: li.classList.contains('show-tones') }));
   writeMeta();
   poemMeta.set(li, writeMeta);
-  meta.append(label, ' ', copy, ' ', showTones);
+  meta.append(label, ' ', copy, ' ', showTones, ' ', picture);
   li.append(text, meta, toneNote);
   $('poem-placeholder')?.remove();
   if (o.arrival) $('arrival').append(li); else $('poems').prepend(li);
