@@ -19,6 +19,9 @@ import { showCorpus } from './ui/corpus.js';
 import * as write from './ui/write.js';
 import * as quality from './ui/quality.js';
 import * as sharePanel from './ui/share-panel.js';
+import * as stepPanel from './ui/step-panel.js';
+import * as guessMap from './ui/guess-map.js';
+import * as deviceCheck from './ui/device-check.js';
 import './ui/worker-notices.js';
 import * as card from './ui/card.js';
 
@@ -32,9 +35,13 @@ setRenderer((state) => {
   $('undo').hidden = !state.undo || teacherHidden.includes('new-model');
   showBackend(state.runs[0]?.info);
   setButtons();
+  stepPanel.setStepButton();
+  stepPanel.retain(state);
+  guessMap.renderMaps(state);
   library.scheduleRefresh();
 });
 on('state', ({ state }) => applyState(state));
+on('guesses', ({ runId, guesses }) => guessMap.update(runId, guesses));
 
 // ---- language -----------------------------------------------------------------------------
 $('lang-switch').onclick = () => i18n.switchTo(i18n.other());
@@ -48,6 +55,8 @@ i18n.onChange(() => {
   write.retranslate();
   retranslateInspector();
   sharePanel.retranslate();
+  stepPanel.retranslate();
+  deviceCheck.retranslate();
 });
 
 // Leaving or hiding the page saves what trained since the last autosave (as far as the
@@ -59,7 +68,8 @@ window.addEventListener('pagehide', flush);
 
 // ---- start --------------------------------------------------------------------------------
 // For tests and the curious: the charts' data and the worker, from the console.
-window.shige = { call, state: () => current, chart, flowChart, stats, checkForUpdate: offline.checkForUpdate };
+window.shige = { call, state: () => current, chart, flowChart, stats, checkForUpdate: offline.checkForUpdate,
+  stepReports: stepPanel.lastReports, deviceCheck: deviceCheck.lastCheck };
 window.shige.lastCard = () => card.lastCard;   // a poem card's layout: each glyph and its place
 
 async function startPage() {

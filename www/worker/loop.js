@@ -1,15 +1,13 @@
 // The loop and inbox: one piece at a time (a message, an evaluation slice, one step of one run,
 // runs taking turns), yielding after each so a click is answered before the next step.
-// Imports every worker module and ../schedule.js; only ../worker.js imports it.
-import { evalInterval } from '../schedule.js';
+// Imports the worker modules it runs (steps.js, ops.js and those below them); only ../worker.js imports it.
 import { announce, session } from './session.js';
 import { coded, message, post, warn } from './protocol.js';
-import { evalJob, targetRuns } from './runs.js';
-import { autosaveDue, autosaveRun } from './persist.js';
+import { targetRuns } from './runs.js';
 import { crashed } from './recovery.js';
+import { measureGuesses, recordStep } from './steps.js';
 import { ops } from './ops.js';
 
-const FLOW_EVERY = 50;               // steps per run between gradient-flow measurements
 const EVAL_SLICE = 4;                // validation batches per loop piece
 
 const inbox = [];
@@ -76,7 +74,6 @@ async function handle({ id, op, args }) {
 }
 
 async function trainOne(run) {
-  const { jobs } = session;
   const started = performance.now();
   let losses;
   try {
@@ -89,23 +86,7 @@ async function trainOne(run) {
     announce();
     return;
   }
-  const seconds = (performance.now() - started) / 1000;
-  const info = run.trainer.info();
-  run.steps += 1; run.seconds += seconds; run.trainedSeconds += seconds;
-  run.history.losses.push([info.step, losses[0]]);
-  (run.history.gradNorms ??= []).push([info.step, info.gradNorm]);
-  post({ event: 'progress', runId: run.id, step: info.step, loss: losses[0], seconds, epochs: info.epochs,
-    gradNorm: info.gradNorm, batchesPerEpoch: info.batchesPerEpoch, charsPerEpoch: info.corpus.charsPerEpoch });
-  const evalEvery = evalInterval(info.batchesPerEpoch, run.evalMs, 1000 * run.seconds / run.steps);
-  if (info.corpus.poemsValidation > 0 && info.step - run.evalAt >= evalEvery && !jobs.some((j) => j.run === run && j.kind === 'eval')) {
-    run.evalAt = info.step;
-    jobs.push(evalJob(run, info.step));
-  }
-  if (info.step - run.flowAt >= FLOW_EVERY) {
-    run.flowAt = info.step;
-    jobs.push({ kind: 'flow', run, step: info.step });
-  }
-  if (autosaveDue(run, info.step)) await autosaveRun(run);
+  await recordStep(run, losses[0], (performance.now() - started) / 1000);
 }
 
 /** One piece of a background job: a slice of an evaluation (queued again until done), or a
@@ -128,6 +109,8 @@ async function runJob(job) {
       if (run.history.evals.at(-1)?.[0] === job.step) run.history.evals.pop();
       run.history.evals.push([job.step, perplexity]);
       post({ event: 'eval', runId: run.id, step: job.step, perplexity, loss: Math.log(perplexity) });
+      // How a prediction learns: the lab's line, measured as the curve is.
+      await measureGuesses(run, job.step);
     } else if (job.kind === 'flow') {
       const flow = await run.trainer.gradientFlow();
       run.history.flow = { step: job.step, ...flow };

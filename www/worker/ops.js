@@ -9,6 +9,8 @@ import { BUILTIN, createRun, createRuns, fetchBuiltin, findRun, firstRuns, loadT
 import { claimRuns, lockModel, lockRuns, openElsewhere } from './locks.js';
 import { autosaveFailed, autosaveRun, replaceWorkspace, restoreWorkspace, saveWorkspace } from './persist.js';
 import { loadWasm } from './wasm-loader.js';
+import { recordStep, setGuessLine } from './steps.js';
+import { checkDevice } from './check.js';
 
 /** A name as the page may give it: trimmed, at most 60 characters, never empty. */
 function cleanName(name) {
@@ -93,6 +95,34 @@ export const ops = {
     for (const r of targetRuns(runId)) await autosaveRun(r, { force: true });
     // Answer once the saves are on disk: a reload right after Pause loses nothing.
     await Promise.all(targetRuns(runId).map((r) => r.saving));
+    return announced();
+  },
+
+  /** The lab's Step: exactly one step of the run (or of every run) while paused, and what it
+   * did (`Trainer.observedStep`: each poem's probabilities before and after, each part's
+   * gradient and update). */
+  async step({ runId }) {
+    const runs = targetRuns(runId);
+    if (runs.some((r) => r.running)) throw new Coded('error.lesson.stepWhileTraining');
+    const reports = [];
+    for (const run of runs) {
+      const started = performance.now();
+      const report = await run.trainer.observedStep();
+      await recordStep(run, report.loss, (performance.now() - started) / 1000);
+      reports.push({ runId: run.id, name: run.name, ...report });
+    }
+    return { state: announced(), reports };
+  },
+
+  /** Before class: this device's paths and each run's speed and reach (see check.js). */
+  checkDevice(args) { return checkDevice(args); },
+
+  /** A run's guesses along `text` (teacher-forced; `ends`: the last is the poem's end). */
+  guesses({ runId, text, ends = false, k = 5 }) { return findRun(runId).trainer.guesses(text, ends, k); },
+
+  /** The line the lab's heatmap follows (every run's, from now on). */
+  async guessLine({ line }) {
+    await setGuessLine(line);
     return announced();
   },
 

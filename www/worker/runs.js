@@ -124,12 +124,13 @@ async function loadStarter(name) {
 }
 
 /** The starter's shipped curve, if the site has one for this very model (its last step). */
-async function starterCurve(step) {
+/** The starter's shipped curve (`starter-curve.json`), if it is the starter of `step` (any, if null). */
+export async function starterCurve(step) {
   try {
     const res = await fetch(STARTER_CURVE_URL);
     if (!res.ok) return null;
     const curve = await res.json();
-    if (curve.step !== step || !Array.isArray(curve.losses) || !Array.isArray(curve.evals)) {
+    if ((step != null && curve.step !== step) || !Array.isArray(curve.losses) || !Array.isArray(curve.evals)) {
       console.warn(`shige worker: ${STARTER_CURVE_URL} is not the starter's (step ${curve.step}, the model's ${step})`);
       return null;
     }

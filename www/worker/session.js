@@ -7,6 +7,7 @@ export const session = {
   wasm: null,                        // the wasm module (a fresh instance after a crash)
   instance: 0,                       // how many times the module was loaded
   build: null,                       // { dir, why }: which wasm build runs (wasm-loader.js)
+  threads: 1,                        // the threaded build's pool size
   loadedBuild: null,                 // the build id this worker's scripts and first module came from
   backendPreference: 'auto',
   corpus: { id: null, name: '', bytes: null, data: null, info: null },

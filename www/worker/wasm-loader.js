@@ -43,7 +43,8 @@ export async function loadWasm() {
   await mod.default();
   if (mod.isThreaded?.()) {
     // Every core but one for the pool (the page and this worker keep going), at least two.
-    await mod.initThreadPool(Math.max(2, (navigator.hardwareConcurrency || 2) - 1));
+    session.threads = Math.max(2, (navigator.hardwareConcurrency || 2) - 1);
+    await mod.initThreadPool(session.threads);
   }
   session.wasm = mod;
 }

@@ -260,10 +260,15 @@ impl PoemModel {
     pub fn forward_probed(&self, tokens: Tensor<2, Int>, state: Option<State>, probes: &mut Probes) -> (Tensor<3>, State) {
         let [batch, t_len] = tokens.dims();
         let (hidden, finals) = self.hidden_states(tokens, state, probes); // [B*T, K]
-        let (_, weight) = self.output_weight();
-        let logits = hidden.matmul(weight) + self.fc_bias.val(); // [B*T, V]
+        let logits = self.output_logits(hidden); // [B*T, V]
         let vocab = logits.dims()[1];
         (logits.reshape([batch, t_len, vocab]), finals)
+    }
+
+    /// The output layer: `hidden` `[N, K]` (from `hidden_states`) -> logits `[N, V]`.
+    pub fn output_logits(&self, hidden: Tensor<2>) -> Tensor<2> {
+        let (_, weight) = self.output_weight();
+        hidden.matmul(weight) + self.fc_bias.val()
     }
 
     /// Everything before the output layer's weight (training works its gradients by hand).

@@ -291,6 +291,16 @@ impl Trainer {
         }
     }
 
+    /// The batch the next step will train on.
+    pub(super) fn upcoming_batch(&self) -> Batch {
+        let (epoch, batch_in_epoch) = self.next_position();
+        if epoch == self.plan_epoch {
+            self.batch(&self.plan[batch_in_epoch])
+        } else {
+            self.batch(&self.make_plan(epoch)[batch_in_epoch])
+        }
+    }
+
     fn batch(&self, indices: &[usize]) -> Batch {
         let poems: Vec<&[u32]> = indices.iter().map(|&i| self.data.train[i].as_slice()).collect();
         Batch::new(&poems, self.config.max_seq_len)
@@ -405,7 +415,7 @@ impl Evaluation {
 /// An inverted-dropout mask (0, or 1 / (1 - p) for the kept units) drawn from the run's seed and
 /// step, so a run repeats exactly, as the lab's shared links promise (burn's dropout draws from
 /// one global generator, which the page's runs share).
-fn dropout_mask(p: f64, seed: u64, step: u64, shape: [usize; 2], device: &Device) -> Tensor<2> {
+pub(super) fn dropout_mask(p: f64, seed: u64, step: u64, shape: [usize; 2], device: &Device) -> Tensor<2> {
     use rand::{Rng, SeedableRng, rngs::StdRng};
     let mut rng = StdRng::seed_from_u64(seed ^ step.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let kept = (1.0 / (1.0 - p)) as f32;
