@@ -9,24 +9,13 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { serve, launch, scratchDir, siteCopy, openApp, site, dataDir, shigeBin, TINY, step, waitForStep, waitForPaused, noticeTexts, readDb } from './harness.mjs';
+import { serve, launch, scratchDir, siteCopy, openApp, site, dataDir, shigeBin, TINY, step, waitForStep, waitForPaused, noticeTexts, readDb, ready, train } from './harness.mjs';
 import zh from '../www/locales/zh-Hans.js';
 
 const TANGSHI = join(dataDir, 'tangshi.txt');
 let server;
 before(async () => { server = await serve(); });
 after(() => server.close());
-
-const ready = (page) => page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
-
-async function train(page, steps) {
-  const from = await step(page);
-  await page.click('#start');
-  await waitForStep(page, from + steps, { timeout: 300_000 });
-  await page.click('#pause');
-  await waitForPaused(page);
-  return step(page);
-}
 
 /** The link the page's "copy the experiment's link" button shows. */
 async function sharedLink(page) {

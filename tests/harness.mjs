@@ -119,6 +119,19 @@ export async function waitForStep(page, n, { timeout = 900_000 } = {}) {
   await page.waitForFunction((n) => window.shige.state()?.runs.every((r) => r.info.step >= n), n, { timeout, polling: 200 });
 }
 
+/** Waits until the page is ready (after a goto or a reload). */
+export const ready = (page) => page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
+
+/** Trains every run `steps` more steps with the page's buttons, pauses; returns the first run's step. */
+export async function train(page, steps) {
+  const from = await step(page);
+  await page.click('#start');
+  await waitForStep(page, from + steps, { timeout: 300_000 });
+  await page.click('#pause');
+  await waitForPaused(page);
+  return step(page);
+}
+
 /** Waits until no run is training (after Pause). */
 export async function waitForPaused(page, { timeout = 300_000 } = {}) {
   await page.waitForFunction(() => window.shige.state()?.runs.every((r) => !r.running), null, { timeout, polling: 100 });

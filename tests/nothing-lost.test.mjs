@@ -6,24 +6,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serve, launch, siteCopy, openApp, site, TINY, step, waitForStep, waitForPaused, noticeTexts, readDb } from './harness.mjs';
+import { serve, launch, siteCopy, openApp, site, TINY, step, waitForStep, waitForPaused, noticeTexts, readDb, ready, train } from './harness.mjs';
 import zh from '../www/locales/zh-Hans.js';
 
 let server;
 before(async () => { server = await serve(); });
 after(() => server.close());
 
-const ready = (page) => page.waitForSelector('body[data-ready="true"]', { timeout: 240_000 });
 const failures = async (page) => (await noticeTexts(page)).filter((t) => /fail|could not|cannot/i.test(t));
-
-async function train(page, steps) {
-  const from = await step(page);
-  await page.click('#start');
-  await waitForStep(page, from + steps, { timeout: 300_000 });
-  await page.click('#pause');
-  await waitForPaused(page);
-  return step(page);
-}
 
 /** Polls the library until `check(record)` holds for model `id`; returns the record. */
 async function storedWhen(page, id, check) {

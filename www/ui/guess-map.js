@@ -14,12 +14,35 @@ const CELL_HEIGHT = 18;
 const LABEL_WIDTH = 22;
 const maps = new Map();       // runId -> { canvas, cursor: [column, row] }
 
-/** A probability's colour: light yellow (0) to dark blue (1), on a square-root scale so the
- * small probabilities of an untrained model still differ. */
+/** Where a probability sits on the colour scale: logarithmic from 0.0001 (0) to 1 (1), since an
+ * untrained model gives every character about 1/vocabulary and learning multiplies that. */
+const position = (p) => Math.min(1, Math.max(0, (Math.log10(Math.max(p, 1e-12)) + 4) / 4));
+/** Light yellow, teal, dark blue (ColorBrewer's YlGnBu ends and middle): every step of it
+ * lighter than the next, so it reads in grey too. */
+const STOPS = [[255, 247, 188], [65, 182, 196], [8, 48, 107]];
+/** A probability's colour: light yellow (0.0001 and below) through teal to dark blue (1). */
 export function colorFor(p) {
-  const x = Math.sqrt(Math.min(1, Math.max(0, p)));
-  const mix = (a, b) => Math.round(a + (b - a) * x);
-  return `rgb(${mix(255, 8)}, ${mix(247, 48)}, ${mix(188, 107)})`;
+  const x = position(p) * (STOPS.length - 1);
+  const i = Math.min(STOPS.length - 2, Math.floor(x));
+  const [a, b] = [STOPS[i], STOPS[i + 1]];
+  const mix = (k) => Math.round(a[k] + (b[k] - a[k]) * (x - i));
+  return `rgb(${mix(0)}, ${mix(1)}, ${mix(2)})`;
+}
+
+/** The colour scale's key, once: a gradient with its probabilities marked. */
+function legend() {
+  const key = document.createElement('div');
+  key.className = 'guess-legend';
+  key.setAttribute('aria-hidden', 'true');
+  const ticks = [1e-4, 1e-3, 1e-2, 1e-1, 1];
+  key.style.background = `linear-gradient(to right, ${ticks.map((p) => colorFor(p)).join(', ')})`;
+  for (const p of ticks) {
+    const tick = document.createElement('span');
+    tick.textContent = String(p);
+    tick.style.left = `${position(p) * 100}%`;
+    key.append(tick);
+  }
+  return key;
 }
 
 $('guess-form').onsubmit = (e) => {
@@ -34,6 +57,7 @@ export function renderMaps(state) {
   if (line && document.activeElement !== $('guess-line')) $('guess-line').value = line;
   for (const id of maps.keys()) if (!runs.some((r) => r.id === id)) maps.delete(id);
   $('guess-maps').replaceChildren(...runs.map((run) => figureFor(run)));
+  $('guess-legend').replaceChildren(...(runs.some((r) => r.history.guesses?.steps.length) ? [legend()] : []));
 }
 
 /** New columns for one run (the worker's 'guesses' event). */
@@ -50,6 +74,11 @@ function figureFor(run) {
   figure.className = 'guess-map';
   const caption = document.createElement('figcaption');
   const g = run.history.guesses;
+  if (g?.missing) {
+    caption.textContent = t('lesson.missingChar', { run: run.name, char: g.missing });
+    figure.append(caption);
+    return figure;
+  }
   if (!g?.steps.length) {
     caption.textContent = t('lesson.noColumns', { run: run.name });
     figure.append(caption);
@@ -64,16 +93,19 @@ function figureFor(run) {
   canvas.dataset.run = run.id;
   canvas.dataset.columns = String(g.steps.length);
   const columns = g.steps.length;
-  const width = Math.max(240, Math.min(720, LABEL_WIDTH + columns * 8));
+  const width = Math.max(320, Math.min(720, LABEL_WIDTH + columns * 14));
   const columnWidth = (width - LABEL_WIDTH) / columns;
   const ratio = window.devicePixelRatio || 1;
   canvas.width = Math.round(width * ratio);
   canvas.height = Math.round(chars.length * CELL_HEIGHT * ratio);
   canvas.style.width = `${width}px`;
   canvas.style.height = `${chars.length * CELL_HEIGHT}px`;
-  const state = maps.get(run.id) ?? { cursor: [columns - 1, 0] };
+  const state = maps.get(run.id) ?? { cursor: [columns - 1, 0], columns };
   state.canvas = canvas;
-  state.cursor = [Math.min(state.cursor[0], columns - 1), Math.min(state.cursor[1], chars.length - 1)];
+  // A cursor on the newest column stays on the newest as columns arrive.
+  const latest = state.cursor[0] >= state.columns - 1;
+  state.cursor = [latest ? columns - 1 : Math.min(state.cursor[0], columns - 1), Math.min(state.cursor[1], chars.length - 1)];
+  state.columns = columns;
   maps.set(run.id, state);
 
   const draw = () => {

@@ -1,6 +1,6 @@
 // The settings form (read, write, checked against the tab's memory, URL presets) and the buttons
-// that make runs from it (add, match size, new set, undo). Imports dom.js, state.js, run-names.js, ../i18n.js,
-// ../notices.js, ../trainer-client.js and ../settings-schema.js.
+// that make runs from it (add, match size, new set, undo). Imports dom.js, state.js,
+// run-names.js, ../i18n.js, ../notices.js, ../trainer-client.js and ../settings-schema.js.
 import { t, formatNumber } from '../i18n.js';
 import { call } from '../trainer-client.js';
 import * as notices from '../notices.js';

@@ -46,6 +46,8 @@ $('step-row').onchange = () => render();
 const chosenReport = () => reports.find((r) => r.runId === $('step-run').value) ?? reports[0];
 
 function renderRunChoice() {
+  // The choices mean nothing before the first Step.
+  for (const id of ['step-run', 'step-row']) $(id).closest('label').hidden = !reports.length;
   const keep = $('step-run').value;
   $('step-run').replaceChildren(...reports.map((r) => new Option(r.name, r.runId)));
   if (reports.some((r) => r.runId === keep)) $('step-run').value = keep;
@@ -77,7 +79,10 @@ export function render() {
     part: partName(moved), ratio: moved.updateRatio.toExponential(2),
   });
 
-  // Paired bars, heights on one scale (0 to 1), so a gain reads as a taller coloured bar.
+  // Paired bars on one logarithmic scale (1e-5 at the foot, 1 at the top): an untrained
+  // model's guesses are all near 1/vocabulary, and a step moves them by a few per cent, which a
+  // linear scale would hide.
+  const height = (p) => Math.round(100 * Math.min(1, Math.max(0.01, (Math.log10(Math.max(p, 1e-12)) + 5) / 5)));
   const color = colorOf(report.runId);
   $('step-bars').replaceChildren(...targets.map((c, i) => {
     const cell = document.createElement('div');
@@ -88,7 +93,7 @@ export function render() {
     for (const [p, kind] of [[row.before[i], 'before'], [row.after[i], 'after']]) {
       const bar = document.createElement('span');
       bar.className = kind;
-      bar.style.height = `${Math.max(1, Math.round(p * 100))}%`;
+      bar.style.height = `${height(p)}%`;
       if (kind === 'after') bar.style.background = color;
       pair.append(bar);
     }

@@ -45,11 +45,14 @@ export async function measureGuesses(run, step) {
     guesses = await run.trainer.guesses(line, false, GUESS_TOP);
   } catch (e) {
     // A model whose vocabulary lacks a character of the line (trained on other poems) has no
-    // heatmap for it: said once, on the page, when the line is chosen.
-    if (e?.key === 'error.lesson.unknownChar') return null;
-    throw e;
+    // heatmap for it: the page says which character, and asks for another line.
+    if (e?.key !== 'error.lesson.unknownChar') throw e;
+    run.history.guesses = { line, missing: e.vars?.char ?? '?', steps: [], probabilities: [], top: [] };
+    post({ event: 'guesses', runId: run.id, guesses: run.history.guesses });
+    return null;
   }
   const record = (run.history.guesses ??= { line, steps: [], probabilities: [], top: [] });
+  delete record.missing;
   if (record.steps.at(-1) === step) { record.steps.pop(); record.probabilities.pop(); record.top.pop(); }
   record.steps.push(step);
   record.probabilities.push(guesses.map((g) => g.probability));
