@@ -43,6 +43,18 @@ for (const lang of ['zh-Hans', 'en']) {
   await page.waitForSelector('body[data-ready="true"]', { timeout: 300_000 });
   const result = await new AxeBuilder({ page }).analyze();
   axe[lang] = result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+  // And with the lab's and the share panel's newer parts open: one step seen, the line's
+  // heatmap, the device check, the class link's QR code, a poem's card.
+  await page.click('#step');
+  await page.waitForSelector('#step-panel:not([hidden])', { timeout: 300_000 });
+  await page.click('#guess-form button[type="submit"]');
+  await page.waitForSelector('#guess-maps canvas', { timeout: 300_000 });
+  await page.click('#check-device');
+  await page.waitForFunction(() => window.shige.deviceCheck(), null, { timeout: 300_000 });
+  await page.click('#copy-link');
+  await page.waitForFunction(() => document.getElementById('link-qr-canvas').width > 0, null, { timeout: 60_000 });
+  const panels = await new AxeBuilder({ page }).analyze();
+  axe[`${lang}, panels open`] = panels.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
 }
 await context.close();
 
