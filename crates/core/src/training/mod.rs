@@ -1,9 +1,11 @@
 //! Training: a run's settings (`config`), the step, gradient flow and evaluation (`trainer`),
-//! saving and resuming (`checkpoint`), and the memory a run will need (`memory`). Uses `model`,
-//! `kernels` (the output layer and Adam), `data` and `readback`.
+//! saving and resuming (`checkpoint`), PyTorch-named weights (`export`), and the memory a run
+//! will need (`memory`). Uses `model`, `kernels` (the output layer and Adam), `data` and
+//! `readback`.
 
 pub mod checkpoint;
 pub mod config;
+pub mod export;
 pub mod memory;
 mod trainer;
 
