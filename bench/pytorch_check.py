@@ -4,6 +4,10 @@ greedily from a start character the way `shige generate --temperature 0 --repeti
 are never chosen; EOS ends the poem; at most 80 characters), and prints the poem.
 
 Usage: python bench/pytorch_check.py EXPORT_DIR [START]   (in the benchmark's venv)
+
+A Transformer's export goes to nanoGPT's model (bench/nanogpt.py), which prints the greedy poem
+the same way; `python bench/nanogpt.py check EXPORT_DIR --model CKPT` also compares its logits
+and poems with Shige's.
 """
 import json
 import sys
@@ -14,6 +18,12 @@ from safetensors.torch import load_file
 export, start = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "月")
 config = json.load(open(f"{export}/config.json"))
 shape = config["shape"]
+if shape["cell"] == "transformer":
+    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    import nanogpt
+
+    print(nanogpt.greedy(*nanogpt.load(export), start))
+    sys.exit(0)
 tokens = json.load(open(f"{export}/vocab.json"))["tokens"]
 index = {t: i for i, t in enumerate(tokens)}
 PAD, UNK, BOS, EOS = 0, 1, 2, 3

@@ -4,14 +4,16 @@
 # (WebGPU and CPU) against TF.js on each backend that initialises. Writes the table into
 # BENCHMARKS.md. Peers are installed here from npm / PyPI (pinned), never vendored.
 # Usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu] [--tfjs cpu,wasm,webgl,webgpu]
-#                         [--ours-only]
+#                         [--ours-only] [--transformer-only]
 #   --ours-only: Shige's rows alone (native CPU, wgpu dispatches, the browser's CPU builds and the
 #   page), on the site as the tests build it, printed and not written to BENCHMARKS.md: for
 #   comparing two versions of the code in one sitting.
+#   --transformer-only: only Shige's Transformer training step against nanoGPT's model in PyTorch
+#   (bench/nanogpt.py), native, same threads, printed as a ratio (also part of a full run).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 command="bash scripts/bench.sh${*:+ $*}"
-steps=5 browser=1 wgpu=1 tfjs=cpu,wasm,webgl,webgpu ours_only=0
+steps=5 browser=1 wgpu=1 tfjs=cpu,wasm,webgl,webgpu ours_only=0 transformer_only=0
 # Native CPU steps take ~0.2 s and vary ~15 % between 5-step medians here: time more of them.
 native_steps=20
 while [ $# -gt 0 ]; do
@@ -21,34 +23,69 @@ while [ $# -gt 0 ]; do
     --skip-wgpu) wgpu=0; shift ;;
     --tfjs) tfjs=$2; shift 2 ;;  # TF.js's backends (its cpu one takes ~15 minutes here)
     --ours-only) ours_only=1; shift ;;
-    *) echo "usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu] [--tfjs LIST] [--ours-only]" >&2; exit 2 ;;
+    --transformer-only) transformer_only=1; shift ;;
+    *) echo "usage: scripts/bench.sh [--steps N] [--skip-browser] [--skip-wgpu] [--tfjs LIST] [--ours-only] [--transformer-only]" >&2; exit 2 ;;
   esac
 done
 TORCH_VERSION=2.15.0
 
-bash scripts/setup.sh
-if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then
+[ $transformer_only = 1 ] || bash scripts/setup.sh
+if [ $transformer_only = 0 ] && { [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; }; then
   say "npm ci (bench/: TF.js, playwright-core)"
   npm ci --prefix bench --no-audit --no-fund --loglevel=error >/dev/null
 fi
 venv=$SHIGE_CACHE/bench-venv
-if [ $ours_only = 0 ] && ! "$venv/bin/python" -c "import torch; assert torch.__version__.startswith('$TORCH_VERSION')" 2>/dev/null; then
+if [ $ours_only = 0 ] && ! "$venv/bin/python" -c "import torch, safetensors; assert torch.__version__.startswith('$TORCH_VERSION')" 2>/dev/null; then
   say "PyTorch $TORCH_VERSION into $venv"
   python3 -m venv --help >/dev/null 2>&1 || { apt-get update -q >/dev/null; apt-get install -y -q python3-venv >/dev/null; }
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "torch==$TORCH_VERSION"
+  # safetensors: bench/pytorch_check.py and bench/nanogpt.py load the exports with it.
+  "$venv/bin/pip" install -q "torch==$TORCH_VERSION" safetensors numpy
 fi
 
 say "building the CLI and the optimised site"
 cargo build --release -q -p shige-cli
+shige=$CARGO_TARGET_DIR/release/shige
+threads=$(nproc)
+
+# Shige's Transformer training step against nanoGPT's model in PyTorch (bench/nanogpt.py) at the
+# issue's size (batch 32 x seq 64, n_embd 128, 4 heads, 2 and 4 layers), same threads, same
+# sitting; prints the ratio and the CPU's SIMD. Rows in $1.
+transformer_bench() {
+  local rows=$1 layers
+  say "native: Shige's Transformer against nanoGPT in PyTorch, $threads threads"
+  for layers in 2 4; do
+    "$shige" bench --corpus "$SHIGE_DATA/poems.txt" --cell transformer --embedding 128 --heads 4 --layers $layers \
+      --steps "$native_steps" --json >>"$rows"
+    local v
+    v=$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1]["vocab"])' "$rows")
+    "$venv/bin/python" bench/nanogpt.py bench --vocab "$v" --threads "$threads" --embedding 128 --heads 4 --layers $layers \
+      --steps "$native_steps" >>"$rows"
+  done
+  python3 - "$rows" <<'PY'
+import json, re, subprocess, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+flags = open("/proc/cpuinfo").read()
+simd = "AVX-512" if " avx512f" in flags else "AVX2 + FMA" if " avx2" in flags and " fma" in flags else "AVX2" if " avx2" in flags else "SSE/NEON only"
+model = re.search(r"Model name:\s*(.*)", subprocess.run(["lscpu"], capture_output=True, text=True).stdout).group(1)
+print(f"CPU: {model} ({simd}); batch 32 x seq 64, n_embd 128, 4 heads")
+for ours, torch in zip(rows[0::2], rows[1::2]):
+    print(f"Transformer {ours['model']}, {ours['params']:,} parameters (PyTorch {torch['params']:,}): "
+          f"Shige {ours['ms_per_step']:.1f} ms/step, PyTorch {torch['version']} ({torch['threads']} threads) "
+          f"{torch['ms_per_step']:.1f} ms/step: {torch['ms_per_step'] / ours['ms_per_step']:.2f}x PyTorch")
+PY
+}
+out=$SHIGE_CACHE/bench-run
+if [ $transformer_only = 1 ]; then
+  rm -rf "$out" && mkdir -p "$out"
+  transformer_bench "$out/transformer.jsonl"
+  exit 0
+fi
 if [ $browser = 1 ]; then
   if [ $ours_only = 1 ]; then bash scripts/build-site.sh; else bash scripts/build-site.sh --optimize; fi
 fi
-shige=$CARGO_TARGET_DIR/release/shige
-out=$SHIGE_CACHE/bench-run
 rm -rf "$out" && mkdir -p "$out"
 results=$out/results.jsonl
-threads=$(nproc)
 
 say "native: Shige on the CPU"
 "$shige" bench --corpus "$SHIGE_DATA/poems.txt" --steps "$native_steps" --json --pieces-out "$out/pieces.txt" >>"$results"
@@ -86,6 +123,7 @@ fi
 say "native: PyTorch on the CPU, $threads threads"
 "$venv/bin/python" bench/pytorch_gru.py --vocab "$vocab" --threads "$threads" --steps "$native_steps" >>"$results"
 "$venv/bin/python" bench/matmul_peak.py --threads "$threads" >>"$results"
+transformer_bench "$out/transformer.jsonl"
 if [ $browser = 1 ]; then
   say "headless Chromium: Shige (WebGPU, CPU) and TF.js (cpu, wasm, webgl, webgpu)"
   node bench/browser.mjs --pieces "$out/pieces.txt" --vocab "$vocab" --steps "$steps" --tfjs "$tfjs" >>"$results"

@@ -48,6 +48,7 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    let shape = args.model.shape()?;
     let (device, adapter) = open_device_named(args.device)?;
     let steps = args.steps;
     let corpus = read_corpus(&args.corpus, &CleaningConfig::new().with_validation_share(0.0))?;
@@ -74,7 +75,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .with_max_seq_len(args.seq)
         .with_min_char_freq(args.min_char_freq);
     // The vocabulary comes from the whole corpus, as in real training.
-    let mut trainer = Trainer::new(&corpus, args.model.shape(), config, &device)?;
+    let mut trainer = Trainer::new(&corpus, shape, config, &device)?;
     let data = std::sync::Arc::new(shige_core::EncodedCorpus::new(&bench_corpus, trainer.vocab.clone()));
     trainer = Trainer::with_state(data, trainer.model_config.clone(), trainer.config.clone(), trainer.state.clone(), &device);
 
@@ -93,6 +94,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if args.json {
         let figures = serde_json::json!({
             "peer": "shige", "device": format!("{:?}", args.device).to_lowercase(), "adapter": adapter,
+            "cell": args.model.cell.name(), "model": args.model.describe(), "params": trainer.model_config.num_params(),
             "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
             "vocab": trainer.vocab.len(), "ms_per_step": median * 1e3, "chars_per_s": chars / median,
             "times_ms": times.iter().map(|t| (t * 1e4).round() / 10.0).collect::<Vec<_>>(),
@@ -103,12 +105,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "device {:?} ({adapter}) | {} embedding {} hidden {} layers {} | vocab {} | batch {} x seq {} | median {:.1} ms/step | {:.0} chars/s (min {:.1} ms, max {:.1} ms over {} steps) | warm 七绝 {:.1} ms{}",
+        "device {:?} ({adapter}) | {} | {} parameters | vocab {} | batch {} x seq {} | median {:.1} ms/step | {:.0} chars/s (min {:.1} ms, max {:.1} ms over {} steps) | warm 七绝 {:.1} ms{}",
         args.device,
-        args.model.cell.name(),
-        args.model.embedding,
-        args.model.hidden,
-        args.model.layers,
+        args.model.describe(),
+        trainer.model_config.num_params(),
         trainer.vocab.len(),
         args.batch_size,
         args.seq,

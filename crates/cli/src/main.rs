@@ -1,8 +1,11 @@
 //! `shige`: train, generate, evaluate and benchmark poem models from the terminal.
 
 mod bench;
-
+mod export;
+mod shape;
 mod train;
+
+pub use shape::ModelArgs;
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +16,7 @@ use shige_core::{Checkpoint, CleaningConfig, Corpus, GenerateOptions, PoemForm, 
 pub use shige_prepare::write_atomically;
 
 #[derive(Parser)]
-#[command(name = "shige", version, about = "诗歌 — train a character-level GRU on classical Chinese poems and write new ones")]
+#[command(name = "shige", version, about = "诗歌 — train a character-level language model (GRU, LSTM, RNN or Transformer) on classical Chinese poems and write new ones")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,6 +36,12 @@ enum Command {
     Prepare(shige_prepare::PrepareArgs),
     /// Write a compact copy of a checkpoint for shipping: f16 or int8 weights, no optimizer state.
     Compact(CompactArgs),
+    /// Write a checkpoint's weights under PyTorch's names (nanoGPT's for the Transformer), with
+    /// config.json and vocab.json.
+    Export(export::ExportArgs),
+    /// A model's logits over texts, as JSON (for the PyTorch checks in bench/).
+    #[command(hide = true)]
+    Logits(export::LogitsArgs),
 }
 
 #[derive(Args)]
@@ -224,42 +233,6 @@ pub fn check_writable(path: &Path) -> Result<()> {
         anyhow::bail!("cannot write {}: the file is read-only", path.display());
     }
     Ok(())
-}
-
-fn parse_cell(s: &str) -> Result<shige_core::Cell, String> {
-    shige_core::Cell::parse(s).ok_or_else(|| format!("unknown cell {s:?}: use rnn, lstm or gru"))
-}
-
-/// The model's shape (vocabulary size comes from the corpus).
-#[derive(Args, Clone)]
-pub struct ModelArgs {
-    /// Recurrent cell: rnn (tanh), lstm or gru, with PyTorch's semantics
-    #[arg(long, default_value = "gru", value_parser = parse_cell)]
-    pub cell: shige_core::Cell,
-    #[arg(long, default_value_t = 128, value_parser = count(1, shige_core::model::MAX_WIDTH))]
-    pub embedding: usize,
-    #[arg(long, default_value_t = 256, value_parser = count(1, shige_core::model::MAX_WIDTH))]
-    pub hidden: usize,
-    #[arg(long, default_value_t = 1, value_parser = count(1, shige_core::model::MAX_LAYERS))]
-    pub layers: usize,
-    /// Dropout between recurrent layers, in [0, 1)
-    #[arg(long, default_value_t = 0.0, value_parser = number(0.0, 1.0, false))]
-    pub dropout: f64,
-    /// Tie the output layer to the embedding (h is projected to the embedding size)
-    #[arg(long)]
-    pub tied: bool,
-}
-
-impl ModelArgs {
-    pub fn shape(&self) -> shige_core::ModelShape {
-        shige_core::ModelShape::new()
-            .with_cell(self.cell)
-            .with_embedding(self.embedding)
-            .with_hidden(self.hidden)
-            .with_layers(self.layers)
-            .with_dropout(self.dropout)
-            .with_tied(self.tied)
-    }
 }
 
 #[derive(Args, Clone)]
@@ -511,6 +484,8 @@ fn main() {
         Command::Bench(args) => bench::run(args),
         Command::Prepare(args) => shige_prepare::run(args),
         Command::Compact(args) => run_compact(args),
+        Command::Export(args) => export::run(args),
+        Command::Logits(args) => export::run_logits(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -37,6 +37,8 @@ const MAX_MINUTES: f64 = 1e6;
 /// `TrainConfig` keeps 2e-3 and no dropout, the numerics checked against PyTorch.
 const DEFAULT_LR: f64 = 3e-3;
 const DEFAULT_OUTPUT_DROPOUT: f64 = 0.3;
+/// The Transformer's: nanoGPT has no dropout before `lm_head` (its own is `--dropout`).
+const TRANSFORMER_OUTPUT_DROPOUT: f64 = 0.0;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -93,7 +95,8 @@ pub struct TrainArgs {
     /// Hold the rate until this fraction of the run, then decay (0: decay over the whole run)
     #[arg(long, default_value_t = 0.55, value_parser = number(0.0, 1.0, false))]
     decay_from: f64,
-    /// Dropout before the output layer while training, in [0, 1) [default: 0.3; on --resume, the checkpoint's]
+    /// Dropout before the output layer while training, in [0, 1) [default: 0.3, the Transformer's
+    /// 0; on --resume, the checkpoint's]
     #[arg(long, value_parser = number(0.0, 1.0, false))]
     output_dropout: Option<f64>,
     /// Largest global gradient norm (0: no clipping)
@@ -146,6 +149,7 @@ fn check_outputs(args: &TrainArgs) -> Result<()> {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
+    let shape = args.model.shape()?;
     check_outputs(&args)?;
     let device = open_device(args.device)?;
     let mut trainer = match &args.resume {
@@ -178,10 +182,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 .with_max_seq_len(args.max_seq_len)
                 .with_learning_rate(args.lr.unwrap_or(DEFAULT_LR))
                 .with_grad_clip(args.grad_clip)
-                .with_output_dropout(args.output_dropout.unwrap_or(DEFAULT_OUTPUT_DROPOUT))
+                .with_output_dropout(args.output_dropout.unwrap_or(match shape.cell {
+                    shige_core::Cell::Transformer => TRANSFORMER_OUTPUT_DROPOUT,
+                    _ => DEFAULT_OUTPUT_DROPOUT,
+                }))
                 .with_seed(args.seed)
                 .with_min_char_freq(args.min_char_freq);
-            Trainer::new(&corpus, args.model.shape(), config, &device)?
+            Trainer::new(&corpus, shape, config, &device)?
         }
     };
     eprintln!(
@@ -324,9 +331,6 @@ fn save(trainer: &Trainer, path: &std::path::Path) -> Result<()> {
 }
 
 fn export(trainer: &Trainer, dir: &std::path::Path) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
     let ckpt = pollster::block_on(Checkpoint::capture(trainer))?;
-    write_atomically(&dir.join("model.safetensors"), &ckpt.to_pytorch_safetensors())?;
-    write_atomically(&dir.join("vocab.json"), serde_json::to_string(&trainer.vocab)?.as_bytes())?;
-    write_atomically(&dir.join("config.json"), serde_json::to_string_pretty(&trainer.model_config)?.as_bytes())
+    crate::export::write_export(&ckpt, dir)
 }

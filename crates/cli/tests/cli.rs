@@ -99,7 +99,7 @@ fn bad_inputs_give_clear_messages() {
 
 #[test]
 fn every_command_has_help() {
-    for cmd in ["train", "generate", "eval", "bench", "prepare", "compact"] {
+    for cmd in ["train", "generate", "eval", "bench", "prepare", "compact", "export"] {
         let out = shige(&[cmd, "--help"]);
         assert!(out.status.success() && text(&out).contains("Usage: shige"), "{cmd}: {}", text(&out));
     }
@@ -113,7 +113,8 @@ fn train(extra: &[&str]) -> Output {
         args.extend(["--epochs", "0.05"]);
     }
     for (flag, small) in [("--embedding", "8"), ("--hidden", "8")] {
-        if !extra.contains(&flag) {
+        // The Transformer refuses --hidden (it has no such width).
+        if !extra.contains(&flag) && !(flag == "--hidden" && extra.contains(&"transformer")) {
             args.extend([flag, small]);
         }
     }
@@ -154,7 +155,13 @@ fn bad_flags_are_refused_before_any_work() {
         (&["--eval-every", "0"], "'--eval-every <EVAL_EVERY>': 0 is out of range: use 1 or more"),
         (&["--save-every", "0"], "'--save-every <SAVE_EVERY>': 0 is out of range: use 1 or more"),
         (&["--save-every=-5"], "'--save-every <SAVE_EVERY>': \"-5\" is not a whole number"),
-        (&["--cell", "transformer"], "unknown cell \"transformer\": use rnn, lstm or gru"),
+        (&["--cell", "gpt"], "unknown cell \"gpt\": use rnn, lstm, gru or transformer"),
+        // Settings of the other kind of model, and Transformer sizes that do not split.
+        (&["--cell", "transformer", "--hidden", "64"], "--hidden is a recurrent cell's setting"),
+        (&["--heads", "4"], "--heads is a Transformer setting"),
+        (&["--cell", "lstm", "--no-bias"], "--bias / --no-bias are Transformer settings"),
+        (&["--cell", "transformer", "--embedding", "130"], "the embedding size (130) must be divisible by the number of heads (4)"),
+        (&["--cell", "transformer", "--embedding", "8", "--heads", "16"], "heads must be between 1 and the embedding size 8"),
     ] {
         let mut args = flags.to_vec();
         args.extend(["--out", out]);

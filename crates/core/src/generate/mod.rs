@@ -7,6 +7,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::{SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
+pub mod attention;
 pub mod meter;
 pub mod plan;
 pub mod sample;

@@ -110,6 +110,7 @@ impl RecurrentLayer {
                     h = n.clone() + z.clone() * (h - n); // (1 - z) * n + z * h
                     Some(z)
                 }
+                Cell::Transformer => unreachable!("PoemModel builds no recurrent layer for it"),
             };
             if let (Some(gates), Some(kept)) = (probes.gates.as_mut(), kept) {
                 gates.push(kept);

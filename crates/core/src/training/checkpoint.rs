@@ -19,8 +19,11 @@ use crate::readback::{ReadError, read_values};
 
 pub const FORMAT: &str = "shige-checkpoint";
 /// 2 added the cell, tied output layers and the weights' checksum; version 1 files (GRU,
-/// untied, no checksum) still load.
-pub const FORMAT_VERSION: u32 = 2;
+/// untied, no checksum) still load. 3 added the Transformer (heads, bias, block size): only its
+/// files say 3, so a build from before it refuses them by their version while recurrent
+/// models, still written as 2, open in it as before.
+pub const FORMAT_VERSION: u32 = 3;
+const RECURRENT_VERSION: u32 = 2;
 const OLDEST_READABLE: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -189,6 +192,7 @@ impl Checkpoint {
     pub fn to_compact_bytes(&self, weights: Weights) -> Vec<u8> {
         let mut views = Vec::new();
         for ((name, [rows, cols]), values) in self.model.param_shapes().iter().zip(&self.params) {
+            let weights = if stays_f32(name) { Weights::F32 } else { weights };
             let name = format!("model.{name}");
             match weights {
                 Weights::F32 => views.push((name, StoredView { dtype: Dtype::F32, shape: vec![*rows, *cols], bytes: f32_bytes(values) })),
@@ -206,6 +210,11 @@ impl Checkpoint {
         self.serialise(views, weights)
     }
 
+    /// The version this checkpoint is written as (see `FORMAT_VERSION`).
+    pub fn format_version(&self) -> u32 {
+        if self.model.shape.cell.is_recurrent() { RECURRENT_VERSION } else { FORMAT_VERSION }
+    }
+
     /// Writes the tensors (in checksum order) and the metadata.
     fn serialise(&self, views: Vec<(String, StoredView<'_>)>, weights: Weights) -> Vec<u8> {
         let mut crc = crc32fast::Hasher::new();
@@ -218,7 +227,7 @@ impl Checkpoint {
         }
         let metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
-            ("format_version".to_string(), FORMAT_VERSION.to_string()),
+            ("format_version".to_string(), self.format_version().to_string()),
             ("weights".to_string(), weights.name().to_string()),
             ("cleaning_config".to_string(), json(&self.cleaning)),
             ("model_config".to_string(), json(&self.model)),
@@ -256,7 +265,7 @@ impl Checkpoint {
         }
         let cleaning: CleaningConfig = parse_with_defaults("cleaning_config", field("cleaning_config")?, &CleaningConfig::new())?;
         let model: PoemModelConfig = {
-            // Fields added since version 1 (cell, tied) take their defaults.
+            // Fields added since version 1 (cell, tied; heads, bias, block size) take their defaults.
             let mut value: serde_json::Value = parse("model_config", field("model_config")?)?;
             let shape = value.get_mut("shape").map(std::mem::take).unwrap_or_default();
             let shape: ModelShape = merge_defaults("model_config.shape", shape, &ModelShape::new())?;
@@ -301,6 +310,7 @@ impl Checkpoint {
                 .map(|(name, [rows, cols])| {
                     let key = format!("{prefix}.{name}");
                     let shape = [*rows, *cols];
+                    let weights = if stays_f32(name) { Weights::F32 } else { weights };
                     Ok(match weights {
                         Weights::F32 => as_f32(&tensor(&key, Dtype::F32, &shape)?),
                         Weights::F16 => tensor(&key, Dtype::F16, &shape)?
@@ -349,8 +359,11 @@ impl Checkpoint {
             ("embedding", m.shape.embedding, model.shape.embedding),
             ("hidden", m.shape.hidden, model.shape.hidden),
             ("layers", m.shape.layers, model.shape.layers),
-            ("cell (0 rnn, 1 lstm, 2 gru)", m.shape.cell as usize, model.shape.cell as usize),
+            ("cell (0 rnn, 1 lstm, 2 gru, 3 transformer)", m.shape.cell as usize, model.shape.cell as usize),
             ("tied output (0 no, 1 yes)", m.shape.tied as usize, model.shape.tied as usize),
+            ("attention heads", m.shape.heads, model.shape.heads),
+            ("biases (0 no, 1 yes)", m.shape.bias as usize, model.shape.bias as usize),
+            ("block size", m.shape.block_size, model.shape.block_size),
         ] {
             if ours != theirs {
                 diffs.push(format!("{what} is {ours} in the checkpoint but {theirs} here"));
@@ -360,40 +373,6 @@ impl Checkpoint {
             diffs.push("the vocabularies hold different characters".into());
         }
         if diffs.is_empty() { Ok(()) } else { Err(CheckpointError::Mismatch(diffs.join("; "))) }
-    }
-
-    /// Weights under PyTorch names and layouts (`nn.Embedding`, `nn.RNN` / `nn.LSTM` /
-    /// `nn.GRU`, `nn.Linear`): recurrent weights `[gates * H, I]`, biases `[gates * H]`,
-    /// `fc.weight` `[V, H]`. A tied model exports `fc.weight = embedding · projᵀ`, so the same
-    /// PyTorch module loads every model.
-    pub fn to_pytorch_safetensors(&self) -> Vec<u8> {
-        let shapes = self.model.param_shapes();
-        let mut owned: Vec<(String, Vec<f32>, Vec<usize>)> = Vec::new();
-        for ((name, [rows, cols]), values) in shapes.iter().zip(&self.params) {
-            let (rows, cols) = (*rows, *cols);
-            if name == "embedding.weight" {
-                owned.push((name.clone(), values.clone(), vec![rows, cols]));
-            } else if name == "proj.weight" {
-                // [V, E] @ [E, H]: the embedding times the projection's transpose.
-                let (embedding, (v, e, h)) = (&self.params[0], (self.model.vocab_size, cols, rows));
-                let mut fc = vec![0.0f32; v * h];
-                for (row, out) in embedding.chunks_exact(e).zip(fc.chunks_exact_mut(h)) {
-                    for (k, &x) in row.iter().enumerate() {
-                        for (j, o) in out.iter_mut().enumerate() {
-                            *o += x * values[j * e + k];
-                        }
-                    }
-                }
-                owned.push(("fc.weight".into(), fc, vec![v, h]));
-            } else if rows == 1 {
-                owned.push((name.clone(), values.clone(), vec![cols]));
-            } else {
-                owned.push((name.clone(), transpose(values, rows, cols), vec![cols, rows]));
-            }
-        }
-        let tensors = owned.iter().map(|(n, v, s)| (n.clone(), StoredView { dtype: Dtype::F32, shape: s.clone(), bytes: f32_bytes(v) }));
-        let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-        safetensors::serialize(tensors, Some(metadata)).expect("in-memory serialisation")
     }
 }
 
@@ -417,18 +396,8 @@ fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
 }
 
-fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; values.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = values[r * cols + c];
-        }
-    }
-    out
-}
-
 /// f32 values as little-endian bytes, borrowed where the machine is little-endian.
-fn f32_bytes(values: &[f32]) -> Cow<'_, [u8]> {
+pub(super) fn f32_bytes(values: &[f32]) -> Cow<'_, [u8]> {
     if cfg!(target_endian = "little") {
         Cow::Borrowed(bytemuck::cast_slice(values))
     } else {
@@ -437,10 +406,10 @@ fn f32_bytes(values: &[f32]) -> Cow<'_, [u8]> {
 }
 
 /// A tensor's bytes as a safetensors view (borrowed f32 weights, or converted ones).
-struct StoredView<'a> {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    bytes: Cow<'a, [u8]>,
+pub(super) struct StoredView<'a> {
+    pub(super) dtype: Dtype,
+    pub(super) shape: Vec<usize>,
+    pub(super) bytes: Cow<'a, [u8]>,
 }
 
 impl View for StoredView<'_> {
@@ -456,6 +425,13 @@ impl View for StoredView<'_> {
     fn data_len(&self) -> usize {
         self.bytes.len()
     }
+}
+
+/// Tensors a compact copy keeps in f32: the LayerNorms' (the Transformer's `ln_1`, `ln_2`,
+/// `ln_f`). A gain near 1 loses more to int8's step (its row's largest value / 127) than its
+/// few bytes save. The recurrent cells have none, so their compact files are as before.
+fn stays_f32(name: &str) -> bool {
+    name.contains(".ln_")
 }
 
 /// int8 rows with one scale each: `round(x / scale)` with `scale = max|x| / 127`.

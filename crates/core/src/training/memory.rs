@@ -7,7 +7,7 @@
 //! 53,024,288 poems of 81 positions is 2^32 + 32 positions, which wrapped to 32 and passed
 //! the check. A product too large for `u64` saturates, so an absurd request is "too big".
 
-use crate::model::PoemModelConfig;
+use crate::model::{Cell, PoemModelConfig};
 use super::TrainConfig;
 
 /// The most a browser tab's training may use: wasm32 addresses 4 GiB, and the page, the
@@ -21,6 +21,14 @@ const PARAM_BYTES: u64 = 42;
 const LOGIT_COPIES: u64 = 1;
 /// `[B*T, gates*H]` tensors per layer kept for the backward pass.
 const RECURRENT_COPIES: u64 = 4;
+/// The Transformer's `[B*T, E]`-wide tensors per block kept for the backward pass, counted from
+/// the block's ops as autodiff keeps them: the LayerNorms' inputs and outputs, q, k, v and
+/// their per-head copies, the attention's output, c_attn's 3E and the MLP's 4E before and
+/// after GELU (and erf's), the residual sums. Not yet measured in a tab (BENCHMARKS.md).
+const TRANSFORMER_WIDTHS: u64 = 32;
+/// `[B, H, T, T]` tensors per block: the scores, scaled, masked, shifted, exponentiated and
+/// normalised (burn's attention under autodiff is its unfused fallback).
+const ATTENTION_COPIES: u64 = 6;
 /// Bytes of an f32.
 const F32_BYTES: u64 = 4;
 /// The largest single allocation on wasm32: a Rust allocation is at most `isize::MAX` bytes,
@@ -76,14 +84,21 @@ fn checked_training_bytes(model: &PoemModelConfig, train: &TrainConfig, longest:
     let wide = |n: usize| n as u64;
     let positions = wide(train.batch_size).checked_mul(wide(train.max_seq_len.min(longest.max(1))))?;
     let logits = positions.checked_mul(wide(model.vocab_size))?;
-    let gate_width = wide(s.hidden).checked_mul(wide(s.cell.gates()))?;
-    let recurrent = positions.checked_mul(gate_width)?.checked_mul(wide(s.layers))?;
     let embedded = positions.checked_mul(wide(s.embedding))?;
-    let activations = (LOGIT_COPIES.checked_mul(logits)?)
-        .checked_add(RECURRENT_COPIES.checked_mul(recurrent)?)?
-        .checked_add(embedded)?;
+    // The layers' activations, and their widest single tensor.
+    let (layers, widest) = if s.cell == Cell::Transformer {
+        let t = wide(train.max_seq_len.min(longest.max(1)).min(s.block_size));
+        let scores = wide(train.batch_size).checked_mul(wide(s.heads))?.checked_mul(t.checked_mul(t)?)?;
+        let per_block = TRANSFORMER_WIDTHS.checked_mul(embedded)?.checked_add(ATTENTION_COPIES.checked_mul(scores)?)?;
+        (per_block.checked_mul(wide(s.layers))?, scores.max(embedded.checked_mul(4)?))
+    } else {
+        let gate_width = wide(s.hidden).checked_mul(wide(s.cell.gates()))?;
+        let recurrent = positions.checked_mul(gate_width)?;
+        (RECURRENT_COPIES.checked_mul(recurrent)?.checked_mul(wide(s.layers))?, recurrent)
+    };
+    let activations = (LOGIT_COPIES.checked_mul(logits)?).checked_add(layers)?.checked_add(embedded)?;
     let total = PARAM_BYTES.checked_mul(param_count(model)?)?.checked_add(F32_BYTES.checked_mul(activations)?)?;
-    let largest = F32_BYTES.checked_mul(logits.max(positions.checked_mul(gate_width)?).max(embedded))?;
+    let largest = F32_BYTES.checked_mul(logits.max(widest).max(embedded))?;
     Some(if largest > MAX_WASM_ALLOCATION { total.max(CANNOT_ALLOCATE) } else { total })
 }
 
@@ -93,6 +108,15 @@ fn param_count(model: &PoemModelConfig) -> Option<u64> {
     let s = &model.shape;
     let wide = |n: usize| n as u64;
     let (vocab, embedding, hidden) = (wide(model.vocab_size), wide(s.embedding), wide(s.hidden));
+    if s.cell == Cell::Transformer {
+        // Each block: c_attn 3E², c_proj E², c_fc and the MLP's c_proj 4E² each, two LayerNorm
+        // weights; with biases, 3E + E + 4E + E for the Linears and 2E for the LayerNorms.
+        let biases = if s.bias { 11 } else { 0 };
+        let block = embedding.checked_mul(embedding)?.checked_mul(12)?.checked_add(embedding.checked_mul(2 + biases)?)?;
+        let ln_f = embedding.checked_mul(if s.bias { 2 } else { 1 })?;
+        let positions = wide(s.block_size).checked_mul(embedding)?;
+        return vocab.checked_mul(embedding)?.checked_add(positions)?.checked_add(block.checked_mul(wide(s.layers))?)?.checked_add(ln_f);
+    }
     let gate_width = hidden.checked_mul(wide(s.cell.gates()))?;
     // Each layer: W_ih [input, gates*H], W_hh [H, gates*H], two biases [1, gates*H].
     let layer = |input: u64| input.checked_add(hidden)?.checked_add(2)?.checked_mul(gate_width);
@@ -105,7 +129,7 @@ fn param_count(model: &PoemModelConfig) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Cell, ModelShape};
+    use crate::model::ModelShape;
 
     /// The page's cleaning keeps poems of up to 80 characters: 81 positions with BOS.
     const PAGE_LONGEST: usize = 81;
@@ -155,7 +179,9 @@ mod tests {
     fn the_parameter_count_matches_the_model() {
         for cell in Cell::ALL {
             for (layers, tied) in [(1, false), (3, false), (2, true)] {
-                let shape = ModelShape::new().with_cell(cell).with_layers(layers).with_tied(tied).with_embedding(24).with_hidden(40);
+                // The Transformer's biases off on one of them; its blocks' width is 24 in 4 heads.
+                let bias = !(cell == Cell::Transformer && tied);
+                let shape = ModelShape::new().with_cell(cell).with_layers(layers).with_tied(tied).with_embedding(24).with_hidden(40).with_bias(bias);
                 let model = PoemModelConfig::new(321, shape);
                 assert_eq!(param_count(&model), Some(model.num_params() as u64), "{cell:?} {layers} layers, tied {tied}");
             }

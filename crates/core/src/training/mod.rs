@@ -1,10 +1,11 @@
 //! Training: a run's settings (`config`), the step, gradient flow and evaluation (`trainer`),
-//! saving and resuming (`checkpoint`), the memory a run will need (`memory`), and one step seen
-//! and a line's guesses as training goes on (`lesson`). Uses `model`,
-//! `kernels` (the output layer and Adam), `data` and `readback`.
+//! saving and resuming (`checkpoint`), PyTorch-named weights (`export`), the memory a run will
+//! need (`memory`), and one step seen and a line's guesses as training goes on (`lesson`). Uses
+//! `model`, `kernels` (the output layer and Adam), `data` and `readback`.
 
 pub mod checkpoint;
 pub mod config;
+pub mod export;
 pub mod lesson;
 pub mod memory;
 mod trainer;

@@ -18,7 +18,7 @@ use crate::data::vocab::Vocab;
 use crate::kernels::adam::{self, AdamState, Update, adam_tensor_ops};
 use crate::kernels::output::{self, output_layer_grads, summed_nll};
 use crate::kernels::{Kernel, Route, route};
-use crate::model::{ModelShape, PoemModel, PoemModelConfig, Probes};
+use crate::model::{Cell, ModelShape, PoemModel, PoemModelConfig, Probes};
 use crate::readback::{read_scalar, read_values};
 
 /// Mean cross-entropy over real target tokens; PAD positions (mask 0) never count.
@@ -48,7 +48,9 @@ pub struct TrainState {
 }
 
 /// `‖∂L/∂h_t‖` for t = 1..T: for the whole poem's mean loss, and for the last character's
-/// loss alone (which shows how far back one prediction's gradient reaches).
+/// loss alone (which shows how far back one prediction's gradient reaches). h_t is the last
+/// recurrent layer's state; for the Transformer, which has no state, the first block's input at
+/// t (token plus position embedding): the last character reaches it through attention alone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GradientFlow {
     pub whole_poem: Vec<f32>,
@@ -85,16 +87,17 @@ impl Trainer {
     pub fn new(corpus: &Corpus, shape: ModelShape, config: TrainConfig, device: &Device) -> Result<Self, TrainError> {
         config.validate().map_err(TrainError::Settings)?;
         let vocab = Vocab::build(&corpus.train, config.min_char_freq);
-        shape.validate(vocab.len()).map_err(TrainError::Settings)?;
+        run_shape(shape.clone(), &config).validate(vocab.len()).map_err(TrainError::Settings)?;
         Self::on_data(Arc::new(EncodedCorpus::new(corpus, vocab)), shape, config, device)
     }
 
     /// A fresh model on an already encoded corpus (shared with other trainers).
     pub fn on_data(data: Arc<EncodedCorpus>, shape: ModelShape, config: TrainConfig, device: &Device) -> Result<Self, TrainError> {
         config.validate().map_err(TrainError::Settings)?;
+        let shape = run_shape(shape, &config);
         shape.validate(data.vocab.len()).map_err(TrainError::Settings)?;
         let model_config = PoemModelConfig::new(data.vocab.len(), shape);
-        let params = model_config.init(device, config.seed).params();
+        let params = model_config.init_params(device, config.seed);
         let zeros: Vec<Tensor<2>> = params.iter().map(|p| p.zeros_like()).collect();
         let state = TrainState {
             params,
@@ -115,6 +118,12 @@ impl Trainer {
         state: TrainState,
         device: &Device,
     ) -> Self {
+        let mut config = config;
+        if model_config.shape.cell == Cell::Transformer {
+            // Batches longer than the learned positions cannot be read (a file edited by hand;
+            // front ends keep the two equal).
+            config.max_seq_len = config.max_seq_len.min(model_config.shape.block_size);
+        }
         let mut trainer = Trainer {
             cleaning: data.cleaning.clone(),
             model_config,
@@ -190,17 +199,16 @@ impl Trainer {
         let (inputs, targets, mask) = batch.to_tensors(&self.device);
         let n = batch.tokens;
         let params = &self.state.params;
-        let tied = self.model_config.shape.tied;
+        let (tied, biased) = (self.model_config.tied_output(), self.model_config.output_bias());
         // Autodiff tracks everything up to the output layer's weight, whose gradients (and
-        // the bias's) are done by hand. `param_shapes` puts the output layer last.
-        let by_hand = if tied { 1 } else { 2 };
+        // the bias's) are done by hand. `param_shapes` puts the output layer's own tensors last:
+        // the weight unless tied (then it is the embedding, the first), the bias if there is one.
+        let by_hand = usize::from(!tied) + usize::from(biased);
         let (below, head) = params.split_at(params.len() - by_hand);
-        let tracked = below
-            .iter()
-            .map(|p| p.clone().autodiff().require_grad())
-            .chain(head.iter().cloned())
-            .collect();
-        let model = self.model_config.from_params(tracked);
+        // Gradients are read from these leaves, not from the model's parameters: a model may
+        // build its modules from reshapes of them (the Transformer's biases and LayerNorms).
+        let tracked: Vec<Tensor<2>> = below.iter().map(|p| p.clone().autodiff().require_grad()).collect();
+        let model = self.model_config.from_params(tracked.iter().cloned().chain(head.iter().cloned()).collect());
         let (hidden, _) = model.hidden_states(inputs, None, &mut Probes::default()); // [B*T, K]
         let hidden = match self.config.output_dropout {
             0.0 => hidden,
@@ -209,7 +217,14 @@ impl Trainer {
         let positions = hidden.dims()[0];
         // The output weight [K, V]: the transposed embedding when tied.
         let weight = if tied { params[0].clone().transpose() } else { head[0].clone() };
-        let bias = params[params.len() - 1].clone();
+        // No bias: zeros that are not a parameter (their gradient is dropped below).
+        let bias = match biased {
+            true => params[params.len() - 1].clone(),
+            false => {
+                let v = self.model_config.vocab_size;
+                Tensor::from_data(burn::tensor::TensorData::new(vec![0.0f32; v], [1, v]), &self.device)
+            }
+        };
         // Each position's share of the loss (0 for padding).
         let weights: Vec<f32> = batch.mask.iter().map(|m| m / n.max(1) as f32).collect();
         let out = match route(&self.device, Kernel::Output) {
@@ -226,9 +241,9 @@ impl Trainer {
             ),
         };
         // d(sum(hidden * d_hidden)) / d(hidden) = d_hidden: backpropagates the hand-made
-        // gradient through the recurrent layers and the embedding.
+        // gradient through the model's layers and the embedding.
         let grads = (hidden * out.d_hidden).sum().backward();
-        let mut grads: Vec<Tensor<2>> = model.params()[..below.len()]
+        let mut grads: Vec<Tensor<2>> = tracked
             .iter()
             .zip(below)
             .map(|(p, plain)| p.grad(&grads).unwrap_or_else(|| plain.zeros_like()))
@@ -238,7 +253,9 @@ impl Trainer {
         } else {
             grads.push(out.d_weight);
         }
-        grads.push(out.d_bias);
+        if biased {
+            grads.push(out.d_bias);
+        }
 
         let hyper = self.config.adam();
         let (next, loss, norm, weights_sum) = match route(&self.device, Kernel::Adam) {
@@ -318,8 +335,8 @@ impl Trainer {
     }
 
     /// How far back the loss reaches: the norm of the gradient of the loss with respect to
-    /// the last layer's hidden state at each time step, averaged over a fixed batch of the
-    /// longest training poems. Nothing is updated.
+    /// the last layer's hidden state (the Transformer: see `GradientFlow`) at each time step,
+    /// averaged over a fixed batch of the longest training poems. Nothing is updated.
     pub async fn gradient_flow(&self) -> Result<GradientFlow, TrainError> {
         let mut order: Vec<usize> = (0..self.data.train.len()).collect();
         if order.is_empty() {
@@ -393,7 +410,7 @@ impl Trainer {
                 // Fused, on every core, without the [B*T, V] log-probabilities as tensors.
                 let (hidden, _) = model.hidden_states(inputs, None, &mut Probes::default());
                 let (_, weight) = model.output_weight();
-                output::cpu::summed_nll(hidden, weight, model.fc_bias.val(), &batch.targets, &batch.mask).await?
+                output::cpu::summed_nll(hidden, weight, model.output_bias(), &batch.targets, &batch.mask).await?
             } else {
                 let (logits, _) = model.forward(inputs, None);
                 read_scalar(summed_nll(logits, targets, mask)).await? as f64
@@ -409,6 +426,15 @@ impl Evaluation {
     pub fn from_sum(total: f64, tokens: usize) -> Self {
         let loss = total / tokens.max(1) as f64;
         Evaluation { loss, perplexity: loss.exp(), tokens }
+    }
+}
+
+/// The shape a run trains: the Transformer's block size is the run's sequence cap, and it is
+/// tied (said in its shape too, so every front end's checkpoint reads alike).
+fn run_shape(shape: ModelShape, config: &TrainConfig) -> ModelShape {
+    match shape.cell {
+        Cell::Transformer => shape.with_block_size(config.max_seq_len).with_tied(true),
+        _ => shape,
     }
 }
 
