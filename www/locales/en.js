@@ -149,6 +149,7 @@ export default {
       shiDui: '失对: lines {{line}} and {{next}} should have opposite tones',
       shiNian: '失粘: lines {{line}} and {{next}} should have the same tones',
       offRhyme: 'line {{line}} is off the rhyme',
+      firstLineOffRhyme: 'line 1 rhymes in “{{char}}”, which is in neither the rhyme group nor a neighbouring one (a first line may borrow only from those: 首句借邻韵)',
     },
     mark: { ping: '平', ze: '仄' },
     tone: { ping: 'level (平)', ze: 'oblique (仄)', either: 'either (平 or 仄: several readings)', unknown: 'tone unknown' },

@@ -149,6 +149,7 @@ export default {
       shiDui: '第{{line}}、{{next}}句失对',
       shiNian: '第{{line}}、{{next}}句失粘',
       offRhyme: '第{{line}}句出韵',
+      firstLineOffRhyme: '首句入韵而出韵：“{{char}}”既不在本韵，也不在邻韵（首句只可借邻韵）',
     },
     mark: { ping: '平', ze: '仄' },
     tone: { ping: '平声', ze: '仄声', either: '可平可仄（多音字）', unknown: '声调不明' },

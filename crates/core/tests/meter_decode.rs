@@ -296,6 +296,7 @@ fn corpus_reference_row() {
                 Fault::ShiDui { .. } => "失对",
                 Fault::ShiNian { .. } => "失粘",
                 Fault::OffRhyme { .. } => "rhyme",
+                Fault::FirstLineOffRhyme => "首句",
             })
             .collect();
         classes.sort_unstable();
@@ -305,11 +306,11 @@ fn corpus_reference_row() {
         }
     }
     println!("corpus reference (assets/generated/default-corpus.txt, every Tang poem of a regular shape):");
-    println!("form  poems   pass   rate    with a fault of: pattern 孤平 三平尾 失对 失粘 rhyme");
+    println!("form  poems   pass   rate    with a fault of: pattern 孤平 三平尾 失对 失粘 rhyme 首句 (a first line off the rhyme and its neighbours)");
     for (form, poems, pass, classes) in &rows {
         let share = |k: &str| 100.0 * *classes.get(k).unwrap_or(&0) as f64 / *poems as f64;
         println!(
-            "{}  {poems:>6} {pass:>6} {:>5.1} %  {:>5.1} {:>5.1} {:>5.1} {:>5.1} {:>5.1} {:>5.1} (%)",
+            "{}  {poems:>6} {pass:>6} {:>5.1} %  {:>5.1} {:>5.1} {:>5.1} {:>5.1} {:>5.1} {:>5.1} {:>5.1} (%)",
             form.name(),
             100.0 * *pass as f64 / *poems as f64,
             share("pattern"),
@@ -317,7 +318,8 @@ fn corpus_reference_row() {
             share("三平尾"),
             share("失对"),
             share("失粘"),
-            share("rhyme")
+            share("rhyme"),
+            share("首句")
         );
     }
     let (poems, pass) = rows.iter().fold((0, 0), |acc, r| (acc.0 + r.1, acc.1 + r.2));

@@ -2,7 +2,8 @@
 //!
 //! What this module holds:
 //! - **The 平水韵** (the table, in `pingshui`, re-exported here): the 106 rhyme groups, each
-//!   character's groups ([`groups`]) and tones ([`tones`]).
+//!   character's groups ([`groups`]) and tones ([`tones`]), and the neighbouring level-toned
+//!   groups ([`neighbours`]).
 //! - **The checker**, [`check`]: for a poem of 4 or 8 lines of 5 or 7 characters it picks, of the
 //!   four standard patterns ([`Pattern`]: 平起 or 仄起, the first line rhyming or not), the one the
 //!   poem follows or comes closest to, and reports in a [`MeterReport`]:
@@ -16,9 +17,11 @@
 //!     whose 4th (or 3rd) character is oblique rescued by a level 3rd character in the next
 //!     line (仄仄平仄仄 / 平平平仄平), and the special form 平平仄平仄 for 平平平仄仄;
 //!   - 对 within each couplet and 粘 between couplets, by the lines' 2nd characters;
-//!   - whether the rhyming lines (the even ones, and the first where the pattern has it rhyme)
-//!     end in one level-toned group. A first line that ends level-toned outside the group (首句
-//!     借邻韵) is accepted.
+//!   - whether the rhyming lines end in one level-toned group: the even lines in the group, and
+//!     the first line, where the pattern has it rhyme (a level ending), in the group or in a
+//!     neighbouring one (首句借邻韵, by 王力's table of 邻韵: see [`neighbours`]). A first line
+//!     rhyming in a far group is a fault ([`Fault::FirstLineOffRhyme`]); one that ends oblique
+//!     does not rhyme (首句不入韵) and needs no group.
 //!
 //! Characters with several readings fit a position if any reading does. The package's table
 //! lacks a few characters poets use (啼); for those the tone is guessed from Mandarin
@@ -31,7 +34,7 @@
 
 use super::verse_lines;
 
-pub use super::pingshui::{GROUPS, Groups, LEVEL_GROUPS, Tone, Tones, characters, group_char, group_name, groups, tones};
+pub use super::pingshui::{GROUPS, Groups, LEVEL_GROUPS, Tone, Tones, characters, group_char, group_name, groups, neighbours, tones};
 
 /// A form of regulated verse: 5 or 7 characters a line, 4 (绝句) or 8 (律诗) lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -235,7 +238,11 @@ pub struct RhymeReport {
     pub group: Option<usize>,
     /// Lines (0-based) whose last character is in `group`, the first line included if it is.
     pub lines: Vec<usize>,
-    /// Even lines whose last character is not in `group`.
+    /// The neighbouring group the first line borrows its rhyme from (首句借邻韵), where the
+    /// pattern has it rhyme and its last character is not in `group` but in a neighbour.
+    pub borrowed: Option<usize>,
+    /// Rhyming lines whose last character is not in `group`: even lines, and the first line
+    /// where the pattern has it rhyme and it is in neither `group` nor a neighbour.
     pub off: Vec<usize>,
 }
 
@@ -254,8 +261,11 @@ pub enum Fault {
     ShiDui { line: usize },
     /// 失粘 between `line` and `line + 1`.
     ShiNian { line: usize },
-    /// A rhyming line that does not end in the rhyme group.
+    /// An even line that does not end in the rhyme group.
     OffRhyme { line: usize },
+    /// The first line, which the pattern has rhyme (a level ending), ends in neither the rhyme
+    /// group nor a neighbouring one (首句借邻韵 allows only those).
+    FirstLineOffRhyme,
 }
 
 /// The 格律 of a poem, as [`check`] finds it.
@@ -299,12 +309,19 @@ pub fn check(poem: &str) -> Option<MeterReport> {
 pub fn check_lines(lines: &[Vec<char>]) -> MeterReport {
     let form = Form { chars: lines[0].len(), lines: lines.len() };
     assert!(matches!(form.chars, 5 | 7) && matches!(form.lines, 4 | 8) && lines.iter().all(|l| l.len() == form.chars), "check_lines needs 4 or 8 lines of 5 or 7 characters");
-    let rhyme_candidates = rhyme(lines);
-    let first_in_group = rhyme_candidates.group.is_some_and(|g| groups(*lines[0].last().expect("non-empty")).contains(g));
+    let first_end = *lines[0].last().expect("non-empty");
+    // The first line rhymes where it ends in the group, or ends level only: a poet who ended it
+    // level meant it to rhyme, and one off the group is reported as off the rhyme, not as a
+    // level ending where 首句不入韵 wants an oblique one.
+    let first_rhymes = rhyme(lines, false).group.is_some_and(|g| groups(first_end).contains(g)) || tones(first_end).only() == Some(Tone::Ping);
+    // A first line rhyming in a far group counts against the patterns that rhyme it, so one
+    // that lets it end oblique (首句不入韵; 看 reads either way) wins where it fits as well.
+    let far = rhyme(lines, tones(first_end).ping).off.contains(&0);
+    let first_line_fault = |p: Pattern| usize::from(p.first_line_rhymes && far);
     let best = Pattern::ALL
         .into_iter()
-        .map(|p| (p, pattern_faults(lines, p)))
-        .min_by_key(|(p, faults)| (faults.len(), p.first_line_rhymes != first_in_group, p.first_line_rhymes != (form.chars == 7)))
+        .map(|p| (p, pattern_faults(lines, p).len() + first_line_fault(p)))
+        .min_by_key(|&(p, faults)| (faults, p.first_line_rhymes != first_rhymes, p.first_line_rhymes != (form.chars == 7)))
         .expect("four patterns");
     check_with(lines, best.0)
 }
@@ -330,11 +347,15 @@ pub fn check_with(lines: &[Vec<char>], pattern: Pattern) -> MeterReport {
             faults.push(if kind == JoinKind::Dui { Fault::ShiDui { line: i } } else { Fault::ShiNian { line: i } });
         }
     }
-    let rhyme = rhyme(lines);
-    faults.extend(rhyme.off.iter().map(|&line| Fault::OffRhyme { line }));
+    // Only a level ending rhymes the first line; an oblique one under a rhyming pattern is
+    // already a broken position.
+    let first_rhymes = pattern.first_line_rhymes && tones(*lines[0].last().expect("non-empty")).ping;
+    let rhyme = rhyme(lines, first_rhymes);
+    faults.extend(rhyme.off.iter().map(|&line| if line == 0 { Fault::FirstLineOffRhyme } else { Fault::OffRhyme { line } }));
     faults.sort_by_key(|f| match *f {
         Fault::Broken { line, pos } | Fault::Unknown { line, pos } => (line, pos),
         Fault::GuPing { line } | Fault::SanPingWei { line } | Fault::ShiDui { line } | Fault::ShiNian { line } | Fault::OffRhyme { line } => (line, usize::MAX),
+        Fault::FirstLineOffRhyme => (0, usize::MAX),
     });
     MeterReport { form, pattern, lines: reports, joins, rhyme, faults }
 }
@@ -449,8 +470,10 @@ fn judge_lines(lines: &[Vec<char>], kinds: &[LineKind]) -> (Vec<LineReport>, Vec
 }
 
 /// The level-toned group most even lines end in, and the lines in and out of it. The first
-/// line counts as rhyming when it is in the group; it is never off (it may rhyme or not).
-fn rhyme(lines: &[Vec<char>]) -> RhymeReport {
+/// line counts as rhyming when it is in the group. Where `first_rhymes` (the pattern rhymes it
+/// and it ends level) it must be in the group or borrow from a neighbour, and is off otherwise;
+/// else it is never off.
+fn rhyme(lines: &[Vec<char>], first_rhymes: bool) -> RhymeReport {
     let last = |i: usize| groups(*lines[i].last().expect("non-empty")).level();
     let even: Vec<usize> = (1..lines.len()).step_by(2).collect();
     let mut counts = [0usize; LEVEL_GROUPS];
@@ -462,10 +485,13 @@ fn rhyme(lines: &[Vec<char>]) -> RhymeReport {
     // Most even lines; on a tie, the group the first line ends in, then the first in the book.
     let best = (0..LEVEL_GROUPS).filter(|&g| counts[g] > 0).max_by_key(|&g| (counts[g], last(0).contains(g), std::cmp::Reverse(g)));
     let Some(group) = best else {
-        return RhymeReport { group: None, lines: Vec::new(), off: even };
+        // No even lines share a group: there is nothing for the first line to rhyme with.
+        return RhymeReport { group: None, lines: Vec::new(), borrowed: None, off: even };
     };
     let in_group = |i: usize| last(i).contains(group);
     let lines_in = (0..lines.len()).filter(|&i| (i == 0 || i % 2 == 1) && in_group(i)).collect();
-    let off = even.into_iter().filter(|&i| !in_group(i)).collect();
-    RhymeReport { group: Some(group), lines: lines_in, off }
+    let borrowed = if first_rhymes && !in_group(0) { Groups(last(0).0 & neighbours(group).0).iter().next() } else { None };
+    let first_off = first_rhymes && !in_group(0) && borrowed.is_none();
+    let off = first_off.then_some(0).into_iter().chain(even.into_iter().filter(|&i| !in_group(i))).collect();
+    RhymeReport { group: Some(group), lines: lines_in, borrowed, off }
 }

