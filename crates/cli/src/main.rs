@@ -1,7 +1,7 @@
 //! `shige`: train, generate, evaluate and benchmark poem models from the terminal.
 
 mod bench;
-
+mod meter;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +33,8 @@ enum Command {
     Prepare(shige_prepare::PrepareArgs),
     /// Write a compact copy of a checkpoint for shipping: f16 or int8 weights, no optimizer state.
     Compact(CompactArgs),
+    /// Check a poem's 格律 (平水韵, 平仄, 粘对); exits 0 when it passes, 1 when it breaks a rule, 2 on bad input.
+    Meter(meter::MeterArgs),
 }
 
 #[derive(Args)]
@@ -511,6 +513,7 @@ fn main() {
         Command::Bench(args) => bench::run(args),
         Command::Prepare(args) => shige_prepare::run(args),
         Command::Compact(args) => run_compact(args),
+        Command::Meter(args) => std::process::exit(meter::run(args)),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
