@@ -293,6 +293,7 @@ export default {
       missingPunctuation: 'the model’s vocabulary has no “{{char}}”, which this form needs at line ends',
       acrosticTooLong: 'the acrostic has {{given}} characters but this form has {{lines}} lines',
       prefixBreaksForm: 'the start “{{start}}” does not fit the chosen form',
+      startPastLineEnd: 'the start “{{start}}” runs past the end of a line: this form’s lines have {{chars}} characters, each followed by ， or 。',
       badTemperature: 'the temperature must be a number of at least 0',
       badTopP: 'top-p must be a number between 0 and 1',
       badPenalty: 'the repetition penalty must be a number of at least 1',

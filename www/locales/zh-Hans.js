@@ -293,6 +293,7 @@ export default {
       missingPunctuation: '模型的字表里没有“{{char}}”，而这种体裁的句末需要它',
       acrosticTooLong: '藏头有 {{given}} 个字，但这种体裁只有 {{lines}} 句',
       prefixBreaksForm: '开头“{{start}}”不符合所选的体裁',
+      startPastLineEnd: '开头“{{start}}”超出了一句：所选体裁每句{{chars}}字，句末是“，”或“。”',
       badTemperature: '温度必须是不小于 0 的数',
       badTopP: 'top-p 必须是 0 到 1 之间的数',
       badPenalty: '重复惩罚必须是不小于 1 的数',
