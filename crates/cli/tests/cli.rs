@@ -341,3 +341,52 @@ fn meter_reports_in_words_and_exits_by_the_verdict() {
         assert!(text(&out).contains(message), "{args:?}: {}", text(&out));
     }
 }
+
+/// `train --resume` checks the saved settings as the page's `Trainer.load` does, says how to
+/// repair, applies the step settings given and refuses the flags the checkpoint fixes.
+#[test]
+fn resume_checks_the_saved_settings_and_every_flag() {
+    let saved = scratch("resume.ckpt");
+    let first = train(&["--out", saved.to_str().unwrap(), "--force"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let corpus = tangshi();
+    let resume = |extra: &[&str]| {
+        let mut args = vec!["train", "--corpus", corpus.to_str().unwrap(), "--resume", saved.to_str().unwrap()];
+        args.extend(["--out", saved.to_str().unwrap(), "--epochs", "0.05"]);
+        args.extend_from_slice(extra);
+        shige(&args)
+    };
+    let read = || shige_core::Checkpoint::from_bytes(&std::fs::read(&saved).unwrap()).unwrap();
+
+    // A sequence cap of 2048, as an older shige saved (it allowed up to 4096): refused, with
+    // the repair, which then applies.
+    let mut old = read();
+    old.train.max_seq_len = 2048;
+    std::fs::write(&saved, old.to_bytes()).unwrap();
+    let out = resume(&[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("the sequence cap must be between 2") && text(&out).contains("`--max-seq-len 1024`"), "{}", text(&out));
+    let out = resume(&["--max-seq-len", "1024"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("--max-seq-len 1024 applies from step") && text(&out).contains("was 2048"), "{}", text(&out));
+    assert_eq!(read().train.max_seq_len, 1024);
+
+    // Step settings apply, and are said.
+    let out = resume(&["--batch-size", "4", "--grad-clip", "0.5"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("--batch-size 4 applies") && text(&out).contains("--grad-clip 0.5 applies"), "{}", text(&out));
+    let ckpt = read();
+    assert_eq!((ckpt.train.batch_size, ckpt.train.grad_clip), (4, 0.5));
+
+    // What the checkpoint fixes is refused when asked to change, each flag named; the same
+    // value is fine.
+    let before = std::fs::read(&saved).unwrap();
+    let out = resume(&["--hidden", "16", "--seed", "7", "--min-char-freq", "3", "--split-seed", "1"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    for flag in ["--hidden 16", "--seed 7", "--min-char-freq 3", "--split-seed 1"] {
+        assert!(text(&out).contains(&format!("{flag} cannot change on --resume")), "{flag}: {}", text(&out));
+    }
+    assert_eq!(std::fs::read(&saved).unwrap(), before, "refused, yet trained");
+    let hidden = ckpt.model.shape.hidden.to_string();
+    assert!(resume(&["--hidden", &hidden]).status.success());
+}

@@ -1,14 +1,19 @@
 //! Training: a run's settings (`config`), the step, gradient flow and evaluation (`trainer`),
-//! saving and resuming (`checkpoint`), and the memory a run will need (`memory`). Uses `model`,
+//! saving and resuming (`checkpoint`; `resume`: what a resumed run may change, checked once for
+//! the page and the CLI), and the memory a run will need (`memory`). Uses `model`,
 //! `kernels` (the output layer and Adam), `data` and `readback`.
 
 pub mod checkpoint;
 pub mod config;
 pub mod memory;
+pub mod resume;
 mod trainer;
 
 pub use crate::kernels::adam::AdamState;
-pub use config::{Decay, GRADIENT_FLOW_BATCH, GRADIENT_FLOW_STEPS, MAX_BATCH_SIZE, MAX_EVAL_BATCH, MAX_SEQ_LEN, Schedule, TrainConfig};
+pub use config::{
+    Decay, GRADIENT_FLOW_BATCH, GRADIENT_FLOW_STEPS, InvalidSetting, MAX_BATCH_SIZE, MAX_EVAL_BATCH, MAX_SEQ_LEN, Schedule, Setting, TrainConfig,
+};
+pub use resume::{ResumeChanges, ResumeError};
 pub use trainer::{Evaluation, GradientFlow, TrainState, Trainer, masked_cross_entropy};
 
 use crate::readback::ReadError;
