@@ -1,5 +1,6 @@
 //! `shige train`: the training loop with progress, periodic validation and checkpoints.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -117,12 +118,22 @@ pub struct TrainArgs {
     extra_train: Vec<PathBuf>,
 }
 
-/// `--corpus` with every `--extra-train` poem added to its training part.
+/// `--corpus` with every `--extra-train` poem added to its training part, except the poems equal
+/// (after cleaning) to one of its validation poems: a model that trained on those would be
+/// measured on what it learnt.
 fn read_training_corpus(args: &TrainArgs, cleaning: &CleaningConfig) -> Result<Corpus> {
     let mut corpus = read_corpus(&args.corpus.corpus, cleaning)?;
+    let held_out: HashSet<Vec<char>> = corpus.validation.iter().map(|p| p.content.clone()).collect();
     for path in &args.extra_train {
-        let extra = read_corpus(path, &cleaning.clone().with_validation_share(0.0))?;
-        eprintln!("{}: {} more training poems", path.display(), extra.train.len());
+        let mut extra = read_corpus(path, &cleaning.clone().with_validation_share(0.0))?;
+        let found = extra.train.len();
+        extra.train.retain(|p| !held_out.contains(&p.content));
+        eprintln!(
+            "{}: {} more training poems ({} dropped: equal to a validation poem of --corpus)",
+            path.display(),
+            extra.train.len(),
+            found - extra.train.len()
+        );
         corpus.train.extend(extra.train);
     }
     Ok(corpus)

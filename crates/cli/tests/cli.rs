@@ -289,6 +289,23 @@ fn extra_training_poems_join_the_training_split_only() {
     assert!(!start(&plain) && start(&with_extra), "鑫 is known only from the extra poems");
 }
 
+/// `--extra-train` poems equal to a validation poem of `--corpus` (after cleaning) are dropped
+/// and counted: with tangshi.txt as its own extra file, exactly its validation poems.
+#[test]
+fn extra_training_poems_equal_to_a_validation_poem_are_dropped() {
+    let corpus = tangshi();
+    let parsed = shige_core::load_corpus(&std::fs::read(&corpus).unwrap(), &shige_core::CleaningConfig::new()).unwrap();
+    let held_out: Vec<&Vec<char>> = parsed.validation.iter().map(|p| &p.content).collect();
+    let all = parsed.train.iter().chain(&parsed.validation);
+    let dropped = all.clone().filter(|p| held_out.contains(&&p.content)).count();
+    let kept = all.count() - dropped;
+    assert!(dropped > 0);
+    let out = train(&["--extra-train", corpus.to_str().unwrap(), "--out", scratch("dedup.ckpt").to_str().unwrap(), "--force"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = format!("{kept} more training poems ({dropped} dropped: equal to a validation poem of --corpus)");
+    assert!(text(&out).contains(&said), "expected {said:?} in {}", text(&out));
+}
+
 /// Runs `shige meter` with `args`, `stdin` piped in.
 fn meter(args: &[&str], stdin: &[u8]) -> Output {
     use std::io::Write;
