@@ -2,6 +2,7 @@
 
 mod bench;
 mod export;
+mod meter;
 mod shape;
 mod train;
 
@@ -11,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use shige_core::{Checkpoint, CleaningConfig, Corpus, GenerateOptions, PoemForm, generate, load_corpus};
 pub use shige_prepare::write_atomically;
 
@@ -42,6 +44,8 @@ enum Command {
     /// A model's logits over texts, as JSON (for the PyTorch checks in bench/).
     #[command(hide = true)]
     Logits(export::LogitsArgs),
+    /// Check a poem's 格律 (平水韵, 平仄, 粘对); exits 0 when it passes, 1 when it breaks a rule, 2 on bad input.
+    Meter(meter::MeterArgs),
 }
 
 #[derive(Args)]
@@ -474,11 +478,19 @@ fn keep_large_allocations() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_large_allocations() {}
 
+/// The ids of `subcommand`'s flags given on the command line, as opposed to left at their
+/// defaults (e.g. `max_seq_len`): `train --resume` applies or refuses each of them.
+fn given_flags(matches: &ArgMatches, subcommand: &str) -> Vec<String> {
+    let Some(m) = matches.subcommand_matches(subcommand) else { return Vec::new() };
+    m.ids().filter(|id| m.value_source(id.as_str()) == Some(ValueSource::CommandLine)).map(|id| id.to_string()).collect()
+}
+
 fn main() {
     keep_large_allocations();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(args, &given_flags(&matches, "train")),
         Command::Generate(args) => run_generate(args),
         Command::Eval(args) => run_eval(args),
         Command::Bench(args) => bench::run(args),
@@ -486,6 +498,7 @@ fn main() {
         Command::Compact(args) => run_compact(args),
         Command::Export(args) => export::run(args),
         Command::Logits(args) => export::run_logits(args),
+        Command::Meter(args) => std::process::exit(meter::run(args)),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

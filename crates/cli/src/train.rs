@@ -1,5 +1,6 @@
 //! `shige train`: the training loop with progress, periodic validation and checkpoints.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,6 +17,10 @@ use shige_core::{Checkpoint, Evaluation, TrainConfig, TrainError, Trainer};
 fn parse_decay(s: &str) -> Result<Decay, String> {
     Decay::parse(s).ok_or_else(|| format!("unknown schedule {s:?}: use constant, linear or cosine"))
 }
+
+mod resume;
+
+use resume::{refuse_fixed_flags, resume_changes, resume_refusal, say_changes};
 
 use crate::{
     CorpusArgs, DeviceChoice, ModelArgs, check_writable, count, number, open_device, positive, read_checkpoint, read_corpus,
@@ -52,7 +57,9 @@ pub struct TrainArgs {
     /// Train for this many minutes instead
     #[arg(long, conflicts_with = "epochs", value_parser = positive(MAX_MINUTES))]
     minutes: Option<f64>,
-    /// Continue from this checkpoint (its model, vocabulary and settings are kept)
+    /// Continue from this checkpoint: its model, vocabulary, seed and corpus split are kept (a flag
+    /// asking to change them is refused); --batch-size, --max-seq-len, --lr, --output-dropout and
+    /// --grad-clip apply when given
     #[arg(long)]
     resume: Option<PathBuf>,
     /// Where checkpoints are written
@@ -114,12 +121,22 @@ pub struct TrainArgs {
     extra_train: Vec<PathBuf>,
 }
 
-/// `--corpus` with every `--extra-train` poem added to its training part.
+/// `--corpus` with every `--extra-train` poem added to its training part, except the poems equal
+/// (after cleaning) to one of its validation poems: a model that trained on those would be
+/// measured on what it learnt.
 fn read_training_corpus(args: &TrainArgs, cleaning: &CleaningConfig) -> Result<Corpus> {
     let mut corpus = read_corpus(&args.corpus.corpus, cleaning)?;
+    let held_out: HashSet<Vec<char>> = corpus.validation.iter().map(|p| p.content.clone()).collect();
     for path in &args.extra_train {
-        let extra = read_corpus(path, &cleaning.clone().with_validation_share(0.0))?;
-        eprintln!("{}: {} more training poems", path.display(), extra.train.len());
+        let mut extra = read_corpus(path, &cleaning.clone().with_validation_share(0.0))?;
+        let found = extra.train.len();
+        extra.train.retain(|p| !held_out.contains(&p.content));
+        eprintln!(
+            "{}: {} more training poems ({} dropped: equal to a validation poem of --corpus)",
+            path.display(),
+            extra.train.len(),
+            found - extra.train.len()
+        );
         corpus.train.extend(extra.train);
     }
     Ok(corpus)
@@ -148,13 +165,20 @@ fn check_outputs(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run(args: TrainArgs) -> Result<()> {
+/// `given`: the ids of the flags given on the command line (not left at their defaults), which
+/// `--resume` applies or refuses.
+pub fn run(args: TrainArgs, given: &[String]) -> Result<()> {
     let shape = args.model.shape()?;
     check_outputs(&args)?;
     let device = open_device(args.device)?;
     let mut trainer = match &args.resume {
         Some(path) => {
-            let ckpt = read_checkpoint(path)?;
+            let mut ckpt = read_checkpoint(path)?;
+            refuse_fixed_flags(&args, given, &ckpt)?;
+            let changes = resume_changes(&args, given);
+            let config = changes.apply(&ckpt).map_err(|e| resume_refusal(path, &ckpt, &e))?;
+            say_changes(&ckpt.train, &config, ckpt.progress.step);
+            ckpt.train = config;
             let corpus = read_training_corpus(&args, &ckpt.cleaning)?;
             eprintln!("resuming {} at step {}: {}", path.display(), ckpt.progress.step, corpus.report);
             let unknown = ckpt.vocab.unknown_share(&corpus.train);
@@ -165,14 +189,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     unknown * 100.0
                 );
             }
-            let mut trainer = shige_core::resume(&ckpt, &corpus, &device);
-            if let Some(lr) = args.lr {
-                trainer.config.learning_rate = lr;
-            }
-            if let Some(p) = args.output_dropout {
-                trainer.config.output_dropout = p;
-            }
-            trainer
+            shige_core::resume(&ckpt, &corpus, &device)
         }
         None => {
             let corpus = read_training_corpus(&args, &args.corpus.cleaning())?;

@@ -99,7 +99,7 @@ fn bad_inputs_give_clear_messages() {
 
 #[test]
 fn every_command_has_help() {
-    for cmd in ["train", "generate", "eval", "bench", "prepare", "compact", "export"] {
+    for cmd in ["train", "generate", "eval", "bench", "prepare", "compact", "export", "meter"] {
         let out = shige(&[cmd, "--help"]);
         assert!(out.status.success() && text(&out).contains("Usage: shige"), "{cmd}: {}", text(&out));
     }
@@ -294,4 +294,123 @@ fn extra_training_poems_join_the_training_split_only() {
     assert_eq!(eval(&plain)["heldOutPoems"], eval(&with_extra)["heldOutPoems"]);
     let start = |ckpt: &Path| shige(&["generate", "--model", ckpt.to_str().unwrap(), "--start", "鑫"]).status.success();
     assert!(!start(&plain) && start(&with_extra), "鑫 is known only from the extra poems");
+}
+
+/// `--extra-train` poems equal to a validation poem of `--corpus` (after cleaning) are dropped
+/// and counted: with tangshi.txt as its own extra file, exactly its validation poems.
+#[test]
+fn extra_training_poems_equal_to_a_validation_poem_are_dropped() {
+    let corpus = tangshi();
+    let parsed = shige_core::load_corpus(&std::fs::read(&corpus).unwrap(), &shige_core::CleaningConfig::new()).unwrap();
+    let held_out: Vec<&Vec<char>> = parsed.validation.iter().map(|p| &p.content).collect();
+    let all = parsed.train.iter().chain(&parsed.validation);
+    let dropped = all.clone().filter(|p| held_out.contains(&&p.content)).count();
+    let kept = all.count() - dropped;
+    assert!(dropped > 0);
+    let out = train(&["--extra-train", corpus.to_str().unwrap(), "--out", scratch("dedup.ckpt").to_str().unwrap(), "--force"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = format!("{kept} more training poems ({dropped} dropped: equal to a validation poem of --corpus)");
+    assert!(text(&out).contains(&said), "expected {said:?} in {}", text(&out));
+}
+
+/// Runs `shige meter` with `args`, `stdin` piped in.
+fn meter(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shige"))
+        .arg("meter")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `shige meter`: the report in words, exit 0 when every poem passes, 1 when one breaks a rule
+/// (here a first line rhyming in a far group), 2 on input it cannot check.
+#[test]
+fn meter_reports_in_words_and_exits_by_the_verdict() {
+    const DENG: &str = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。";
+    const FENGQIAO: &str = "月落乌啼霜满天，江枫渔火对愁眠。姑苏城外寒山寺，夜半钟声到客船。";
+    let out = meter(&[DENG], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("五绝") && text(&out).contains("仄起首句不入韵") && text(&out).contains("passes"), "{}", text(&out));
+    // 天 (下平声一先) -> 东 (上平声一东), far from the even lines' 先: the first line is off.
+    let far = FENGQIAO.replacen('天', "东", 1);
+    let out = meter(&[&far], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("line 1 rhymes in “东”") && text(&out).contains("neighbouring"), "{}", text(&out));
+    // -> 山 (上平声十五删), a neighbour of 先 (首句借邻韵): passes.
+    let out = meter(&[&FENGQIAO.replacen('天', "山", 1)], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("borrows its rhyme from the neighbouring 上平声十五删"), "{}", text(&out));
+    // Poems from stdin, one a line (a title before `:` skipped): one breaks, so 1.
+    let out = meter(&["-"], format!("登鹳雀楼:{DENG}\n\n{far}\n").as_bytes());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("2 poems: 1 pass, 1 break a rule, 0 cannot be checked"), "{}", text(&out));
+    // Input it cannot check.
+    for (args, stdin, message) in [
+        (&[""][..], &b""[..], "no poem to check"),
+        (&["床前明月光，疑是地上霜。"], b"", "not a 绝句 or 律诗"),
+        (&["-"], b"", "no poem to check"),
+        (&["-"], b"\x00\x01\x02binary", "binary"),
+        (&["-"], b"\xbe\xb2\xd2\xb9\xcb\xbc", "not UTF-8"),
+        (&["-"], format!("{DENG}\n床前明月光\n").as_bytes(), "input line 2"),
+    ] {
+        let out = meter(args, stdin);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {stdin:?}: {}", text(&out));
+        assert!(text(&out).contains(message), "{args:?}: {}", text(&out));
+    }
+}
+
+/// `train --resume` checks the saved settings as the page's `Trainer.load` does, says how to
+/// repair, applies the step settings given and refuses the flags the checkpoint fixes.
+#[test]
+fn resume_checks_the_saved_settings_and_every_flag() {
+    let saved = scratch("resume.ckpt");
+    let first = train(&["--out", saved.to_str().unwrap(), "--force"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let corpus = tangshi();
+    let resume = |extra: &[&str]| {
+        let mut args = vec!["train", "--corpus", corpus.to_str().unwrap(), "--resume", saved.to_str().unwrap()];
+        args.extend(["--out", saved.to_str().unwrap(), "--epochs", "0.05"]);
+        args.extend_from_slice(extra);
+        shige(&args)
+    };
+    let read = || shige_core::Checkpoint::from_bytes(&std::fs::read(&saved).unwrap()).unwrap();
+
+    // A sequence cap of 2048, as an older shige saved (it allowed up to 4096): refused, with
+    // the repair, which then applies.
+    let mut old = read();
+    old.train.max_seq_len = 2048;
+    std::fs::write(&saved, old.to_bytes()).unwrap();
+    let out = resume(&[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("the sequence cap must be between 2") && text(&out).contains("`--max-seq-len 1024`"), "{}", text(&out));
+    let out = resume(&["--max-seq-len", "1024"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("--max-seq-len 1024 applies from step") && text(&out).contains("was 2048"), "{}", text(&out));
+    assert_eq!(read().train.max_seq_len, 1024);
+
+    // Step settings apply, and are said.
+    let out = resume(&["--batch-size", "4", "--grad-clip", "0.5"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("--batch-size 4 applies") && text(&out).contains("--grad-clip 0.5 applies"), "{}", text(&out));
+    let ckpt = read();
+    assert_eq!((ckpt.train.batch_size, ckpt.train.grad_clip), (4, 0.5));
+
+    // What the checkpoint fixes is refused when asked to change, each flag named; the same
+    // value is fine.
+    let before = std::fs::read(&saved).unwrap();
+    let out = resume(&["--hidden", "16", "--seed", "7", "--min-char-freq", "3", "--split-seed", "1"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    for flag in ["--hidden 16", "--seed 7", "--min-char-freq 3", "--split-seed 1"] {
+        assert!(text(&out).contains(&format!("{flag} cannot change on --resume")), "{flag}: {}", text(&out));
+    }
+    assert_eq!(std::fs::read(&saved).unwrap(), before, "refused, yet trained");
+    let hidden = ckpt.model.shape.hidden.to_string();
+    assert!(resume(&["--hidden", &hidden]).status.success());
 }

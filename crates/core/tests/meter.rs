@@ -9,6 +9,7 @@ const FENGQIAO_YEBO: &str = "月落乌啼霜满天，江枫渔火对愁眠。姑
 const JING_YE_SI: &str = "床前明月光，疑是地上霜。举头望明月，低头思故乡。"; // 李白《静夜思》, a 古绝
 const LEYOUYUAN: &str = "向晚意不适，驱车登古原。夕阳无限好，只是近黄昏。"; // 李商隐《登乐游原》
 const YUE_YE: &str = "今夜鄜州月，闺中只独看。遥怜小儿女，未解忆长安。香雾云鬟湿，清辉玉臂寒。何时倚虚幌，双照泪痕干。"; // 杜甫《月夜》
+const QINGMING: &str = "清明时节雨纷纷，路上行人欲断魂。借问酒家何处有，牧童遥指杏花村。"; // 杜牧《清明》
 const XIANYANG: &str = "一上高城万里愁，蒹葭杨柳似汀洲。溪云初起日沉阁，山雨欲来风满楼。鸟下绿芜秦苑夕，蝉鸣黄叶汉宫秋。行人莫问当年事，故国东来渭水流。"; // 许浑《咸阳城东楼》
 
 fn group_named(name: &str) -> usize {
@@ -168,6 +169,45 @@ fn gu_ping_san_ping_wei_and_rhyme_are_faults() {
     assert_eq!(r.faults.len(), 1);
     assert!(matches!(r.faults[0], Fault::OffRhyme { .. }));
     assert!(!r.passes());
+}
+
+/// 首句借邻韵: a first line the pattern has rhyme may end in the even lines' group or a
+/// neighbouring one (王力's 邻韵: see `meter::neighbours`), nothing else. 杜牧《清明》 opens on
+/// 纷 (上平声十二文) and rhymes 魂, 村 in 十三元, whose 魂 half 王力 puts with 真文.
+#[test]
+fn a_first_line_may_borrow_from_a_neighbouring_group_only() {
+    let r = check(QINGMING).expect("a 七绝");
+    assert!(r.passes(), "{:?}", r.faults);
+    assert_eq!(r.rhyme.group.map(meter::group_name).as_deref(), Some("上平声十三元"));
+    assert_eq!(r.rhyme.borrowed.map(meter::group_name).as_deref(), Some("上平声十二文"));
+    assert_eq!((r.rhyme.lines.as_slice(), r.rhyme.off.as_slice()), (&[1, 3][..], &[][..]));
+
+    // 月落乌啼霜满天 (天, 先) -> 山 (十五删), a neighbour of 先: still passes, borrowing.
+    let near = check(&FENGQIAO_YEBO.replacen('天', "山", 1)).unwrap();
+    assert!(near.passes(), "{:?}", near.faults);
+    assert_eq!(near.rhyme.borrowed.map(meter::group_name).as_deref(), Some("上平声十五删"));
+    // -> 东 (上平声一东), far from 先: the one fault, on the first line, which is off the rhyme.
+    let far = check(&FENGQIAO_YEBO.replacen('天', "东", 1)).unwrap();
+    assert_eq!(far.faults, [Fault::FirstLineOffRhyme]);
+    assert_eq!((far.pattern.first_line_rhymes, far.rhyme.borrowed), (true, None));
+    assert_eq!(far.rhyme.off, [0]);
+    assert!(!far.passes());
+    // -> 春 (上平声十一真): 真 neighbours 元, and 元 neighbours 先, but 真 and 先 are not
+    // neighbours (王力 splits 元 between them).
+    assert!(meter::neighbours(group_named("上平声十三元")).contains(group_named("上平声十一真")));
+    assert!(!meter::neighbours(group_named("下平声一先")).contains(group_named("上平声十一真")));
+    assert_eq!(check(&FENGQIAO_YEBO.replacen('天', "春", 1)).unwrap().faults, [Fault::FirstLineOffRhyme]);
+
+    // An oblique ending does not rhyme (首句不入韵) and needs no group: 白日依山尽.
+    let r = check(DENG_GUANQUE_LOU).unwrap();
+    assert!(r.passes() && !r.pattern.first_line_rhymes && r.rhyme.borrowed.is_none());
+    // A first line that can end either way (思: 支 and 寘) where the level reading is far from
+    // the rhyme reads oblique, 不入韵, if that pattern fits as well: 欲穷千里思 for 欲穷千里目
+    // leaves 登鹳雀楼 passing.
+    assert!(meter::tones('思').ping && meter::tones('思').ze);
+    let either = check(&DENG_GUANQUE_LOU.replace('尽', "思")).unwrap();
+    assert!(either.passes(), "{:?}", either.faults);
+    assert!(!either.pattern.first_line_rhymes);
 }
 
 /// 遥怜小儿女 and 何时倚虚幌: 平平仄平仄 for 平平平仄仄, the special form (特拗) of 杜甫《月夜》.

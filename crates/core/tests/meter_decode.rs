@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use shige_core::text::meter::{self, Fault, Form, Groups, Pattern, Tone};
-use shige_core::generate::meter::{MeterError, MeterPlan, MeterVocab};
+use shige_core::generate::meter::{MIN_RHYME_CHARS, MeterError, MeterPlan, MeterVocab};
 
 const FORMS: [Form; 4] = [Form { chars: 5, lines: 4 }, Form { chars: 7, lines: 4 }, Form { chars: 5, lines: 8 }, Form { chars: 7, lines: 8 }];
 
@@ -296,6 +296,7 @@ fn corpus_reference_row() {
                 Fault::ShiDui { .. } => "失对",
                 Fault::ShiNian { .. } => "失粘",
                 Fault::OffRhyme { .. } => "rhyme",
+                Fault::FirstLineOffRhyme => "首句",
             })
             .collect();
         classes.sort_unstable();
@@ -305,11 +306,11 @@ fn corpus_reference_row() {
         }
     }
     println!("corpus reference (assets/generated/default-corpus.txt, every Tang poem of a regular shape):");
-    println!("form  poems   pass   rate    with a fault of: pattern 孤平 三平尾 失对 失粘 rhyme");
+    println!("form  poems   pass   rate    with a fault of: pattern 孤平 三平尾 失对 失粘 rhyme 首句 (a first line off the rhyme and its neighbours)");
     for (form, poems, pass, classes) in &rows {
         let share = |k: &str| 100.0 * *classes.get(k).unwrap_or(&0) as f64 / *poems as f64;
         println!(
-            "{}  {poems:>6} {pass:>6} {:>5.1} %  {:>5.1} {:>5.1} {:>5.1} {:>5.1} {:>5.1} {:>5.1} (%)",
+            "{}  {poems:>6} {pass:>6} {:>5.1} %  {:>5.1} {:>5.1} {:>5.1} {:>5.1} {:>5.1} {:>5.1} {:>5.1} (%)",
             form.name(),
             100.0 * *pass as f64 / *poems as f64,
             share("pattern"),
@@ -317,7 +318,8 @@ fn corpus_reference_row() {
             share("三平尾"),
             share("失对"),
             share("失粘"),
-            share("rhyme")
+            share("rhyme"),
+            share("首句")
         );
     }
     let (poems, pass) = rows.iter().fold((0, 0), |acc, r| (acc.0 + r.1, acc.1 + r.2));
@@ -366,5 +368,52 @@ fn generate_with_meter_passes_the_check() {
             let firsts: String = poem.split(['，', '。']).filter(|l| !l.is_empty()).filter_map(|l| l.chars().next()).collect();
             assert!(firsts.starts_with(&acrostic), "{poem}: line starts {firsts}, acrostic {acrostic}");
         }
+    }
+}
+
+/// Each way a start can fail gets its own error (issue 29, item 7): a start longer than the
+/// form's line is the form's error, whatever its tones; a start whose first line rhymes in a
+/// group the vocabulary has few characters of, but also reads oblique, writes by the 首句不入韵
+/// pattern; only a start no pattern fits breaks the meter.
+#[test]
+fn a_start_gets_the_error_of_what_it_breaks_or_writes() {
+    use shige_core::{GenerateOptions, PoemForm, generate};
+    let corpus = common::tangshi();
+    let mut trainer = common::tiny_trainer(&corpus, 7);
+    common::block_on(trainer.train_steps(5)).expect("training steps");
+    let model = trainer.model();
+    let write = |form: PoemForm, start: &str| {
+        let options = GenerateOptions { start: start.into(), form, meter: true, ..Default::default() };
+        common::block_on(generate(&model, &trainer.vocab, &options))
+    };
+    // Seven characters for a five-character line; read on as the second line, 日 and 月 (both
+    // 仄) also break 对 in every pattern, which is what used to be reported.
+    let long = write(PoemForm::Wujue, "白日依山尽黄月").expect_err("a line has five characters");
+    assert!(long.to_string().contains("runs past the end of a line") && long.to_string().contains("5 characters"), "{long}");
+    // The same characters with the line's mark fit the form, and still fail 对 in every
+    // pattern: that is the meter's error.
+    let no_dui = write(PoemForm::Wujue, "白日依山尽，黄月").expect_err("日 and 月 are both 仄");
+    assert!(no_dui.to_string().contains("breaks every 平仄 pattern"), "{no_dui}");
+    // A line ending in a character read level in a group the tiny vocabulary has too few
+    // characters of to rhyme in (三江, 十五咸) and also oblique (降: 江 and 绛; 帆: 咸 and 陷).
+    // 仄仄平平仄仄平 (首句入韵) fits the line best, its rhyme group is dropped; 仄仄平平平仄仄
+    // (不入韵) fits it too, and writes.
+    let tokens = MeterVocab::new((0..trainer.vocab.len()).map(|t| trainer.vocab.char_of(t)));
+    let small = |g: usize| tokens.group_size(g) < MIN_RHYME_CHARS;
+    let ending = (0..trainer.vocab.len())
+        .filter_map(|t| trainer.vocab.char_of(t))
+        .find(|&c| meter::groups(c).tones().ze && meter::groups(c).level().iter().next().is_some() && meter::groups(c).level().iter().all(small))
+        .expect("the vocabulary has such a character");
+    let start = format!("万里长风落雁{ending}");
+    assert!(start.chars().all(|c| tokens.id(c).is_some()), "{start}");
+    let qijue = Form { chars: 7, lines: 4 };
+    let line: Vec<char> = start.chars().collect();
+    assert!(MeterPlan::best_patterns(qijue, &line, &[]).iter().all(|p| p.first_line_rhymes));
+    for seed in 0..5 {
+        let options = GenerateOptions { start: start.clone(), form: PoemForm::Qijue, meter: true, seed, ..Default::default() };
+        let poem = common::block_on(generate(&model, &trainer.vocab, &options)).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let report = meter::check(&poem).unwrap();
+        assert!(poem.starts_with(&start) && report.passes(), "{poem}: {:?}", report.faults);
+        assert!(!report.pattern.first_line_rhymes, "{poem}");
     }
 }

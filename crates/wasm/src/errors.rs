@@ -76,6 +76,7 @@ impl Coded for shige_core::GenerateError {
             E::MissingPunctuation(c) => ("error.write.missingPunctuation", vec![("char", c.to_string())]),
             E::AcrosticTooLong { given, lines, .. } => ("error.write.acrosticTooLong", vec![("given", given.to_string()), ("lines", lines.to_string())]),
             E::PrefixBreaksForm(start) => ("error.write.prefixBreaksForm", vec![("start", start.clone())]),
+            E::StartPastLineEnd { start, chars } => ("error.write.startPastLineEnd", vec![("start", start.clone()), ("chars", chars.to_string())]),
             E::BadTemperature => ("error.write.badTemperature", vec![]),
             E::BadTopP => ("error.write.badTopP", vec![]),
             E::BadPenalty => ("error.write.badPenalty", vec![]),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use shige_core::training::memory::{WASM_BUDGET_BYTES, gib, largest_fitting_batch, training_bytes};
+use shige_core::training::ResumeChanges;
 use shige_core::eval::novelty::CopyIndex;
 use shige_core::{
     Cell, Checkpoint, CleaningConfig, Corpus, EncodedCorpus, GenerateOptions, ModelShape, PoemModel, PoemModelConfig,
@@ -391,11 +392,9 @@ impl Trainer {
         let options = LoadOptions::from_js(options)?;
         let mut ckpt = Checkpoint::from_bytes(&checkpoint).map_err(fail)?;
         drop(checkpoint);
-        if let Some(batch_size) = options.batch_size {
-            ckpt.train.batch_size = batch_size;
-        }
-        ckpt.train.validate().map_err(invalid_settings)?;
-        ckpt.model.shape.validate(ckpt.model.vocab_size).map_err(invalid_settings)?;
+        // The check `shige train --resume` makes too (shige_core::training::resume).
+        let changes = ResumeChanges { batch_size: options.batch_size, ..ResumeChanges::default() };
+        ckpt.train = changes.apply(&ckpt).map_err(|e| invalid_settings(e.to_string()))?;
         let batch_reduced_from = if options.batch_size.is_some() {
             check_memory(&ckpt.model, &ckpt.train, &ckpt.cleaning)?;
             None

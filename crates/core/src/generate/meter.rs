@@ -45,10 +45,11 @@
 //! // once per poem (the vocabulary part can be cached per vocabulary):
 //! let mv = MeterVocab::new((0..vocab.len()).map(|t| vocab.char_of(t)));
 //! let start: Vec<char> = options.start.chars().filter(|&c| is_hanzi(c)).collect();
-//! let patterns = MeterPlan::best_patterns(form, &start, &acrostic);   // 1 or 2, in order
-//! let pattern = patterns[rng.random_range(0..patterns.len())];       // or patterns[0]
-//! let meter = MeterPlan::new(form, pattern).for_vocabulary(&mv)?;     // Err: vocabulary too small
-//! if meter.first_break(&start).is_some() { /* error: the start breaks the meter */ }
+//! // (a start the form cannot hold, longer than its line, is the form's error: check it first)
+//! let meter = match MeterPlan::for_start(form, &start, &acrostic, seed, &mv)? { // Err: vocabulary too small
+//!     Some(plan) => plan,                        // the pattern the start fits, the seed picking among ties
+//!     None => { /* error: the start breaks the meter (no pattern fits it) */ }
+//! };
 //! let mut verse: Vec<char> = Vec::new();                              // the poem's characters so far
 //! // each step, only where the form's plan wants a character (not at `，`/`。`/EOS):
 //! let mask = meter.mask(&mv, &verse).expect("the poem is not complete");
@@ -67,6 +68,9 @@ use std::collections::HashMap;
 
 use crate::text::meter::{self, Form, Groups, LEVEL_GROUPS, LineKind, Pattern, Tone};
 
+mod mask;
+pub use mask::Mask;
+
 /// Characters a poem line is made of (CJK ideographs), as the generator's own `is_hanzi`.
 fn is_hanzi(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3134F)
@@ -81,64 +85,6 @@ fn table_allows(c: char, tone: Tone) -> bool {
 fn fits_level(c: char) -> bool {
     let t = meter::tones(c);
     t.ping || !t.known()
-}
-
-/// A set of token ids, one bit each.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mask {
-    bits: Vec<u64>,
-    len: usize,
-}
-
-impl Mask {
-    /// No token of a vocabulary of `len`.
-    pub fn empty(len: usize) -> Mask {
-        Mask { bits: vec![0; len.div_ceil(64)], len }
-    }
-
-    fn insert(&mut self, token: usize) {
-        self.bits[token / 64] |= 1 << (token % 64);
-    }
-
-    fn remove(&mut self, token: usize) {
-        self.bits[token / 64] &= !(1 << (token % 64));
-    }
-
-    /// Whether `token` is allowed (false beyond the vocabulary).
-    pub fn contains(&self, token: usize) -> bool {
-        token < self.len && self.bits[token / 64] >> (token % 64) & 1 == 1
-    }
-
-    /// How many tokens are allowed.
-    pub fn count(&self) -> usize {
-        self.bits.iter().map(|w| w.count_ones() as usize).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bits.iter().all(|&w| w == 0)
-    }
-
-    /// The allowed tokens in order.
-    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.len).filter(|&t| self.contains(t))
-    }
-
-    /// Sets the logits of the tokens not allowed to -inf (`logits` indexed by token id).
-    pub fn apply(&self, logits: &mut [f32]) {
-        for (t, l) in logits.iter_mut().enumerate() {
-            if !self.contains(t) {
-                *l = f32::NEG_INFINITY;
-            }
-        }
-    }
-
-    fn and(&mut self, other: &Mask) {
-        self.bits.iter_mut().zip(&other.bits).for_each(|(a, b)| *a &= b);
-    }
-
-    fn or(&mut self, other: &Mask) {
-        self.bits.iter_mut().zip(&other.bits).for_each(|(a, b)| *a |= b);
-    }
 }
 
 /// A vocabulary seen by the meter: per-tone and per-rhyme-group token sets, computed once.
@@ -299,6 +245,15 @@ impl MeterPlan {
     ///    pattern's (a 仄 first character of a 七绝 fits 仄起, whose line opens 仄仄平平);
     /// 3. the usual choice, as the checker prefers it: 七言 rhyme the first line, 五言 not.
     pub fn best_patterns(form: Form, start: &[char], acrostic: &[char]) -> Vec<Pattern> {
+        let ranked = MeterPlan::ranked_patterns(form, start, acrostic);
+        let best = ranked[0].0;
+        ranked.into_iter().filter(|r| r.0 == best).map(|r| r.1).collect()
+    }
+
+    /// The four patterns by [`MeterPlan::best_patterns`]'s ranking, best first (ties in
+    /// [`Pattern::ALL`]'s order), each with its score: (start characters it does not allow, free
+    /// characters off its tones, not the usual choice).
+    fn ranked_patterns(form: Form, start: &[char], acrostic: &[char]) -> Vec<((usize, usize, bool), Pattern)> {
         let score = |pattern: Pattern| {
             let plan = MeterPlan::new(form, pattern);
             let start = &start[..start.len().min(plan.len())];
@@ -317,9 +272,38 @@ impl MeterPlan {
                 .count();
             (hard, free_start + free_acrostic, pattern.first_line_rhymes != (form.chars == 7))
         };
-        let scored: Vec<_> = Pattern::ALL.into_iter().map(|p| (score(p), p)).collect();
-        let best = scored.iter().map(|s| s.0).min().expect("four patterns");
-        scored.into_iter().filter(|s| s.0 == best).map(|s| s.1).collect()
+        let mut ranked: Vec<_> = Pattern::ALL.into_iter().map(|p| (score(p), p)).collect();
+        ranked.sort_by_key(|r| r.0);
+        ranked
+    }
+
+    /// The plan a poem opening with `start` (and with `acrostic`) is written by, for `vocab`:
+    /// of the patterns the start fits, the best ones first (where several tie, `seed` picks
+    /// which leads, so seeds cover them all), then the others, the first whose rhyme groups kept
+    /// for the vocabulary ([`MeterPlan::for_vocabulary`]) still admit the start. A start whose
+    /// first line rhymes in a group the vocabulary has few characters of (三江) thus falls to the
+    /// 首句不入韵 pattern where its last character also reads oblique; where no pattern does, the
+    /// plan keeps the groups the start's rhyme characters chose, however few characters they
+    /// have. `Ok(None)` when no pattern fits the start at all (a 古绝's lines): the start breaks
+    /// the meter.
+    pub fn for_start(form: Form, start: &[char], acrostic: &[char], seed: u64, vocab: &MeterVocab) -> Result<Option<MeterPlan>, MeterError> {
+        let ranked = MeterPlan::ranked_patterns(form, start, acrostic);
+        let fitting: Vec<Pattern> = ranked.iter().filter(|r| r.0.0 == 0).map(|r| r.1).collect();
+        if fitting.is_empty() {
+            return Ok(None);
+        }
+        let ties = ranked.iter().filter(|r| r.0 == ranked[0].0).count();
+        let mut order = fitting.clone();
+        order[..ties].rotate_left((seed % ties as u64) as usize);
+        for &pattern in &order {
+            let plan = MeterPlan::new(form, pattern).for_vocabulary(vocab)?;
+            if plan.first_break(start).is_none() {
+                return Ok(Some(plan));
+            }
+        }
+        let plan = MeterPlan::new(form, order[0]);
+        let chosen = plan.open_rhyme_groups(start);
+        Ok(Some(plan.with_rhyme_groups(chosen).for_vocabulary(vocab)?).filter(|plan| plan.first_break(start).is_none()))
     }
 
     /// Only these level-toned groups for the rhyme (e.g. one group asked for). Call it before

@@ -80,6 +80,8 @@ pub enum GenerateError {
     AcrosticTooLong { given: usize, lines: usize, form: PoemForm },
     #[error("the start \"{0}\" does not fit the chosen form")]
     PrefixBreaksForm(String),
+    #[error("the start \"{start}\" runs past the end of a line: the form's lines have {chars} characters, each followed by ， or 。")]
+    StartPastLineEnd { start: String, chars: usize },
     #[error("the temperature must be finite and not negative")]
     BadTemperature,
     #[error("top-p must be a number between 0 and 1")]
@@ -169,18 +171,25 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
         return Err(GenerateError::MeterNeedsForm);
     }
     let start_chars: Vec<char> = options.start.chars().filter(|c| !c.is_whitespace()).collect();
+    // The form before the meter: a start the form cannot hold (longer than its line) is the
+    // form's error, whatever its tones.
+    if let Some((chars, lines)) = shape
+        && let Some(why) = plan::start_break((chars, lines), &start_chars, &acrostic)
+    {
+        return Err(match why {
+            plan::StartBreak::PastLineEnd => GenerateError::StartPastLineEnd { start: options.start.clone(), chars },
+            plan::StartBreak::Other => GenerateError::PrefixBreaksForm(options.start.clone()),
+        });
+    }
+    let prefix: Vec<usize> = start_chars.iter().map(|&c| id(c)).collect::<Result<_, _>>()?;
     let meter = match shape {
         Some((chars, lines)) if options.meter => {
             let form = crate::text::meter::Form { chars, lines };
             let start: Vec<char> = start_chars.iter().copied().filter(|&c| is_hanzi(c)).collect();
-            // Ties between patterns go by the seed, so seeds cover every pattern that fits.
-            let patterns = meter::MeterPlan::best_patterns(form, &start, &acrostic);
-            let pattern = patterns[(options.seed % patterns.len() as u64) as usize];
             let tokens = meter::MeterVocab::new((0..vocab.len()).map(|t| vocab.char_of(t)));
-            let plan = meter::MeterPlan::new(form, pattern).for_vocabulary(&tokens)?;
-            if plan.first_break(&start).is_some() {
+            let Some(plan) = meter::MeterPlan::for_start(form, &start, &acrostic, options.seed, &tokens)? else {
                 return Err(GenerateError::PrefixBreaksMeter(options.start.clone()));
-            }
+            };
             Some((plan, tokens))
         }
         _ => None,
@@ -207,7 +216,6 @@ async fn write(model: &PoemModel, vocab: &Vocab, options: &GenerateOptions, trac
         rhyme: token_groups,
         rhyme_set: Groups::MAX,
     };
-    let prefix: Vec<usize> = start_chars.iter().map(|&c| id(c)).collect::<Result<_, _>>()?;
 
     let mut rng = StdRng::seed_from_u64(options.seed);
     let device = model.embedding.device();

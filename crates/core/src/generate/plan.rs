@@ -134,6 +134,47 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// How a start leaves a form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StartBreak {
+    /// A character where the line has ended and needs its mark (，or 。): the start is longer
+    /// than the form's line.
+    PastLineEnd,
+    /// Anything else: a wrong mark, a mark inside a line, another character than the acrostic's,
+    /// or more than the whole poem.
+    Other,
+}
+
+/// Whether a start (its characters and marks, no whitespace) fits a form of `(chars, lines)`
+/// with `acrostic`, by the rules [`Plan::next`] decodes with; checked before anything else
+/// about the start, so a start the form cannot hold gets the form's error.
+pub(super) fn start_break((len, lines): (usize, usize), start: &[char], acrostic: &[char]) -> Option<StartBreak> {
+    let (mut line, mut col) = (0, 0);
+    for &c in start {
+        let fits = if line == lines {
+            false
+        } else if col == len {
+            if is_hanzi(c) {
+                return Some(StartBreak::PastLineEnd);
+            }
+            c == if line % 2 == 0 { '，' } else { '。' }
+        } else if col == 0 && line < acrostic.len() {
+            c == acrostic[line]
+        } else {
+            is_hanzi(c)
+        };
+        if !fits {
+            return Some(StartBreak::Other);
+        }
+        if col == len {
+            (line, col) = (line + 1, 0);
+        } else {
+            col += 1;
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +184,15 @@ mod tests {
         assert_eq!(PoemForm::parse("五绝"), Some(PoemForm::Wujue));
         assert_eq!(PoemForm::parse("qilv"), Some(PoemForm::Qilv));
         assert_eq!(PoemForm::parse("sonnet"), None);
+    }
+
+    #[test]
+    fn a_start_is_held_against_the_form_by_characters() {
+        let five = |s: &str| start_break((5, 4), &s.chars().collect::<Vec<_>>(), &[]);
+        assert_eq!(five("白日依山尽，黄河"), None);
+        assert_eq!(five("白日依山尽黄河"), Some(StartBreak::PastLineEnd));
+        assert_eq!(five("白日依山尽。"), Some(StartBreak::Other));
+        assert_eq!(five("白日，"), Some(StartBreak::Other));
+        assert_eq!(start_break((5, 4), &['月'], &['春']), Some(StartBreak::Other));
     }
 }

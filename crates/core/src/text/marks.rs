@@ -55,7 +55,8 @@ pub struct CharMark {
     pub off_rhyme: bool,
 }
 
-/// One fault: `broken`, `unknown`, `guPing`, `sanPingWei`, `shiDui`, `shiNian` or `offRhyme`.
+/// One fault: `broken`, `unknown`, `guPing`, `sanPingWei`, `shiDui`, `shiNian`, `offRhyme` or
+/// `firstLineOffRhyme` (its `pos` the line's last character, the one off the rhyme).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FaultMark {
@@ -100,7 +101,8 @@ fn status_name(status: Status) -> &'static str {
     }
 }
 
-fn fault_mark(fault: Fault) -> FaultMark {
+/// `chars`: the characters a line (the last one's position).
+fn fault_mark(fault: Fault, chars: usize) -> FaultMark {
     let (kind, line, pos) = match fault {
         Fault::Broken { line, pos } => ("broken", line, Some(pos)),
         Fault::Unknown { line, pos } => ("unknown", line, Some(pos)),
@@ -109,6 +111,7 @@ fn fault_mark(fault: Fault) -> FaultMark {
         Fault::ShiDui { line } => ("shiDui", line, None),
         Fault::ShiNian { line } => ("shiNian", line, None),
         Fault::OffRhyme { line } => ("offRhyme", line, None),
+        Fault::FirstLineOffRhyme => ("firstLineOffRhyme", 0, Some(chars - 1)),
     };
     FaultMark { kind, line, pos }
 }
@@ -167,7 +170,7 @@ pub fn marks(poem: &str) -> PoemMarks {
         passes: Some(report.passes()),
         rhyme_group: report.rhyme.group.map(meter::group_name),
         chars,
-        faults: report.faults.iter().copied().map(fault_mark).collect(),
+        faults: report.faults.iter().map(|&f| fault_mark(f, report.form.chars)).collect(),
         ao: report.lines.iter().enumerate().flat_map(|(line, l)| l.ao.iter().map(move |&a| AoMark { kind: ao_name(a), line })).collect(),
     }
 }
@@ -211,5 +214,17 @@ mod tests {
         assert_eq!(free.chars[0].tone, "either", "看 is read in 寒 and 翰");
         assert_eq!(free.chars[0].groups, ["上平声十四寒", "去声十五翰"]);
         assert!(free.chars.iter().all(|c| c.status.is_none()));
+    }
+
+    #[test]
+    fn a_first_line_off_the_rhyme_and_its_neighbours_is_a_fault_at_its_last_character() {
+        // 张继《枫桥夜泊》 with 天 (先) -> 东 (东, no neighbour of 先): the fault the page words
+        // as tones.fault.firstLineOffRhyme, on 东, which is marked off the rhyme.
+        let m = marks("月落乌啼霜满东，江枫渔火对愁眠。姑苏城外寒山寺，夜半钟声到客船。");
+        assert_eq!(m.passes, Some(false));
+        assert_eq!(m.faults, [FaultMark { kind: "firstLineOffRhyme", line: 0, pos: Some(6) }]);
+        let dong = &m.chars[6];
+        assert_eq!((dong.ch, dong.rhyme, dong.off_rhyme), ('东', true, true));
+        assert!(!m.chars[13].off_rhyme, "眠 rhymes");
     }
 }

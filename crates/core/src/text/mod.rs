@@ -1,10 +1,11 @@
 //! What the language says about verse: the characters a line is made of, the marks that end
-//! a line, a poem's lines, which characters rhyme today (`rhyme`), the 格律 of regulated
-//! verse (`meter`) and the marks a reader puts on a poem (`marks`). The bottom layer: it uses
-//! nothing else in the crate.
+//! a line, a poem's lines, which characters rhyme today (`rhyme`), the 平水韵 (`pingshui`,
+//! read through `meter`), the 格律 of regulated verse (`meter`) and the marks a reader puts on a
+//! poem (`marks`). The bottom layer: it uses nothing else in the crate.
 
 pub mod marks;
 pub mod meter;
+mod pingshui;
 pub mod rhyme;
 
 /// The marks that end a line of verse.

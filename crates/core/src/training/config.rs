@@ -108,31 +108,57 @@ impl TrainConfig {
 
     /// Checks every setting is usable before a model is built.
     pub fn validate(&self) -> Result<(), String> {
+        self.check().map_err(|e| e.message)
+    }
+
+    /// [`TrainConfig::validate`], naming the first setting out of its limits.
+    pub fn check(&self) -> Result<(), InvalidSetting> {
         let finite_in = |x: f64, lo: f64, hi: f64| x.is_finite() && x >= lo && x <= hi;
+        let invalid = |setting, message: String| Err(InvalidSetting { setting, message });
         if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
-            return Err(format!("the batch size must be between 1 and {MAX_BATCH_SIZE} (got {})", self.batch_size));
+            return invalid(Setting::BatchSize, format!("the batch size must be between 1 and {MAX_BATCH_SIZE} (got {})", self.batch_size));
         }
         if !(2..=MAX_SEQ_LEN).contains(&self.max_seq_len) {
-            return Err(format!(
-                "the sequence cap must be between 2 (BOS and one character) and {MAX_SEQ_LEN} (got {})",
-                self.max_seq_len
-            ));
+            return invalid(
+                Setting::MaxSeqLen,
+                format!("the sequence cap must be between 2 (BOS and one character) and {MAX_SEQ_LEN} (got {})", self.max_seq_len),
+            );
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 10.0) {
-            return Err(format!("the learning rate must be above 0 and at most 10 (got {})", self.learning_rate));
+            return invalid(Setting::LearningRate, format!("the learning rate must be above 0 and at most 10 (got {})", self.learning_rate));
         }
         if !(finite_in(self.output_dropout, 0.0, 1.0) && self.output_dropout < 1.0) {
-            return Err(format!("the output dropout must be in [0, 1) (got {})", self.output_dropout));
+            return invalid(Setting::OutputDropout, format!("the output dropout must be in [0, 1) (got {})", self.output_dropout));
         }
         if !finite_in(self.grad_clip, 0.0, 1e6) {
-            return Err(format!("the gradient clip must be between 0 and 1e6 (got {})", self.grad_clip));
+            return invalid(Setting::GradClip, format!("the gradient clip must be between 0 and 1e6 (got {})", self.grad_clip));
         }
         if !(finite_in(self.beta1, 0.0, 1.0) && self.beta1 < 1.0 && finite_in(self.beta2, 0.0, 1.0) && self.beta2 < 1.0) {
-            return Err("Adam's betas must be in [0, 1)".into());
+            return invalid(Setting::Adam, "Adam's betas must be in [0, 1)".into());
         }
         if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
-            return Err("Adam's epsilon must be above 0".into());
+            return invalid(Setting::Adam, "Adam's epsilon must be above 0".into());
         }
         Ok(())
     }
+}
+
+/// The settings [`TrainConfig::check`] checks, to say which one is out of its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    BatchSize,
+    MaxSeqLen,
+    LearningRate,
+    OutputDropout,
+    GradClip,
+    /// Adam's betas and epsilon (no front end sets them).
+    Adam,
+}
+
+/// A setting out of its limits, and why (the message names it and its limits).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidSetting {
+    pub setting: Setting,
+    pub message: String,
 }

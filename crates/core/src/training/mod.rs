@@ -1,6 +1,7 @@
 //! Training: a run's settings (`config`), the step, gradient flow and evaluation (`trainer`),
-//! saving and resuming (`checkpoint`), PyTorch-named weights (`export`), the memory a run will
-//! need (`memory`), and one step seen and a line's guesses as training goes on (`lesson`). Uses
+//! saving and resuming (`checkpoint`; `resume`: what a resumed run may change, checked once for
+//! the page and the CLI), PyTorch-named weights (`export`), the memory a run will need
+//! (`memory`), and one step seen and a line's guesses as training goes on (`lesson`). Uses
 //! `model`, `kernels` (the output layer and Adam), `data` and `readback`.
 
 pub mod checkpoint;
@@ -8,10 +9,14 @@ pub mod config;
 pub mod export;
 pub mod lesson;
 pub mod memory;
+pub mod resume;
 mod trainer;
 
 pub use crate::kernels::adam::AdamState;
-pub use config::{Decay, GRADIENT_FLOW_BATCH, GRADIENT_FLOW_STEPS, MAX_BATCH_SIZE, MAX_EVAL_BATCH, MAX_SEQ_LEN, Schedule, TrainConfig};
+pub use config::{
+    Decay, GRADIENT_FLOW_BATCH, GRADIENT_FLOW_STEPS, InvalidSetting, MAX_BATCH_SIZE, MAX_EVAL_BATCH, MAX_SEQ_LEN, Schedule, Setting, TrainConfig,
+};
+pub use resume::{ResumeChanges, ResumeError};
 pub use trainer::{Evaluation, GradientFlow, TrainState, Trainer, masked_cross_entropy};
 
 use crate::readback::ReadError;
