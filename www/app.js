@@ -57,6 +57,7 @@ i18n.onChange(() => {
   sharePanel.retranslate();
   stepPanel.retranslate();
   deviceCheck.retranslate();
+  guessMap.retranslate();
 });
 
 // Leaving or hiding the page saves what trained since the last autosave (as far as the

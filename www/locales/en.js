@@ -354,6 +354,7 @@ export default {
     lesson: {
       unknownChar: 'the model “{{name}}” does not know “{{char}}”: choose a line of characters it has seen',
       empty: 'type a line to follow',
+      notStarted: 'the page has not started yet (no corpus is loaded): reload, then check again',
       stepWhileTraining: 'pause first: Step trains exactly one step of a paused run',
     },
     corpus: {
@@ -407,6 +408,7 @@ export default {
     removeUnsaved: '“{{name}}” could not be saved in this browser, so it was not removed. Download it first.',
     checkpointFile: 'The checkpoint file is {{mib}} MiB; the limit is {{limit}} MiB.',
     checkpointTooBig: 'this model needs about {{gib}} GiB to train even with batch 1, more than a browser tab can hold',
+    builtinUnreachable: 'The built-in poems could not be downloaded (the network failed: {{message}}). Check the connection and reload; a class link stays in the address.',
     builtinMissing: 'The built-in corpus could not be loaded (HTTP {{status}}).',
     corpusMissing: 'its corpus is missing from storage',
     restarted: '{{message}} — the trainer was restarted; try again.',

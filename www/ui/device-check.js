@@ -17,7 +17,7 @@ $('check-device').onclick = () => attempt(async () => {
   $('check-device').disabled = true;
   $('device-report').replaceChildren(paragraph(t('lesson.checking')));
   try {
-    last = await call('checkDevice', { minutes, form: readSettings(), formName: t('lesson.formRun') });
+    last = await call('checkDevice', { minutes, form: readSettings() });
     render();
   } catch (e) {
     $('device-report').replaceChildren();
@@ -43,7 +43,9 @@ function render() {
     ...(paths.relaxedSimd ? [t('lesson.relaxed')] : []),
   ];
   const lines = [paragraph(t('lesson.paths', { paths: list.join(t('notice.listSeparator')) }))];
-  for (const r of runs) {
+  for (const run of runs) {
+    // The form's row (no run id) is named when drawn, so it follows the language.
+    const r = run.runId ? run : { ...run, name: t('lesson.formRun') };
     if (!r.fits) { lines.push(paragraph(t('lesson.tooBig', { run: r.name, gib: formatNumber(r.gib, 1) }), 'warning')); continue; }
     if (!r.beside) { lines.push(paragraph(t('lesson.notBeside', { run: r.name }), 'warning')); continue; }
     const loss = r.loss == null ? '' : t('lesson.lossEstimate', { loss: formatNumber(r.loss, 2), source: t(r.source === 'own' ? 'lesson.sourceOwn' : 'lesson.sourceStarter') });

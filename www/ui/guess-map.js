@@ -13,6 +13,7 @@ import { applyState, current, runById } from './state.js';
 const CELL_HEIGHT = 18;
 const LABEL_WIDTH = 22;
 const maps = new Map();       // runId -> { canvas, cursor: [column, row] }
+let shown = null;             // writes the readout again (in another language)
 
 /** Where a probability sits on the colour scale: logarithmic from 0.0001 (0) to 1 (1), since an
  * untrained model gives every character about 1/vocabulary and learning multiplies that. */
@@ -129,6 +130,7 @@ function figureFor(run) {
   };
   const read = ([x, row]) => {
     state.cursor = [x, row];
+    shown = () => read(state.cursor);   // written again after a language switch
     const top = g.top[x][row].map(([c, p]) => `${c} ${formatNumber(p, 3)}`).join(t('notice.listSeparator'));
     $('guess-readout').textContent = t('lesson.cell', { run: run.name, step: formatNumber(g.steps[x]), char: chars[row], p: formatNumber(g.probabilities[x][row], 4), top });
     draw();
@@ -154,4 +156,12 @@ function figureFor(run) {
   draw();
   figure.append(canvas, caption);
   return figure;
+}
+
+/** After a language switch: the maps are drawn again with the state; the readout here. */
+export function retranslate() {
+  if (!shown) return;
+  const write = shown;
+  // The canvas was replaced: only the words of the cell last read are written again.
+  try { write(); } catch { $('guess-readout').textContent = ''; }
 }

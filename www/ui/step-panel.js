@@ -15,6 +15,8 @@ let reports = [];             // the last Step's reports, one a run
 /** Step is there while every run is paused. */
 export function setStepButton() {
   $('step').disabled = !current?.runs.length || current.runs.some((r) => r.running);
+  // The device check times the runs' settings on the page's corpus: not before there is one.
+  $('check-device').disabled = !current?.runs.length;
 }
 
 export async function step() {

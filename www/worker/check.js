@@ -1,8 +1,9 @@
 // Before class: which paths this device has, a few timed steps of each open run's settings (and
 // the form's, where no run has them) on a fresh model beside them, and how far each gets in the
-// minutes given. Imports session.js, runs.js and ../settings-schema.js.
+// minutes given. Imports session.js, protocol.js, runs.js and ../settings-schema.js.
 import { EXPERIMENT_KEYS } from '../settings-schema.js';
 import { session } from './session.js';
+import { Coded } from './protocol.js';
 import { createRun, starterCurve } from './runs.js';
 
 /**
@@ -11,12 +12,13 @@ import { createRun, starterCurve } from './runs.js';
  * gets in `minutes` with the runs taking turns: its steps, and the held-out loss its own
  * curve or the starter's reaches there.
  */
-export async function checkDevice({ minutes = 20, form = null, formName = 'form' }) {
+export async function checkDevice({ minutes = 20, form = null }) {
   const { wasm, build, corpus, runs } = session;
+  if (!corpus.info) throw new Coded('error.lesson.notStarted');
   // The form's settings too, where no open run has them: what a teacher means to run.
   const same = (a, b) => EXPERIMENT_KEYS.every((k) => a[k] === b[k]);
   const candidates = runs.map((r) => ({ id: r.id, name: r.name, settings: r.settings, step: r.trainer.info().step, evals: r.history.evals }));
-  if (form && !runs.some((r) => same(r.settings, form))) candidates.push({ id: null, name: formName, settings: form, step: 0, evals: [] });
+  if (form && !runs.some((r) => same(r.settings, form))) candidates.push({ id: null, name: null, settings: form, step: 0, evals: [] });
   let adapter = null;
   try {
     const found = await navigator.gpu?.requestAdapter();

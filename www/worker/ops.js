@@ -110,7 +110,10 @@ export const ops = {
       const report = await run.trainer.observedStep();
       await recordStep(run, report.loss, (performance.now() - started) / 1000);
       reports.push({ runId: run.id, name: run.name, ...report });
+      // Saved like Pause: a class steps, looks, and may reload.
+      await autosaveRun(run, { force: true });
     }
+    await Promise.all(runs.map((r) => r.saving));
     return { state: announced(), reports };
   },
 
@@ -153,6 +156,7 @@ export const ops = {
     const run = findRun(runId);
     run.name = cleanName(name);
     if (canAutosave()) await autosaveRun(run, { force: true });
+    await run.saving;   // on disk before the answer: a reload right after keeps the name
     return announced();
   },
 

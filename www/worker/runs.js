@@ -96,7 +96,8 @@ export function evalJob(run, step) {
 
 // ---- corpora ----------------------------------------------------------------------------
 export async function fetchBuiltin() {
-  const res = await fetch(BUILTIN.url);
+  // A school network that drops the request: said as such, with what to do (the link stays).
+  const res = await fetch(BUILTIN.url).catch((e) => { throw new Coded('error.builtinUnreachable', { message: e?.message ?? String(e) }); });
   if (!res.ok) throw new Coded('error.builtinMissing', { status: res.status });
   return new Uint8Array(await res.arrayBuffer());
 }

@@ -30,7 +30,7 @@ fn an_observed_step_is_the_same_step_and_its_probabilities_are_the_models() {
         }
         report
     };
-    assert_eq!(report.rows.len(), 16, "one row a poem of the batch");
+    assert_eq!(report.rows.len(), shige_core::training::lesson::SHOWN_ROWS, "the batch's first poems");
     // … and every "after" one of the model after it.
     for row in &report.rows {
         let direct = block_on(seen.guesses(&row.chars, row.ends, 0)).unwrap();

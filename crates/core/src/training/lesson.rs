@@ -18,6 +18,9 @@ use crate::readback::{ReadError, read_values};
 /// Batch rows per forward pass when measuring a batch: bounds the `[rows, T, V]` logits (the
 /// browser's memory) while keeping the passes few.
 const ROWS_PER_PASS: usize = 4;
+/// The poems of a batch a step report shows (the first ones): a class looks at one or two, and
+/// each costs two more forward passes in the step it watches.
+pub const SHOWN_ROWS: usize = 8;
 
 /// One poem of the batch a step trained on: its characters and, for each target (each
 /// character and the closing EOS), the probability the model gave it before and after the step.
@@ -87,8 +90,8 @@ impl ParamGroup {
     }
 }
 
-/// What one step did: the batch's mean loss, the learning rate it used, each poem's
-/// probabilities before and after, and how far each part of the model moved.
+/// What one step did: the batch's mean loss, the learning rate it used, the first poems'
+/// (`SHOWN_ROWS`) probabilities before and after, and how far each part of the model moved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepReport {
@@ -120,10 +123,11 @@ impl Trainer {
         }
         let batch = self.upcoming_batch();
         let before_params = self.state.params.clone();
-        let before = batch_probabilities(&self.model(), &batch).await?;
+        let shown = batch.batch_size.min(SHOWN_ROWS);
+        let before = batch_probabilities(&self.model(), &batch, shown).await?;
         let grad_squares = self.gradient_squares(&batch).await?;
         let loss = self.train_step().await?;
-        let after = batch_probabilities(&self.model(), &batch).await?;
+        let after = batch_probabilities(&self.model(), &batch, shown).await?;
 
         // ‖w‖² and ‖Δw‖² of every parameter tensor, in one read.
         let sums: Vec<Tensor<1>> = before_params
@@ -229,10 +233,10 @@ pub async fn guesses(model: &PoemModel, vocab: &Vocab, text: &str, ends: bool, k
         .collect())
 }
 
-/// For every row of `batch`, the probability of each real target (the mask's), in order:
-/// `ROWS_PER_PASS` rows a forward pass, only `[rows, T]` read back.
-async fn batch_probabilities(model: &PoemModel, batch: &Batch) -> Result<Vec<Vec<f32>>, ReadError> {
-    let (b, t) = (batch.batch_size, batch.seq_len);
+/// For the first `b` rows of `batch`, the probability of each real target (the mask's), in
+/// order: `ROWS_PER_PASS` rows a forward pass, only `[rows, T]` read back.
+async fn batch_probabilities(model: &PoemModel, batch: &Batch, b: usize) -> Result<Vec<Vec<f32>>, ReadError> {
+    let t = batch.seq_len;
     let device = model.embedding.val().device();
     let mut out = Vec::with_capacity(b);
     for first in (0..b).step_by(ROWS_PER_PASS) {
