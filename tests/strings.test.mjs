@@ -1,9 +1,9 @@
-// Every message key the Rust side can send the page (the wasm errors' keys in crates/wasm,
+// Every message key the Rust side can send the page (the wasm errors' keys in crates/wasm/src,
 // the 格律 fault kinds of crates/core's text::marks) has its words in both locale tables:
 // pure file reads, no browser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import en from '../www/locales/en.js';
 import zh from '../www/locales/zh-Hans.js';
 
@@ -11,7 +11,8 @@ const source = (path) => readFile(new URL(`../${path}`, import.meta.url), 'utf8'
 const lookup = (table, key) => key.split('.').reduce((o, k) => o?.[k], table);
 
 test('each wasm error key and each 格律 fault kind has zh and en words', async () => {
-  const errorKeys = [...(await source('crates/wasm/src/lib.rs')).matchAll(/"(error\.[a-zA-Z.]+)"/g)].map((m) => m[1]);
+  const shell = await Promise.all((await readdir(new URL('../crates/wasm/src/', import.meta.url))).filter((f) => f.endsWith('.rs')).map((f) => source(`crates/wasm/src/${f}`)));
+  const errorKeys = [...shell.join('\n').matchAll(/"(error\.[a-zA-Z.]+)"/g)].map((m) => m[1]);
   const faultKinds = [...(await source('crates/core/src/text/marks.rs')).matchAll(/Fault::\w+(?: \{[^}]*\})? => \("(\w+)"/g)].map((m) => `tones.fault.${m[1]}`);
   assert.ok(errorKeys.includes('error.write.startPastLineEnd') && faultKinds.includes('tones.fault.firstLineOffRhyme'));
   for (const key of [...errorKeys, ...faultKinds]) {
