@@ -241,6 +241,19 @@ fn tiny_transformer(seed: u64) -> Trainer {
 }
 
 #[test]
+fn wgpu_trains_like_the_cpu() {
+    // There burn's ops (the tensor-op references of GELU and the attention) run the model.
+    let Some(gpu) = common::wgpu() else { return };
+    let config = TrainConfig::new().with_batch_size(8).with_seed(8).with_min_char_freq(1).with_learning_rate(3e-3).with_max_seq_len(40);
+    let trainer = |device: &burn::tensor::Device| Trainer::new(&tangshi(), shape(true).with_embedding(32), config.clone(), device).unwrap();
+    let on_cpu = block_on(trainer(&cpu()).train_steps(4)).unwrap();
+    let on_gpu = block_on(trainer(&gpu).train_steps(4)).unwrap();
+    for (c, g) in on_cpu.iter().zip(&on_gpu) {
+        assert!((c - g).abs() < 1e-3, "cpu {on_cpu:?}\ngpu {on_gpu:?}");
+    }
+}
+
+#[test]
 fn training_lowers_the_loss_on_a_tiny_corpus() {
     let mut trainer = tiny_transformer(1);
     let before = block_on(trainer.evaluate()).unwrap().loss;
