@@ -43,7 +43,7 @@ if [ $ours_only = 0 ] && ! "$venv/bin/python" -c "import torch, safetensors; ass
   "$venv/bin/pip" install -q "torch==$TORCH_VERSION" safetensors numpy
 fi
 
-say "building the CLI and the optimised site"
+say "building the CLI$([ $transformer_only = 1 ] || echo ' and the optimised site')"
 cargo build --release -q -p shige-cli
 shige=$CARGO_TARGET_DIR/release/shige
 threads=$(nproc)
@@ -70,7 +70,7 @@ simd = "AVX-512" if " avx512f" in flags else "AVX2 + FMA" if " avx2" in flags an
 model = re.search(r"Model name:\s*(.*)", subprocess.run(["lscpu"], capture_output=True, text=True).stdout).group(1)
 print(f"CPU: {model} ({simd}); batch 32 x seq 64, n_embd 128, 4 heads")
 for ours, torch in zip(rows[0::2], rows[1::2]):
-    print(f"Transformer {ours['model']}, {ours['params']:,} parameters (PyTorch {torch['params']:,}): "
+    print(f"{ours['model']}, {ours['params']:,} parameters (PyTorch {torch['params']:,}): "
           f"Shige {ours['ms_per_step']:.1f} ms/step, PyTorch {torch['version']} ({torch['threads']} threads) "
           f"{torch['ms_per_step']:.1f} ms/step: {torch['ms_per_step'] / ours['ms_per_step']:.2f}x PyTorch")
 PY

@@ -227,9 +227,30 @@ fn burns_fused_attention_is_the_written_out_attention() {
     }
 }
 
+#[test]
+fn the_cpu_loops_for_gelu_and_attention_match_their_tensor_op_references() {
+    let check = block_on(shige_core::kernels::transformer::check(&cpu())).unwrap().expect("the CPU runs the loops");
+    for (what, diff) in check.differences {
+        assert!(diff < 2e-5, "{what}: {diff}");
+    }
+}
+
 fn tiny_transformer(seed: u64) -> Trainer {
     let config = TrainConfig::new().with_batch_size(16).with_seed(seed).with_min_char_freq(1).with_learning_rate(3e-3);
     Trainer::new(&tangshi(), shape(true).with_embedding(32), config.with_max_seq_len(40), &cpu()).unwrap()
+}
+
+#[test]
+fn wgpu_trains_like_the_cpu() {
+    // There burn's ops (the tensor-op references of GELU and the attention) run the model.
+    let Some(gpu) = common::wgpu() else { return };
+    let config = TrainConfig::new().with_batch_size(8).with_seed(8).with_min_char_freq(1).with_learning_rate(3e-3).with_max_seq_len(40);
+    let trainer = |device: &burn::tensor::Device| Trainer::new(&tangshi(), shape(true).with_embedding(32), config.clone(), device).unwrap();
+    let on_cpu = block_on(trainer(&cpu()).train_steps(4)).unwrap();
+    let on_gpu = block_on(trainer(&gpu).train_steps(4)).unwrap();
+    for (c, g) in on_cpu.iter().zip(&on_gpu) {
+        assert!((c - g).abs() < 1e-3, "cpu {on_cpu:?}\ngpu {on_gpu:?}");
+    }
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The hand-written kernels, each in its folder with its tensor-op reference (`mod.rs`), its
-//! CubeCL kernel for wgpu/WebGPU (`cube.rs`) and its CPU loops (`cpu.rs`); the one `route` that
+//! CubeCL kernel for wgpu/WebGPU (`cube.rs`; not the Transformer's) and its CPU loops (`cpu.rs`); the one `route` that
 //! picks among them; the one harness that checks a kernel against its reference. Uses
 //! `readback` only.
 
@@ -10,6 +10,7 @@ pub mod gru;
 pub mod matmul;
 pub mod output;
 pub(crate) mod simd;
+pub mod transformer;
 
 use burn::tensor::{Device, Tensor};
 
@@ -28,6 +29,10 @@ pub enum Kernel {
     Adam,
     /// The output layer's softmax cross-entropy and its gradient (`output`).
     Output,
+    /// The Transformer's GELU (`transformer`).
+    Gelu,
+    /// The Transformer's causal self-attention (`transformer`).
+    Attention,
 }
 
 /// Which version of a kernel runs.
@@ -50,6 +55,8 @@ impl Kernel {
             Kernel::Gru { .. } => "SHIGE_TENSOR_OP_GRU",
             Kernel::Adam => "SHIGE_TENSOR_OP_ADAM",
             Kernel::Output => "SHIGE_TENSOR_OP_OUTPUT",
+            Kernel::Gelu => "SHIGE_TENSOR_OP_GELU",
+            Kernel::Attention => "SHIGE_TENSOR_OP_ATTENTION",
         }
     }
 
@@ -61,15 +68,18 @@ impl Kernel {
             Kernel::Gru { .. } => 7,
             Kernel::Adam => 9,
             Kernel::Output => 7,
+            Kernel::Gelu | Kernel::Attention => 0,
         }
     }
 
     /// Whether the CubeCL kernel takes this size (the GRU keeps its state in workgroup memory).
+    /// The Transformer's have no CubeCL kernel: burn's ops run them on wgpu.
     #[cfg(feature = "wgpu")]
     fn fits(self) -> bool {
         match self {
             Kernel::Gru { hidden } => gru::fits_workgroup_memory(hidden),
             Kernel::Adam | Kernel::Output => true,
+            Kernel::Gelu | Kernel::Attention => false,
         }
     }
 }

@@ -4,16 +4,18 @@
 //! bias) belong to `PoemModel`, as every cell's do. Uses `readback`.
 //!
 //! Built from burn's `LayerNorm` (eps 1e-5), `Linear`, `Dropout` and its fused `attention` op
-//! (causal, softmax(QKᵀ/√d_head)V). The attention is written out in tensor ops only where that op
-//! cannot go: with attention dropout while training, and to read the weights for the page
-//! (`attention_maps`); a test checks one against the other.
+//! (causal, softmax(QKᵀ/√d_head)V). On the CPU, GELU and the attention of a whole sequence run as
+//! `kernels::transformer`'s fused loops (burn's element-wise ops there use one core). The
+//! attention is written out in tensor ops only where burn's op cannot go: with attention
+//! dropout while training, and to read the weights for the page (`attention_maps`); a test
+//! checks one against the other.
 //!
 //! Parameters travel as the trainer's flat list of matrices in `param_shapes` order (nanoGPT's
 //! state-dict names); rank-1 ones (biases, LayerNorm) are stored `[1, d]` and reshaped here.
 
 use burn::module::{Module, Param, ParamId};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::softmax;
 use burn::tensor::module::{attention, embedding};
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Int, Tensor};
@@ -21,15 +23,16 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::{ModelShape, Probes, State};
+use crate::kernels::transformer as kernels;
 use crate::readback::{ReadError, read_values};
 
 /// Everything a Transformer has read: the tokens `[B, t]` (at most the block) and each block's
-/// keys and values for them `[B, heads, t, d_head]` (the KV cache), so the next token attends
-/// without reading the past again.
+/// keys and values for them `[B, t, E]` (the KV cache, heads side by side), so the next token
+/// attends without reading the past again.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub tokens: Tensor<2, Int>,
-    pub kv: Vec<(Tensor<4>, Tensor<4>)>,
+    pub kv: Vec<(Tensor<3>, Tensor<3>)>,
 }
 
 #[derive(Module, Debug)]
@@ -238,7 +241,7 @@ impl Transformer {
 }
 
 impl Block {
-    fn forward(&self, x: Tensor<3>, past: Option<(Tensor<4>, Tensor<4>)>, weights: Option<&mut Option<Tensor<4>>>) -> (Tensor<3>, (Tensor<4>, Tensor<4>)) {
+    fn forward(&self, x: Tensor<3>, past: Option<(Tensor<3>, Tensor<3>)>, weights: Option<&mut Option<Tensor<4>>>) -> (Tensor<3>, (Tensor<3>, Tensor<3>)) {
         let (a, kv) = self.attn.forward(self.ln_1.forward(x.clone()), past, weights);
         let x = x + a;
         let m = self.mlp.forward(self.ln_2.forward(x.clone()));
@@ -248,44 +251,45 @@ impl Block {
 
 impl Mlp {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.dropout.forward(self.c_proj.forward(gelu_exact(self.c_fc.forward(x))))
-    }
-}
-
-/// GELU with erf, as PyTorch's `nn.GELU()`. burn's `gelu` is exact forward everywhere and
-/// backward on the CPU; its default backward (WebGPU's) is the tanh approximation's, so on
-/// other devices the formula is written out for autodiff to differentiate exactly.
-fn gelu_exact(x: Tensor<3>) -> Tensor<3> {
-    if matches!(x.device().inner().as_dispatch(), burn::backend::DispatchDevice::Flex(_)) {
-        gelu(x)
-    } else {
-        x.clone() * x.div_scalar(std::f32::consts::SQRT_2).erf().add_scalar(1.0).div_scalar(2.0)
+        // GELU with erf, as PyTorch's `nn.GELU()` (one fused pass each way on the CPU).
+        self.dropout.forward(self.c_proj.forward(kernels::gelu(self.c_fc.forward(x))))
     }
 }
 
 impl CausalSelfAttention {
-    /// - `x`: `[B, T, E]`; `past`: keys and values `[B, H, t, D]` of the positions before
-    /// - returns `[B, T, E]` and the keys and values of all `t + T` positions; with `weights`,
-    ///   also the attention weights `[B, H, T, t + T]`
-    fn forward(&self, x: Tensor<3>, past: Option<(Tensor<4>, Tensor<4>)>, weights: Option<&mut Option<Tensor<4>>>) -> (Tensor<3>, (Tensor<4>, Tensor<4>)) {
+    /// - `x`: `[B, T, E]`; `past`: keys and values `[B, t, E]` of the positions before
+    /// - returns `[B, T, E]` and the keys and values of all `t + T` positions (heads side by
+    ///   side, as `c_attn` makes them); with `weights`, also the attention weights
+    ///   `[B, H, T, t + T]`
+    fn forward(&self, x: Tensor<3>, past: Option<(Tensor<3>, Tensor<3>)>, weights: Option<&mut Option<Tensor<4>>>) -> (Tensor<3>, (Tensor<3>, Tensor<3>)) {
         let [b, t, e] = x.dims();
         let (h, d) = (self.n_head, e / self.n_head);
         let qkv = self.c_attn.forward(x); // [B, T, 3E]
-        let head = |i: usize| qkv.clone().narrow(2, i * e, e).reshape([b, t, h, d]).swap_dims(1, 2); // [B, H, T, D]
-        let (q, mut k, mut v) = (head(0), head(1), head(2));
-        if let Some((pk, pv)) = past {
-            (k, v) = (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2));
+        let part = |i: usize| qkv.clone().narrow(2, i * e, e); // [B, T, E]
+        let (mut k, mut v) = (part(1), part(2));
+        let dropping = self.attn_dropout.prob > 0.0 && qkv.device().is_autodiff();
+        if past.is_none() && !dropping && weights.is_none() {
+            // The whole sequence at once (training, evaluation): one fused operation on the CPU.
+            let y = kernels::causal_attention(qkv.clone(), h); // [B, T, E]
+            return (self.resid_dropout.forward(self.c_proj.forward(y)), (k, v));
         }
-        let dropping = self.attn_dropout.prob > 0.0 && q.device().is_autodiff();
+        if let Some((pk, pv)) = past {
+            (k, v) = (Tensor::cat(vec![pk, k], 1), Tensor::cat(vec![pv, v], 1));
+        }
+        let heads = |x: Tensor<3>| {
+            let n = x.dims()[1];
+            x.reshape([b, n, h, d]).swap_dims(1, 2) // [B, H, n, D]
+        };
+        let (q, k_heads, v_heads) = (heads(part(0)), heads(k.clone()), heads(v.clone()));
         let y = if dropping || weights.is_some() {
-            let att = attention_weights(q, k.clone());
+            let att = attention_weights(q, k_heads);
             if let Some(w) = weights {
                 *w = Some(att.clone());
             }
-            self.attn_dropout.forward(att).matmul(v.clone())
+            self.attn_dropout.forward(att).matmul(v_heads)
         } else {
             let causal = AttentionModuleOptions { is_causal: true, ..Default::default() };
-            attention(q, k.clone(), v.clone(), None, None, causal)
+            attention(q, k_heads, v_heads, None, None, causal)
         }; // [B, H, T, D]
         let y = y.swap_dims(1, 2).reshape([b, t, e]);
         (self.resid_dropout.forward(self.c_proj.forward(y)), (k, v))
