@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use shige_core::training::memory::{WASM_BUDGET_BYTES, gib, largest_fitting_batch, training_bytes};
+use shige_core::training::memory::{WASM_BUDGET_BYTES, largest_fitting_batch, training_bytes};
 use shige_core::training::ResumeChanges;
 use shige_core::eval::novelty::CopyIndex;
 use shige_core::{
@@ -20,7 +20,7 @@ use shige_core::{
 };
 use wasm_bindgen::prelude::*;
 
-use errors::{Coded, MemoryError, busy, check_memory, fail, invalid_settings, js_err, longest_sequence, reject, step_count};
+use errors::{MemoryError, busy, check_memory, fail, invalid_settings, js_err, longest_sequence, reject, step_count};
 
 thread_local! {
     /// The message of a Rust panic. With `panic = abort` a panic traps the call mid-way and
