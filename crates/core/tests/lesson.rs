@@ -87,3 +87,28 @@ fn parameter_groups_by_name() {
     assert_eq!(ParamGroup::of("transformer.h.3.ln_2.bias"), (Part::Mlp, Some(3)));
     assert_eq!(ParamGroup::of("transformer.ln_f.weight"), (Part::Output, None));
 }
+
+#[test]
+fn every_cell_steps_observed_and_names_its_parts() {
+    use shige_core::{Cell, ModelShape, TrainConfig, Trainer};
+    let corpus = tangshi();
+    for cell in Cell::ALL {
+        let shape = match cell {
+            Cell::Transformer => ModelShape::new().with_cell(cell).with_embedding(24).with_heads(2).with_layers(2),
+            _ => ModelShape::new().with_cell(cell).with_embedding(24).with_hidden(32).with_layers(2),
+        };
+        let config = TrainConfig::new().with_batch_size(8).with_max_seq_len(32).with_min_char_freq(1).with_seed(5);
+        let mut trainer = Trainer::new(&corpus, shape, config, &common::cpu()).unwrap();
+        let report = block_on(trainer.observed_step()).unwrap();
+        assert_eq!(trainer.state.step, 1, "{cell:?}");
+        assert_eq!(report.groups.iter().map(|g| g.params).sum::<usize>(), trainer.model_config.num_params(), "{cell:?}");
+        let parts: Vec<(Part, Option<usize>)> = report.groups.iter().map(|g| (g.part, g.layer)).collect();
+        let expected = match cell {
+            Cell::Transformer => vec![(Part::Embedding, None), (Part::Attention, Some(0)), (Part::Mlp, Some(0)), (Part::Attention, Some(1)), (Part::Mlp, Some(1)), (Part::Output, None)],
+            _ => vec![(Part::Embedding, None), (Part::Input, Some(0)), (Part::Recurrent, Some(0)), (Part::Input, Some(1)), (Part::Recurrent, Some(1)), (Part::Output, None)],
+        };
+        assert_eq!(parts, expected, "{cell:?}");
+        let global = report.groups.iter().map(|g| g.grad_norm.powi(2)).sum::<f32>().sqrt();
+        assert!((global - trainer.last_grad_norm).abs() < 1e-3 * trainer.last_grad_norm, "{cell:?}: {global} vs {}", trainer.last_grad_norm);
+    }
+}
