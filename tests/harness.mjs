@@ -1,7 +1,7 @@
 // Shared by the browser tests: a static server for dist/site and a Chromium launcher.
 import { mkdtemp, mkdir, rm, cp, appendFile, realpath } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { chromium } from 'playwright-core';
@@ -51,7 +51,11 @@ export async function siteCopy({ without = [], ...options } = {}) {
   const scratch = await scratchDir('shige-site-');
   // dist/site is a link to the newest build (scripts/build-site.sh): its folder is what is copied.
   await cp(await realpath(site), scratch.dir, { recursive: true });
-  const finish = () => execFileSync(process.execPath, [join(root, 'scripts/finish-site.mjs'), scratch.dir], { stdio: 'ignore' });
+  // A site built with --optimize carries precompressed copies, which the server prefers: they are
+  // made again too (cached by content, so only the changed files cost), else the old sw.js.br
+  // would hide the new version.
+  const compress = existsSync(join(scratch.dir, 'sw.js.br')) ? ['--compress'] : [];
+  const finish = () => execFileSync(process.execPath, [join(root, 'scripts/finish-site.mjs'), scratch.dir, ...compress], { stdio: 'ignore' });
   for (const folder of without) await rm(join(scratch.dir, folder), { recursive: true });
   if (without.length) finish();
   const server = await serve({ ...options, root: scratch.dir });
