@@ -2,25 +2,31 @@
 //! `Trainer` classes to JS. Every error reaches JS as a thrown `Error` with a readable
 //! message; the page's worker runs it (only `www/` knows the DOM).
 
+mod checks;
 mod device;
 mod errors;
+mod info;
 mod lesson;
+mod settings;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-use shige_core::training::memory::{WASM_BUDGET_BYTES, largest_fitting_batch, training_bytes};
-use shige_core::training::ResumeChanges;
+use serde::Serialize;
 use shige_core::eval::novelty::CopyIndex;
+use shige_core::generate::attention::{PoemAttention, poem_attention};
+use shige_core::training::ResumeChanges;
+use shige_core::training::memory::{WASM_BUDGET_BYTES, largest_fitting_batch, training_bytes};
 use shige_core::{
-    Cell, Checkpoint, CleaningConfig, Corpus, EncodedCorpus, GenerateOptions, ModelShape, PoemModel, PoemModelConfig,
-    TrainConfig, Vocab, generate_traced, load_corpus,
+    Checkpoint, CleaningConfig, Corpus, EncodedCorpus, GenerateOptions, PoemModel, PoemModelConfig, StepTrace, TrainConfig,
+    Vocab, generate_traced, load_corpus,
 };
 use wasm_bindgen::prelude::*;
 
 use errors::{MemoryError, busy, check_memory, fail, invalid_settings, js_err, longest_sequence, reject, step_count};
+use info::{Info, corpus_info};
+use settings::{LoadOptions, TrainerOptions};
 
 thread_local! {
     /// The message of a Rust panic. With `panic = abort` a panic traps the call mid-way and
@@ -74,121 +80,6 @@ pub fn panic_for_tests(trainer: &Trainer) {
     panic!("a panic requested by a test");
 }
 
-/// Settings accepted by `Trainer.create` (all optional; camelCase in JS).
-#[derive(Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct TrainerOptions {
-    cell: String,
-    embedding: usize,
-    hidden: usize,
-    layers: usize,
-    dropout: f64,
-    tied: bool,
-    learning_rate: f64,
-    /// Dropout before the output layer while training (the page's default is 0.3)
-    output_dropout: f64,
-    batch_size: usize,
-    max_seq_len: usize,
-    grad_clip: f64,
-    seed: u64,
-    /// "auto" (WebGPU on a hardware adapter, else the CPU), "webgpu" (any adapter) or "cpu"
-    backend: String,
-}
-
-impl Default for TrainerOptions {
-    fn default() -> Self {
-        let (shape, train) = (ModelShape::new(), TrainConfig::new());
-        Self {
-            cell: shape.cell.name().into(),
-            embedding: shape.embedding,
-            hidden: shape.hidden,
-            layers: shape.layers,
-            dropout: shape.dropout,
-            tied: shape.tied,
-            learning_rate: train.learning_rate,
-            output_dropout: train.output_dropout,
-            batch_size: train.batch_size,
-            max_seq_len: train.max_seq_len,
-            grad_clip: train.grad_clip,
-            seed: train.seed,
-            backend: "auto".into(),
-        }
-    }
-}
-
-/// `Trainer.load`'s options (all optional; camelCase in JS).
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct LoadOptions {
-    /// Train with this batch size instead of the checkpoint's.
-    batch_size: Option<usize>,
-}
-
-impl LoadOptions {
-    fn from_js(options: Option<js_sys::Object>) -> Result<Self, JsError> {
-        match options {
-            None => Ok(Self::default()),
-            Some(o) => serde_wasm_bindgen::from_value(o.into()).map_err(|e| js_err(format!("bad load options: {e}"))),
-        }
-    }
-}
-
-impl TrainerOptions {
-    fn from_js(options: JsValue) -> Result<Self, JsError> {
-        if options.is_undefined() || options.is_null() {
-            return Ok(Self::default());
-        }
-        serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("bad trainer options: {e}")))
-    }
-
-    fn shape(&self) -> Result<ModelShape, JsError> {
-        let cell = Cell::parse(&self.cell).ok_or_else(|| js_err(format!("unknown cell {:?}: use rnn, lstm or gru", self.cell)))?;
-        Ok(ModelShape::new()
-            .with_cell(cell)
-            .with_embedding(self.embedding)
-            .with_hidden(self.hidden)
-            .with_layers(self.layers)
-            .with_dropout(self.dropout)
-            .with_tied(self.tied))
-    }
-
-    fn train_config(&self) -> TrainConfig {
-        TrainConfig::new()
-            .with_learning_rate(self.learning_rate)
-            .with_output_dropout(self.output_dropout)
-            .with_batch_size(self.batch_size)
-            .with_max_seq_len(self.max_seq_len)
-            .with_grad_clip(self.grad_clip)
-            .with_seed(self.seed)
-    }
-}
-
-/// What the page shows about a corpus.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CorpusInfo {
-    poems_found: usize,
-    poems_kept: usize,
-    poems_train: usize,
-    poems_validation: usize,
-    dropped: Vec<(String, usize)>,
-    chars_per_epoch: usize,
-    vocab_size: usize,
-}
-
-fn corpus_info(data: &EncodedCorpus) -> CorpusInfo {
-    let report = &data.report;
-    CorpusInfo {
-        poems_found: report.found,
-        poems_kept: report.kept,
-        poems_train: data.train.len(),
-        poems_validation: data.validation.len(),
-        dropped: report.dropped.iter().map(|(r, n)| (r.code().to_string(), *n)).collect(),
-        chars_per_epoch: data.train_chars(),
-        vocab_size: data.vocab.len(),
-    }
-}
-
 /// A parsed, cleaned and encoded corpus. Only the token ids are kept (the text is dropped),
 /// and every run created on it shares them.
 #[wasm_bindgen]
@@ -209,35 +100,6 @@ impl CorpusData {
     pub fn info(&self) -> Result<JsValue, JsError> {
         Ok(serde_wasm_bindgen::to_value(&corpus_info(&self.data))?)
     }
-}
-
-/// What the page shows about a model.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Info {
-    backend: String,
-    fallback_reason: Option<String>,
-    skipped_software_webgpu: bool,
-    step: u64,
-    epochs: f64,
-    batches_per_epoch: usize,
-    params: usize,
-    tokens_seen: u64,
-    grad_norm: f32,
-    cell: Cell,
-    embedding: usize,
-    hidden: usize,
-    layers: usize,
-    tied: bool,
-    learning_rate: f64,
-    output_dropout: f64,
-    batch_size: usize,
-    /// The checkpoint's batch, when it did not fit the memory budget and the model was opened
-    /// with the largest batch that does (`batch_size`).
-    batch_reduced_from: Option<usize>,
-    max_seq_len: usize,
-    seed: u64,
-    corpus: CorpusInfo,
 }
 
 #[derive(Serialize)]
@@ -347,6 +209,8 @@ impl Trainer {
             hidden: shape.hidden,
             layers: shape.layers,
             tied: shape.tied,
+            heads: shape.heads,
+            bias: shape.bias,
             learning_rate: config.learning_rate,
             output_dropout: config.output_dropout,
             batch_size: config.batch_size,
@@ -544,7 +408,8 @@ impl Trainer {
 
     /// Writes a poem: `{ start, temperature, topK, topP, seed, form, acrostic, maxChars, rhyme,
     /// repetitionPenalty }` (`GenerateOptions`) ->
-    /// `{ text, steps: [{ char, top: [[char, p]...], gate: number[], hidden: number[] }] }`.
+    /// `{ text, steps: [{ char, top: [[char, p]...], gate: number[], hidden: number[] }], attention }`
+    /// (a Transformer's: `{ chars, maps: { weights: [layer][head][i][j], tokens } }`, else null).
     pub fn generate(&self, options: JsValue) -> js_sys::Promise {
         let inner = self.inner.clone();
         let cpu_backend = self.backend == "cpu";
@@ -553,8 +418,11 @@ impl Trainer {
             let mut inner = inner.try_borrow_mut().map_err(|_| reject(busy()))?;
             inner.sampler(cpu_backend).await?;
             let model = &inner.sampler.as_ref().expect("refreshed above").1;
-            let written = generate_traced(model, &inner.trainer.vocab, &options).await.map_err(fail)?;
-            Ok(serde_wasm_bindgen::to_value(&written)?)
+            let vocab = &inner.trainer.vocab;
+            let written = generate_traced(model, vocab, &options).await.map_err(fail)?;
+            // A Transformer's poem comes with what each character looked at (None for the cells).
+            let attention = poem_attention(model, vocab, &written.text).await.map_err(fail)?;
+            Ok(serde_wasm_bindgen::to_value(&WrittenPoem { text: written.text, steps: written.steps, attention })?)
         })
     }
 
@@ -608,6 +476,15 @@ impl Trainer {
     }
 }
 
+/// A written poem and, for a Transformer, its attention (`generate`'s answer). Its fields are
+/// spelled out: serde_wasm_bindgen writes a flattened struct as a JS `Map`.
+#[derive(Serialize)]
+struct WrittenPoem {
+    text: String,
+    steps: Vec<StepTrace>,
+    attention: Option<PoemAttention>,
+}
+
 /// `generate`'s and `quality`'s options from JS.
 fn generate_options(options: JsValue) -> Result<GenerateOptions, JsValue> {
     serde_wasm_bindgen::from_value(options).map_err(|e| reject(format!("bad generate options: {e}")))
@@ -618,37 +495,6 @@ fn bytes_to_js(bytes: Vec<u8>) -> JsValue {
     js_sys::Uint8Array::from(bytes.as_slice()).into()
 }
 
-/// The hidden size at which a model with these settings has about `params` parameters (the
-/// classroom's "same parameter budget").
-#[wasm_bindgen(js_name = hiddenForBudget)]
-pub fn hidden_for_budget(options: JsValue, vocab_size: usize, params: usize) -> Result<usize, JsError> {
-    let shape = TrainerOptions::from_js(options)?.shape()?;
-    Ok(shape.hidden_for_budget(vocab_size, params))
-}
-
-/// Parameter count for these settings and vocabulary size.
-#[wasm_bindgen(js_name = countParams)]
-pub fn count_params(options: JsValue, vocab_size: usize) -> Result<usize, JsError> {
-    let shape = TrainerOptions::from_js(options)?.shape()?;
-    Ok(PoemModelConfig::new(vocab_size, shape).num_params())
-}
-
-/// Bytes of wasm memory training with these settings needs, estimated (see
-/// `shige_core::training::memory`), so the page can refuse a model that would not fit.
-#[wasm_bindgen(js_name = estimateMemory)]
-pub fn estimate_memory(options: JsValue, vocab_size: usize) -> Result<f64, JsError> {
-    let o = TrainerOptions::from_js(options)?;
-    let longest = longest_sequence(&CleaningConfig::new()); // the page's cleaning (`CorpusData.parse`)
-    Ok(training_bytes(&PoemModelConfig::new(vocab_size, o.shape()?), &o.train_config(), longest) as f64)
-}
-
-/// The most bytes a model's training may need (compare `estimateMemory` with it): the one
-/// figure the page, the worker and `Trainer.create`/`load` all check against.
-#[wasm_bindgen(js_name = memoryBudget)]
-pub fn memory_budget() -> f64 {
-    WASM_BUDGET_BYTES as f64
-}
-
 /// Bytes of linear memory this module holds (it only grows: after a step, its peak).
 #[wasm_bindgen(js_name = wasmMemoryBytes)]
 pub fn wasm_memory_bytes() -> f64 {
@@ -656,68 +502,6 @@ pub fn wasm_memory_bytes() -> f64 {
     return (core::arch::wasm32::memory_size(0) * 65536) as f64;
     #[cfg(not(target_arch = "wasm32"))]
     return 0.0;
-}
-
-/// A kernel's check against its tensor-op reference, for the page: `{ backend, differences:
-/// [[what, largest abs difference]…], dispatches: [kernel, tensorOps] }` (Adam's: `{ backend,
-/// difference, normDifference, flags: [finite, nan], dispatches }`), or `{ backend }` alone
-/// where the device has no such kernel.
-#[derive(Serialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct KernelReport {
-    backend: String,
-    differences: Option<Vec<(&'static str, f32)>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    difference: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    norm_difference: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    flags: Option<(f32, f32)>,
-    dispatches: Option<(usize, usize)>,
-}
-
-/// The fused GRU's check (`gru`) or the output layer's on the device `backend` opens.
-async fn kernel_report(backend: String, gru: bool) -> Result<JsValue, JsValue> {
-    let opened = device::open(&backend).await;
-    let check = if gru {
-        shige_core::model::recurrent::check_gru_kernel(&opened.device).await
-    } else {
-        shige_core::kernels::output::check(&opened.device).await
-    }
-    .map_err(fail)?;
-    let report = KernelReport { backend: opened.name, differences: check.as_ref().map(|c| c.differences.clone()), dispatches: check.map(|c| c.dispatches), ..Default::default() };
-    Ok(serde_wasm_bindgen::to_value(&report)?)
-}
-
-/// The fused GRU against the tensor-op GRU on the device `backend` opens (for tests).
-#[wasm_bindgen(js_name = gruKernelCheck)]
-pub async fn gru_kernel_check(backend: String) -> Result<JsValue, JsValue> {
-    kernel_report(backend, true).await
-}
-
-/// The output layer's softmax kernel against its tensor ops on the device `backend` opens (for
-/// tests).
-#[wasm_bindgen(js_name = outputKernelCheck)]
-pub async fn output_kernel_check(backend: String) -> Result<JsValue, JsValue> {
-    kernel_report(backend, false).await
-}
-
-/// Adam's kernels against their tensor ops on the device `backend` opens (for tests).
-#[wasm_bindgen(js_name = adamKernelCheck)]
-pub async fn adam_kernel_check(backend: String) -> Result<JsValue, JsValue> {
-    let opened = device::open(&backend).await;
-    let report = match shige_core::kernels::adam::check(&opened.device).await.map_err(fail)? {
-        Some(c) => KernelReport {
-            backend: opened.name,
-            difference: Some(c.difference),
-            norm_difference: Some(c.norm_difference),
-            flags: Some(c.flags),
-            dispatches: Some(c.dispatches),
-            ..Default::default()
-        },
-        None => KernelReport { backend: opened.name, ..Default::default() },
-    };
-    Ok(serde_wasm_bindgen::to_value(&report)?)
 }
 
 /// Parses and cleans a corpus; throws an `Error` with a readable message on bad input.
