@@ -76,7 +76,7 @@ const BAD = [
   { query: '?hidden=0', names: 'hidden' },
   { query: '?hidden=4096', names: zh.settings.hidden },
   { query: '?batchSize=53024288&hidden=32&embedding=16', names: 'batchSize' },
-  { query: `?exp=${Buffer.from(JSON.stringify({ v: 1, corpus: { builtin: true }, runs: [{ name: 'x', cell: 'transformer', hidden: 32 }] })).toString('base64url')}`, names: 'cell' },
+  { query: `?exp=${Buffer.from(JSON.stringify({ v: 1, corpus: { builtin: true }, runs: [{ name: 'x', cell: 'gpt', hidden: 32 }] })).toString('base64url')}`, names: 'cell' },
 ];
 for (const { query, names } of BAD) {
   test(`a bad link (${query.slice(0, 40)}): a Chinese notice naming ${names}, and the page trains`, { timeout: 600_000 }, async () => {

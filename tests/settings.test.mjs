@@ -13,9 +13,11 @@ test('URL values: in range they are read, out of range or malformed they are nam
   assert.deepEqual(parseSetting('hidden', '32'), { value: 32 });
   assert.deepEqual(parseSetting('tied', '1'), { value: true });
   assert.deepEqual(parseSetting('cell', 'lstm'), { value: 'lstm' });
+  assert.deepEqual(parseSetting('cell', 'transformer'), { value: 'transformer' });
+  assert.deepEqual(parseSetting('bias', 'false'), { value: false });
   for (const [name, raw] of [['hidden', '0'], ['hidden', '4097'], ['hidden', '32.5'], ['hidden', ''], ['hidden', 'abc'],
     ['batchSize', '53024288'], ['learningRate', 'NaN'], ['learningRate', 'Infinity'], ['outputDropout', '1'],
-    ['cell', 'transformer'], ['cell', 'toString'], ['tied', 'maybe'], ['seed', '-1']]) {
+    ['cell', 'gpt'], ['cell', 'toString'], ['heads', '0'], ['heads', '17'], ['tied', 'maybe'], ['seed', '-1']]) {
     const { value, problem } = parseSetting(name, raw);
     assert.equal(value, undefined, `${name}=${raw}`);
     assert.equal(problem.setting, name);
@@ -32,6 +34,12 @@ test('a settings object keeps its good values over the defaults and lists each b
   assert.deepEqual(problems.map((p) => p.setting), ['batchSize']);
   // The defaults are within their own limits.
   assert.deepEqual(checkSettings(DEFAULTS).problems, []);
+  // A Transformer's heads take equal shares of its embedding: 3 heads for 128 is named, with the
+  // most heads up to 3 that can (2); a recurrent cell ignores its heads.
+  const split = checkSettings({ cell: 'transformer', embedding: 128, heads: 3 }).problems;
+  assert.deepEqual(split.map((p) => [p.key, p.setting, p.embedding, p.heads, p.suggest]), [['settings.headsSplit', 'heads', 128, 3, 2]]);
+  assert.deepEqual(checkSettings({ cell: 'transformer', embedding: 96, heads: 6 }).problems, []);
+  assert.deepEqual(checkSettings({ cell: 'gru', embedding: 128, heads: 3 }).problems, []);
 });
 
 test('the settings form gets its limits from the schema (the HTML keeps none of its own)', async () => {
@@ -46,7 +54,9 @@ test('the settings form gets its limits from the schema (the HTML keeps none of 
 
 test('a shared link is checked like the form: a bad value is refused, naming it', () => {
   assert.deepEqual(fromUrl(link(run({ cell: 'gru', hidden: 32 }))).runs[0].settings, { cell: 'gru', hidden: 32 });
-  for (const [settings, name] of [[{ cell: 'transformer' }, 'cell'], [{ hidden: 0 }, 'hidden'], [{ batchSize: 53024288 }, 'batchSize'],
+  assert.deepEqual(fromUrl(link(run({ cell: 'transformer', heads: 8 }))).runs[0].settings, { cell: 'transformer', heads: 8 });
+  assert.throws(() => fromUrl(link(run({ cell: 'transformer', heads: 3 }))), (e) => e.key === 'settings.headsSplit' && e.vars.suggest === 2);
+  for (const [settings, name] of [[{ cell: 'gpt' }, 'cell'], [{ hidden: 0 }, 'hidden'], [{ batchSize: 53024288 }, 'batchSize'],
     [{ learningRate: 'x' }, 'learningRate']]) {
     assert.throws(() => fromUrl(link(run(settings))), (e) => e.key === 'settings.bad' && e.vars.setting === name, name);
   }

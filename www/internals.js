@@ -1,8 +1,10 @@
 // Inside a poem: while a poem is written, the model's top next characters at each step; a
 // click on a character of a finished poem shows that step's distribution and heatmaps of the
-// gate (GRU update gate z, LSTM forget gate f) and of the hidden units over the poem.
+// gate (GRU update gate z, LSTM forget gate f) and of the hidden units over the poem, or for a
+// Transformer each layer's and head's attention (ui/attention.js).
 import { t, formatNumber } from './i18n.js';
 import { charDetail } from './ui/tones.js';
+import { showAttention } from './ui/attention.js';
 
 const $ = (id) => document.getElementById(id);
 const REVEAL_MS = 70;
@@ -90,6 +92,10 @@ export function inspect(written, i, cell, spans) {
     li.append(ch, bar, pct);
     list.append(li);
   }
+  // A Transformer has no recurrent state: its attention instead.
+  $('recurrent-maps').hidden = !!written.attention;
+  showAttention(written.attention, written.steps, i);
+  if (written.attention) return;
   const hasGates = written.steps.some((s) => s.gate?.length);
   $('gate-title').textContent = hasGates ? t(cell === 'lstm' ? 'inspect.gateLstm' : 'inspect.gateGru') : t('inspect.noGate');
   $('gate-map').hidden = !hasGates;

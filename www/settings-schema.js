@@ -5,10 +5,13 @@
 
 /** kind: 'int' | 'number' | 'bool' | 'choice'. Limits are inclusive. */
 export const SETTINGS = {
-  cell: { kind: 'choice', values: ['gru', 'lstm', 'rnn'], default: 'gru' },
+  cell: { kind: 'choice', values: ['gru', 'lstm', 'rnn', 'transformer'], default: 'gru' },
   embedding: { kind: 'int', min: 4, max: 4096, default: 128 },
   hidden: { kind: 'int', min: 4, max: 4096, default: 256 },
   layers: { kind: 'int', min: 1, max: 4, default: 1 },
+  // The Transformer's (nanoGPT's n_head and bias); the recurrent cells ignore them.
+  heads: { kind: 'int', min: 1, max: 16, default: 4 },
+  bias: { kind: 'bool', default: true },
   learningRate: { kind: 'number', min: 0.00001, max: 1, default: 0.002, step: 'any' },
   outputDropout: { kind: 'number', min: 0, max: 0.9, default: 0.3, step: 0.05 },
   batchSize: { kind: 'int', min: 1, max: 512, default: 32 },
@@ -17,6 +20,14 @@ export const SETTINGS = {
   tied: { kind: 'bool', default: false },
   backend: { kind: 'choice', values: ['auto', 'webgpu', 'cpu'], default: 'auto' },
 };
+
+/** The sizes the form takes when the cell changes between a recurrent one and the Transformer
+ * (nanoGPT's shape at the page's scale; the sweep behind them is in BENCHMARKS.md). */
+export const FAMILY_DEFAULTS = {
+  recurrent: { embedding: SETTINGS.embedding.default, hidden: SETTINGS.hidden.default, layers: SETTINGS.layers.default },
+  transformer: { embedding: 128, heads: 4, layers: 2 },
+};
+export const familyOf = (cell) => (cell === 'transformer' ? 'transformer' : 'recurrent');
 
 /** The settings that make an experiment (a link carries these; the backend is the visitor's own). */
 export const EXPERIMENT_KEYS = Object.keys(SETTINGS).filter((k) => k !== 'backend');
@@ -76,7 +87,18 @@ export function checkSettings(input, base = DEFAULTS) {
     if (problem) problems.push(problem);
     else settings[name] = value;
   }
+  const headsProblem = headsSplit({ ...DEFAULTS, ...settings });
+  if (headsProblem) problems.push(headsProblem);
   return { settings, problems };
+}
+
+/** A Transformer's heads take equal shares of its embedding (as the core checks): the problem
+ * when they cannot, with the most heads up to the ones asked for that can. */
+function headsSplit({ cell, embedding, heads }) {
+  if (cell !== 'transformer' || embedding % heads === 0) return null;
+  let suggest = Math.min(heads, embedding);
+  while (embedding % suggest) suggest -= 1;
+  return { key: 'settings.headsSplit', setting: 'heads', value: String(heads), embedding, heads, suggest };
 }
 
 /** Gives the form's inputs their limits and defaults from the schema (so the HTML keeps none). */

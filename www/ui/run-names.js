@@ -4,13 +4,17 @@
 // words); it is then an ordinary name: the user can rename it, it is saved with the model and
 // carried by a shared link as it is. A language switch does not rename it, as it renames no
 // other run: a class opening the teacher's link in English sees the teacher's names.
-// Imports ../i18n.js.
+// Imports ../i18n.js and ../settings-schema.js.
 import { t } from '../i18n.js';
+import { DEFAULTS } from '../settings-schema.js';
 
 // The settings a name mentions, in this order: what a lesson varies most comes first, so a
 // name cut at the length limit keeps it. The cell always leads (the old default names did).
 // The backend is the visitor's machine, not the model: never part of a name.
-const ORDER = ['learningRate', 'hidden', 'embedding', 'layers', 'tied', 'outputDropout', 'batchSize', 'maxSeqLen', 'seed'];
+const ORDER = ['learningRate', 'hidden', 'embedding', 'heads', 'layers', 'tied', 'bias', 'outputDropout', 'batchSize', 'maxSeqLen', 'seed'];
+/** Settings a cell has no use for (a Transformer has no hidden state; the recurrent cells no
+ * heads): never named, whatever their values. */
+const UNUSED = { transformer: ['hidden', 'tied'], gru: ['heads', 'bias'], lstm: ['heads', 'bias'], rnn: ['heads', 'bias'] };
 /** The length the worker keeps of a name (worker/ops.js `cleanName`, share.js). */
 const MAX = 60;
 
@@ -20,6 +24,7 @@ const same = (a, b) => (typeof a === 'number' && typeof b === 'number' ? Math.ab
 /** One changed setting in words: `lr 0.003`, `隐藏 512`, `2 层`, `tied`. */
 function part(key, value) {
   if (key === 'tied') return t(value ? 'runName.tied' : 'runName.untied');
+  if (key === 'bias') return t(value ? 'runName.bias' : 'runName.noBias');
   return t(`runName.${key}`, { value: String(Number(value.toPrecision(6))) });
 }
 
@@ -31,7 +36,8 @@ function part(key, value) {
  */
 export function autoName(settings, first, taken = []) {
   if (!first) return undefined;
-  const parts = ORDER.filter((k) => settings[k] !== undefined && !same(settings[k], first[k])).map((k) => part(k, settings[k]));
+  const unused = UNUSED[settings.cell] ?? [];
+  const parts = ORDER.filter((k) => settings[k] !== undefined && !unused.includes(k) && !same(settings[k], first[k] ?? DEFAULTS[k])).map((k) => part(k, settings[k]));
   if (!parts.length) return undefined;
   let name = settings.cell.toUpperCase();
   for (const p of parts) {

@@ -5,7 +5,7 @@ import { t, formatNumber } from '../i18n.js';
 import { call } from '../trainer-client.js';
 import * as notices from '../notices.js';
 import { attempt, describeError, translate } from '../notices.js';
-import { isSetting, parseSetting } from '../settings-schema.js';
+import { DEFAULTS, FAMILY_DEFAULTS, checkSettings as checkAgainstSchema, familyOf, isSetting, parseSetting } from '../settings-schema.js';
 import { $ } from './dom.js';
 import { applyState, current } from './state.js';
 import { autoName } from './run-names.js';
@@ -14,7 +14,8 @@ export function readSettings() {
   const f = new FormData($('settings'));
   const num = (k) => Number(f.get(k));
   return {
-    cell: f.get('cell'), embedding: num('embedding'), hidden: num('hidden'), layers: num('layers'), tied: f.get('tied') === 'on',
+    cell: f.get('cell'), embedding: num('embedding'), hidden: num('hidden'), heads: num('heads'), layers: num('layers'),
+    tied: f.get('tied') === 'on', bias: f.get('bias') === 'on',
     learningRate: num('learningRate'), outputDropout: num('outputDropout'), batchSize: num('batchSize'), maxSeqLen: num('maxSeqLen'), seed: num('seed'),
     backend: f.get('backend'),
   };
@@ -25,11 +26,36 @@ export function writeSettings(s) {
     if (!input) continue;
     if (input.type === 'checkbox') input.checked = !!v; else input.value = v;
   }
+  showCellSettings();
 }
+/** Shows the settings the chosen cell has (hidden and tied for a recurrent cell, heads and bias
+ * for the Transformer); the others keep their values. */
+function showCellSettings() {
+  const cell = $('settings').elements.namedItem('cell').value;
+  family = familyOf(cell);
+  for (const label of $('settings').querySelectorAll('[data-cells]')) label.hidden = !label.dataset.cells.split(' ').includes(cell);
+}
+// Between a recurrent cell and the Transformer the sizes mean other things: the form takes that
+// family's defaults (between two recurrent cells it keeps them, for a fair race).
+let family = familyOf(DEFAULTS.cell);
+$('settings').elements.namedItem('cell').addEventListener('change', (e) => {
+  const next = familyOf(e.target.value);
+  if (next !== family) writeSettings(FAMILY_DEFAULTS[next]);
+  family = next;
+  showCellSettings();
+  checkSettings();
+});
 /** Shows the form's parameter count and whether it fits; false (buttons off) if it does not. */
 export async function checkSettings() {
   if (!current) return true;
   const settings = readSettings();
+  // What no single field's limits say (a Transformer's heads must split its embedding).
+  const { problems } = checkAgainstSchema(settings);
+  if (problems.length) {
+    $('settings-warning').textContent = translate(problems[0].key, problems[0]);
+    for (const id of ['add-run', 'reset']) $(id).disabled = true;
+    return false;
+  }
   try {
     const [params, { bytes, budget }] = await Promise.all([call('countParams', { settings }), call('memoryNeed', { settings })]);
     $('param-count').textContent = formatNumber(params);
@@ -51,13 +77,17 @@ $('settings').addEventListener('input', () => checkSettings());
  */
 export function applyPresets(params) {
   let applied = null;
-  for (const [name, raw] of params) {
+  // The cell first: a link's ?cell=transformer brings the Transformer's sizes, as choosing it in
+  // the form does, and the link's own sizes then go over them.
+  const cellFirst = [...params].sort(([a], [b]) => (b === 'cell') - (a === 'cell'));
+  for (const [name, raw] of cellFirst) {
     if (!isSetting(name)) continue;
     const { value, problem } = parseSetting(name, raw);
     if (problem) {
       notices.show(() => t('settings.badPreset', { problem: translate(problem.key, problem) }), { kind: 'warning', id: `preset-${name}` });
       continue;
     }
+    if (name === 'cell' && familyOf(value) !== family) writeSettings(FAMILY_DEFAULTS[familyOf(value)]);
     writeSettings({ [name]: value });
     applied = { ...applied, [name]: value };
   }
@@ -82,11 +112,14 @@ $('add-run').onclick = () => attempt(async () => {
 $('budget').onclick = () => attempt(async () => {
   const first = current.runs[0];
   const settings = readSettings();
-  const hidden = await call('hiddenForBudget', { settings, params: first.info.params });
-  writeSettings({ hidden });
-  const params = await call('countParams', { settings: { ...settings, hidden } });
+  // The width that sets the size: the hidden state's, or a Transformer's embedding (in whole heads).
+  const width = await call('hiddenForBudget', { settings, params: first.info.params });
+  const resized = settings.cell === 'transformer' ? { embedding: width } : { hidden: width };
+  writeSettings(resized);
+  const params = await call('countParams', { settings: { ...settings, ...resized } });
   await checkSettings();
-  $('settings-warning').textContent = t('runs.budgetResult', { hidden, params: formatNumber(params), name: first.name, target: formatNumber(first.info.params) });
+  const words = { ...resized, params: formatNumber(params), name: first.name, target: formatNumber(first.info.params) };
+  $('settings-warning').textContent = t(settings.cell === 'transformer' ? 'runs.budgetResultEmbedding' : 'runs.budgetResult', words);
 });
 $('reset').onclick = () => attempt(async () => {
   if (!(await checkSettings())) return;

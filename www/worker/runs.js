@@ -43,7 +43,7 @@ function defaultName(info) {
   for (let i = 1; ; i++) if (!taken.has(`${base} ${i}`)) return `${base} ${i}`;
 }
 function settingsOf(i, backend = session.backendPreference) {
-  return { cell: i.cell, embedding: i.embedding, hidden: i.hidden, layers: i.layers, tied: i.tied,
+  return { cell: i.cell, embedding: i.embedding, hidden: i.hidden, heads: i.heads, layers: i.layers, tied: i.tied, bias: i.bias,
     learningRate: i.learningRate, outputDropout: i.outputDropout, batchSize: i.batchSize, maxSeqLen: i.maxSeqLen, seed: i.seed, backend };
 }
 
