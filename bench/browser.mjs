@@ -3,7 +3,9 @@
 // same model on batches of 32 x 64 characters. Prints one JSON line per run.
 // Also times the page itself at its default settings on the CPU: a poem and Pause while training.
 // Usage: node bench/browser.mjs --pieces FILE --vocab V [--steps N] [--warmup N]
-//          [--ours webgpu,cpu] [--tfjs cpu,wasm,webgl,webgpu] [--page cpu]
+//          [--ours webgpu,cpu] [--cells gru,transformer] [--tfjs cpu,wasm,webgl,webgpu] [--page cpu]
+// --cells: ours for each cell at the page's default model (the GRU: embedding 128, hidden 256;
+// the Transformer: embedding 128, 4 heads, 2 layers), on the same batches.
 import { basename, dirname, join } from 'node:path';
 import { serve, launch, root, openApp, waitForStep, DEFAULT } from '../tests/harness.mjs';
 
@@ -16,6 +18,8 @@ const shape = { embedding: 128, hidden: 256, batch: 32, seq: 64 };
 // `shige bench --pieces-out`: the corpus cut into 63-character lines, so every batch is
 // BOS + 63 characters = 64 positions with no padding.
 const pieces = arg('pieces');
+/** The page's default model of each cell (www/settings-schema.js, FAMILY_DEFAULTS). */
+const CELLS = { gru: { cell: 'gru' }, transformer: { cell: 'transformer', embedding: 128, heads: 4, layers: 2 } };
 
 // Cross-origin isolation lets TF.js's wasm backend use its threaded build (its fastest).
 const server = await serve({
@@ -44,7 +48,7 @@ async function inChromium(url, fn, arg) {
 // cross-origin isolated), "cpu-threads-plain" the one without relaxed SIMD. The CPU builds
 // train in a worker, as in the app (bench/ours-worker.js). They run first: right after the ten
 // minutes of SwiftShader WebGPU they once ran ~40 % slower than alone.
-for (const backend of list('ours', 'cpu,cpu-threads,cpu-threads-plain,webgpu')) {
+for (const backend of list('ours', 'cpu,cpu-threads,cpu-threads-plain,webgpu')) for (const cellName of list('cells', 'gru')) {
   try {
     const r = await inChromium(`${server.url}bench/blank.html`, async (options) => {
       if (options.backend === 'webgpu') return (await import('/bench/ours.js')).benchOurs(options);
@@ -57,10 +61,10 @@ for (const backend of list('ours', 'cpu,cpu-threads,cpu-threads-plain,webgpu')) 
       worker.terminate();
       if (!reply.ok) throw new Error(reply.error);
       return reply.result;
-    }, { corpusUrl: `/data/${basename(pieces)}`, backend, shape, steps, warmup });
+    }, { corpusUrl: `/data/${basename(pieces)}`, backend, shape, cell: CELLS[cellName], steps, warmup });
     report(r);
   } catch (e) {
-    console.log(JSON.stringify({ peer: 'shige', backend, error: String(e.message ?? e) }));
+    console.log(JSON.stringify({ peer: 'shige', backend, cell: cellName, error: String(e.message ?? e) }));
   }
 }
 
