@@ -97,7 +97,7 @@ if [ $wgpu = 1 ]; then
 fi
 if [ $ours_only = 1 ]; then
   [ $browser = 0 ] || node bench/browser.mjs --pieces "$out/pieces.txt" --vocab "$vocab" --steps "$steps" \
-    --ours cpu,cpu-threads --tfjs '' --page cpu >>"$results"
+    --ours cpu,cpu-threads --cells gru,transformer --tfjs '' --page cpu >>"$results"
   python3 - "$results" <<'PY'
 import json, re, subprocess, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
@@ -114,7 +114,8 @@ for r in rows:
         print(f"native wgpu ({r['adapter']}): {r['dispatches_per_step']} dispatches/step, {r['dispatches_per_char']} per character")
     elif r.get("peer") == "shige":
         kind = "threaded, relaxed SIMD" if r.get("relaxedSimd") else "threaded" if r.get("threaded") else "one thread"
-        print(f"browser CPU ({kind}): {r['msPerStep']:.1f} ms/step, {r['charsPerS']:,.0f} chars/s")
+        cell = f"{r.get('cell', 'gru')} ({r['params']:,} parameters)" if "params" in r else "gru"
+        print(f"browser CPU ({kind}), {cell}: {r['msPerStep']:.1f} ms/step, {r['charsPerS']:,.0f} chars/s")
     elif r.get("peer") == "shige-page":
         print(f"page, default settings, CPU: {r['stepMs']:.0f} ms/step, a poem while training {r['poemWhileTrainingMs']:.0f} ms, Pause {r['pauseMs']:.0f} ms")
 PY
