@@ -102,6 +102,7 @@ export default {
   lab: {
     title: '3 · Inside the models',
     flowHelp: 'How far back does the loss reach? The norm of the gradient of the loss with respect to the hidden state at each time step, averaged over a batch of long poems. A plain RNN’s gradient vanishes going back in time; the gates of the LSTM and GRU keep it alive. A Transformer has no state: its curve is at each position’s input (character plus position), which the last character reaches through attention alone, however far back.',
+    raceLesson: 'Raced for 5 minutes each on a laptop’s CPU at about 1.17 M parameters (the share panel’s example), the Transformer reached the lowest held-out loss (5.48 nats per character), then the GRU (5.61), the LSTM (5.83) and the plain RNN (6.06). At the same number of steps the Transformer was still ahead: each character looks straight back at any earlier one, where a recurrent cell must carry everything in its state. The LSTM and the RNN also took fewer steps in the time (theirs are slower here), so in a race of minutes the cost of a step counts too. Race them yourself: more time or another size can change the order.',
     flowLoss: 'Loss',
     lastChar: 'the last character’s loss',
     wholePoem: 'the whole poem’s loss',
