@@ -50,7 +50,7 @@ i18n.onChange(() => {
   sharePanel.renderTeacherGroups();
   notices.retranslate();
   if (current) applyState(current);
-  library.refresh().catch(() => {});
+  library.retranslate();
   quality.retranslate();
   write.retranslate();
   retranslateInspector();

@@ -43,10 +43,24 @@ export function scheduleRefresh() {
   refreshTimer = setTimeout(() => { refreshTimer = null; refresh().catch(() => {}); }, 2000);
 }
 
+let shownList = null;   // the list drawn last: drawn again at once in another language
+
 /** Redraws the library from the worker's list. */
 export async function refresh(list = null) {
   const library = list ?? await call('listLibrary');
   await showUsage();
+  render(library);
+}
+
+/** After a language switch: the rows in the new language at once (the worker may be busy with a
+ * step or a poem), then a fresh list. */
+export function retranslate() {
+  if (shownList) render(shownList);
+  refresh().catch(() => {});
+}
+
+function render(library) {
+  shownList = library;
   const body = $('library').tBodies[0];
   $('library-empty').hidden = library.models.length > 0;
   body.replaceChildren(...library.models.map((m) => {
