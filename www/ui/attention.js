@@ -6,18 +6,10 @@
 // tap or the arrow keys read one cell: the two characters and the weight. The inspector draws it
 // again after a language switch. Imports dom.js and ../i18n.js.
 import { t, formatNumber } from '../i18n.js';
-import { $ } from './dom.js';
+import { $, ylGnBu } from './dom.js';
 
 const MAP_PX = 160;            // a map's side (most), whatever the poem's length
 
-/** Light yellow to dark blue, linear in the weight (0 … 1). */
-const STOPS = [[255, 247, 188], [65, 182, 196], [8, 48, 107]];
-function colorFor(w) {
-  const x = Math.min(1, Math.max(0, w)) * (STOPS.length - 1);
-  const i = Math.min(STOPS.length - 2, Math.floor(x));
-  const mix = (k) => Math.round(STOPS[i][k] + (STOPS[i + 1][k] - STOPS[i][k]) * (x - i));
-  return `rgb(${mix(0)}, ${mix(1)}, ${mix(2)})`;
-}
 
 /** The character at a map's position: BOS is "the start". */
 const label = (chars, j) => chars[j] ?? t('inspect.bos');
@@ -71,7 +63,7 @@ function mapFor(chars, w, name, selectedRow, best) {
     ctx.fillRect(0, 0, MAP_PX, MAP_PX);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j <= i; j++) {
-        ctx.fillStyle = colorFor(w[i][j]);
+        ctx.fillStyle = ylGnBu(w[i][j]);   // linear in the weight
         ctx.fillRect(j * cell, i * cell, Math.ceil(cell), Math.ceil(cell));
       }
     }

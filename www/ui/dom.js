@@ -5,6 +5,18 @@ import { attempt } from '../notices.js';
 
 export const $ = (id) => document.getElementById(id);
 
+/** Light yellow, teal, dark blue (ColorBrewer's YlGnBu ends and middle): every step of it
+ * lighter than the next, so it reads in grey too. The lab's heatmaps' one scale. */
+const YL_GN_BU = [[255, 247, 188], [65, 182, 196], [8, 48, 107]];
+/** The colour at `x` (0 light … 1 dark) on that scale. */
+export function ylGnBu(x) {
+  const at = Math.min(1, Math.max(0, x)) * (YL_GN_BU.length - 1);
+  const i = Math.min(YL_GN_BU.length - 2, Math.floor(at));
+  const [a, b] = [YL_GN_BU[i], YL_GN_BU[i + 1]];
+  const mix = (k) => Math.round(a[k] + (b[k] - a[k]) * (at - i));
+  return `rgb(${mix(0)}, ${mix(1)}, ${mix(2)})`;
+}
+
 /** A table cell showing `text`. */
 export function textCell(text) {
   const td = document.createElement('td');

@@ -7,7 +7,7 @@
 import { t, formatNumber } from '../i18n.js';
 import { call } from '../trainer-client.js';
 import { attempt } from '../notices.js';
-import { $ } from './dom.js';
+import { $, ylGnBu } from './dom.js';
 import { applyState, current, runById } from './state.js';
 
 const CELL_HEIGHT = 18;
@@ -18,17 +18,8 @@ let shown = null;             // writes the readout again (in another language)
 /** Where a probability sits on the colour scale: logarithmic from 0.0001 (0) to 1 (1), since an
  * untrained model gives every character about 1/vocabulary and learning multiplies that. */
 const position = (p) => Math.min(1, Math.max(0, (Math.log10(Math.max(p, 1e-12)) + 4) / 4));
-/** Light yellow, teal, dark blue (ColorBrewer's YlGnBu ends and middle): every step of it
- * lighter than the next, so it reads in grey too. */
-const STOPS = [[255, 247, 188], [65, 182, 196], [8, 48, 107]];
 /** A probability's colour: light yellow (0.0001 and below) through teal to dark blue (1). */
-export function colorFor(p) {
-  const x = position(p) * (STOPS.length - 1);
-  const i = Math.min(STOPS.length - 2, Math.floor(x));
-  const [a, b] = [STOPS[i], STOPS[i + 1]];
-  const mix = (k) => Math.round(a[k] + (b[k] - a[k]) * (x - i));
-  return `rgb(${mix(0)}, ${mix(1)}, ${mix(2)})`;
-}
+export const colorFor = (p) => ylGnBu(position(p));
 
 /** The colour scale's key, once: a gradient with its probabilities marked. */
 function legend() {

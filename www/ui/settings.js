@@ -41,8 +41,7 @@ let family = familyOf(DEFAULTS.cell);
 $('settings').elements.namedItem('cell').addEventListener('change', (e) => {
   const next = familyOf(e.target.value);
   if (next !== family) writeSettings(FAMILY_DEFAULTS[next]);
-  family = next;
-  showCellSettings();
+  showCellSettings();   // (also sets `family`)
   checkSettings();
 });
 /** Shows the form's parameter count and whether it fits; false (buttons off) if it does not. */
