@@ -66,5 +66,5 @@ case $mode in
     done <"$out/best"
     python3 bench/four_cells_table.py "$out"
     ;;
-  *) echo "usage: bench/four_cells.sh sweep|table [MINUTES]" >&2; exit 2 ;;
+  *) echo "usage: bench/four_cells.sh sweep [MINUTES [NAME...]] | table [MINUTES]" >&2; exit 2 ;;
 esac
